@@ -1,0 +1,8 @@
+//! HTTP handlers, one resource per file, named verb-noun. Handlers hold no SQL and no HTML:
+//! they parse input with the extractors of [`crate::extract`], call the store or a domain
+//! service, and return JSON or an [`crate::ApiError`].
+
+pub mod instances;
+pub mod metrics;
+pub mod openapi;
+pub mod probes;

@@ -1,0 +1,235 @@
+//! Building and running the application: connect the store (migrating it), bind the
+//! listener, assemble the router with its middleware, start the background loops, and shut
+//! everything down in order when told to.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use opsdeck_core::instance::InstanceInfo;
+use opsdeck_core::{Clock, SystemClock};
+use opsdeck_store::{DatabaseUrl, PoolSettings};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::background::{
+    Background, HeartbeatJob, LeaderElector, LoopSpec, PruneReplicasJob, Scope,
+};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::middleware::{access_log, envelope, request_id};
+use crate::router::route_table;
+use crate::state::AppState;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the caller may inject besides the configuration.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A built application: the store is migrated and the listener bound, nothing runs yet.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    elector: LeaderElector,
+    background: Background,
+}
+
+impl Application {
+    pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(config.database.url.expose())?;
+        let pool = PoolSettings {
+            max_connections: config.database.max_connections,
+            acquire_timeout: config.database.acquire_timeout,
+        };
+        let store = opsdeck_store::connect(&url, &pool).await?;
+        tracing::info!(database = %url, backend = store.backend().as_str(), "database ready");
+
+        let clock = options.clock;
+        let metrics = Arc::new(Metrics::new(VERSION));
+        let instance = InstanceInfo {
+            id: uuid::Uuid::now_v7(),
+            hostname: hostname(),
+            version: VERSION.to_owned(),
+            started_at: clock.now(),
+        };
+        let (elector, leader) = LeaderElector::new(
+            store.clone(),
+            clock.clone(),
+            metrics.clone(),
+            instance.id.to_string(),
+            config.background.leader_lease,
+        );
+        let (routes, openapi, _) = route_table().into_parts();
+        let openapi_json = openapi
+            .to_json()
+            .context("rendering the OpenAPI document")?;
+        let listen = config.server.listen;
+        let background = Background::new(leader.clone(), metrics.clone());
+        let state = AppState::new(
+            config,
+            store,
+            metrics,
+            clock,
+            instance,
+            leader,
+            openapi_json,
+        );
+        let router = finish_router(routes, state.clone());
+        let listener = TcpListener::bind(listen).await.with_context(|| {
+            format!("could not listen on {listen}: is another process using it? Set server.listen or OPSDECK_LISTEN")
+        })?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+            elector,
+            background,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+    /// (for at most `server.shutdown_grace`), stops the background loops, releases the
+    /// leader lease and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+            elector,
+            background,
+        } = self;
+        start_loops(&state, &background, elector);
+
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let signal = {
+            let state = state.clone();
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                state.start_draining();
+                tracing::info!("shutting down: no new connections, finishing in-flight requests");
+                stopping.notify_one();
+            }
+        };
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
+        let mut server = tokio::spawn(async move { server.await });
+        let grace = state.config().server.shutdown_grace;
+        tokio::select! {
+            result = &mut server => result.context("server task")?.context("serving HTTP")?,
+            () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time; closing them");
+                server.abort();
+            }
+        }
+        background.shutdown().await;
+        state.store().close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn start_loops(state: &AppState, background: &Background, elector: LeaderElector) {
+    let config = &state.config().background;
+    background.spawn_task(elector.run(background.cancellation()));
+    let heartbeat = config.heartbeat_interval;
+    background.spawn(
+        LoopSpec {
+            name: "replica_heartbeat",
+            interval: heartbeat,
+            jitter: heartbeat / 10,
+            timeout: heartbeat,
+            scope: Scope::EveryReplica,
+        },
+        Arc::new(HeartbeatJob {
+            store: state.store().clone(),
+            clock: state.clock().clone(),
+            instance: state.instance().clone(),
+        }),
+    );
+    background.spawn(
+        LoopSpec {
+            name: "replica_prune",
+            interval: heartbeat,
+            jitter: heartbeat / 10,
+            timeout: heartbeat,
+            scope: Scope::Leader,
+        },
+        Arc::new(PruneReplicasJob {
+            store: state.store().clone(),
+            clock: state.clock().clone(),
+            retention: config.instance_retention,
+        }),
+    );
+}
+
+/// Wraps routes in the middleware every request passes through and the fallbacks that
+/// answer unknown routes and methods with the error envelope. Public so tests can serve
+/// their own routes behind exactly the production stack.
+pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
+    let server = &state.config().server;
+    routes
+        .fallback(|| async { ApiError::not_found("no such route").into_response() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+            .into_response()
+        })
+        .layer(DefaultBodyLimit::max(server.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            server.request_timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn(envelope::ensure))
+        .layer(from_fn_with_state(state.clone(), access_log::record))
+        .layer(from_fn(request_id::assign))
+        .with_state(state)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".to_owned())
+}

@@ -1,0 +1,209 @@
+//! The configuration schema: one struct per TOML section, each with its built-in defaults.
+//!
+//! Every section is `#[serde(default, deny_unknown_fields)]`: a missing key takes its default,
+//! a misspelt one is an error. Semantic checks live in `validate.rs`.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::net::{TrustedProxies, socket_addr};
+use super::secret::Secret;
+use super::{bytes, duration};
+
+/// The database used when none is configured: an embedded SQLite file.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://opsdeck.db";
+
+/// The whole configuration. `Debug` and `Serialize` show secrets as `***`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`: the HTTP listener.
+    pub server: ServerConfig,
+    /// `[database]`: where state lives.
+    pub database: DatabaseConfig,
+    /// `[log]`: log format and filter.
+    pub log: LogConfig,
+    /// `[metrics]`: the `/metrics` endpoint.
+    pub metrics: MetricsConfig,
+    /// `[background]`: leader election and replica bookkeeping.
+    pub background: BackgroundConfig,
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to bind (`OPSDECK_LISTEN`).
+    #[serde(with = "socket_addr")]
+    pub listen: SocketAddr,
+    /// Longest a request may take before it is answered 503.
+    #[serde(with = "duration")]
+    pub request_timeout: Duration,
+    /// Largest accepted request body, in bytes.
+    #[serde(with = "bytes")]
+    pub body_limit: usize,
+    /// How long in-flight requests may take to finish on SIGTERM.
+    #[serde(with = "duration")]
+    pub shutdown_grace: Duration,
+    /// Peers whose `X-Forwarded-*` headers are honoured.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
+            request_timeout: Duration::from_secs(30),
+            body_limit: 1 << 20,
+            shutdown_grace: Duration::from_secs(20),
+            trusted_proxies: TrustedProxies::default(),
+        }
+    }
+}
+
+/// `[database]`: where state lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` or `postgres://…` (`OPSDECK_DATABASE_URL`); may hold a password.
+    pub url: Secret,
+    /// Upper bound of the connection pool.
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection.
+    #[serde(with = "duration")]
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: Secret::new(DEFAULT_DATABASE_URL.to_owned()),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[log]`: log format and filter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Line format (`OPSDECK_LOG_FORMAT`).
+    pub format: LogFormat,
+    /// An `EnvFilter` directive such as `info` or `opsdeck=debug,sqlx=warn` (`OPSDECK_LOG`).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Text on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+impl LogFormat {
+    /// All formats, in the order the documentation lists them.
+    pub const ALL: [Self; 3] = [Self::Auto, Self::Json, Self::Text];
+
+    /// The name used in the file, the environment and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Json => "json",
+            Self::Text => "text",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    /// Case-insensitive, so `OPSDECK_LOG_FORMAT=JSON` works as well as `json`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|format| format.as_str().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| {
+                format!("unknown log format \"{text}\"; expected one of auto, json, text")
+            })
+    }
+}
+
+impl Serialize for LogFormat {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for LogFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[metrics]`: the `/metrics` endpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Bearer token a scraper must present (`OPSDECK_METRICS_TOKEN`). Unset: `/metrics`
+    /// answers 404.
+    pub token: Option<Secret>,
+}
+
+/// `[background]`: leader election and replica bookkeeping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackgroundConfig {
+    /// Lease TTL of the leader; the leader renews it every third of it.
+    #[serde(with = "duration")]
+    pub leader_lease: Duration,
+    /// How often each replica records that it is alive.
+    #[serde(with = "duration")]
+    pub heartbeat_interval: Duration,
+    /// Replicas not seen for this long are pruned.
+    #[serde(with = "duration")]
+    pub instance_retention: Duration,
+}
+
+impl BackgroundConfig {
+    /// How often the leader renews its lease: a third of it, so two renewals can fail
+    /// before another replica may take over.
+    pub fn leader_renew_interval(&self) -> Duration {
+        self.leader_lease / 3
+    }
+}
+
+impl Default for BackgroundConfig {
+    fn default() -> Self {
+        Self {
+            leader_lease: Duration::from_secs(15),
+            heartbeat_interval: Duration::from_secs(10),
+            instance_retention: Duration::from_secs(600),
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! [`Secret`]: a configuration value that must never reach a log, a `Debug` dump or an error
+//! message, and its `env:NAME` references.
+//!
+//! A secret written `env:NAME` (in the file, in an environment variable or on the command
+//! line) is replaced by the value of the environment variable `NAME` at load time. The
+//! lookup happens inside `Deserialize`, so every `Secret` field of every section, present or
+//! future, is resolved and its failures carry the field's key path without any per-field
+//! code. `Deserialize` has no way to receive context, so the loader hands over the referenced
+//! variables through a thread-local for the duration of one deserialization.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use subtle::ConstantTimeEq;
+
+/// What `Debug`, `Display` and `Serialize` print instead of a secret.
+pub const REDACTED: &str = "***";
+
+/// The prefix of a reference to an environment variable.
+pub(crate) const ENV_REFERENCE: &str = "env:";
+
+/// A secret string (a token, a password, a DSN with credentials).
+///
+/// `Debug`, `Display` and `Serialize` print `***`; only [`Secret::expose`] gives the value.
+/// No `PartialEq`: compare a presented credential with [`Secret::matches`], in constant time.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value as it is; an `env:NAME` text is kept literally (only loading resolves).
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret value, for the one place that needs it (a connection, a comparison).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `candidate` equals the secret, in time independent of where they differ
+    /// (the length may still leak, which a random token of fixed length makes harmless).
+    pub fn matches(&self, candidate: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(candidate.as_bytes()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+/// Serializes as `***`: a serialized configuration is a redacted view, never a round trip.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(SecretVisitor)
+    }
+}
+
+/// Reads a string and resolves `env:` references. Non-string values are rejected without
+/// echoing them: a token written as a bare number is still a token.
+struct SecretVisitor;
+
+impl SecretVisitor {
+    fn hidden<E: de::Error>(&self, what: &str) -> E {
+        E::invalid_type(Unexpected::Other(what), self)
+    }
+}
+
+impl Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or an env:NAME reference")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Secret, E> {
+        REFERENCES
+            .with(|refs| match refs.borrow().as_ref() {
+                Some(vars) => resolve(value, |name| vars.get(name).cloned()),
+                None if value.starts_with(ENV_REFERENCE) => Err(format!(
+                    "{ENV_REFERENCE} references are resolved only while loading the configuration"
+                )),
+                None => Ok(Secret::new(value.to_owned())),
+            })
+            .map_err(E::custom)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
+        Err(self.hidden("a boolean"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Secret, E> {
+        Err(self.hidden("a number"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Secret, E> {
+        Err(self.hidden("a number"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+        Err(self.hidden("a number"))
+    }
+}
+
+/// Turns a raw secret into its value: `env:NAME` is looked up, anything else is literal.
+/// The value of `NAME` is taken literally (no chains of references).
+pub(crate) fn resolve(
+    raw: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Secret, String> {
+    let Some(name) = raw.strip_prefix(ENV_REFERENCE) else {
+        return Ok(Secret::new(raw.to_owned()));
+    };
+    if name.is_empty() {
+        return Err(format!(
+            "{ENV_REFERENCE} needs a variable name, e.g. {ENV_REFERENCE}OPSDECK_DB_URL"
+        ));
+    }
+    lookup(name)
+        .map(Secret::new)
+        .ok_or_else(|| format!("{ENV_REFERENCE}{name} is not set"))
+}
+
+thread_local! {
+    /// The environment variables referenced by the configuration being deserialized on this
+    /// thread (only those that are set), or `None` outside of loading.
+    static REFERENCES: RefCell<Option<BTreeMap<String, String>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a deserialization) with `vars` available to [`Secret`]'s `env:` resolution.
+pub(crate) fn with_references<R>(vars: BTreeMap<String, String>, f: impl FnOnce() -> R) -> R {
+    /// Clears the variables even if `f` panics, so no secret outlives the load.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            REFERENCES.with(|refs| refs.borrow_mut().take());
+        }
+    }
+    REFERENCES.with(|refs| *refs.borrow_mut() = Some(vars));
+    let _clear = Clear;
+    f()
+}

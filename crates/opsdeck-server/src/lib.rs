@@ -1,0 +1,21 @@
+//! The opsdeck HTTP server: the route table, the middleware every request passes through,
+//! background loops with leader election, configuration and telemetry.
+//!
+//! [`app::Application`] builds everything from a [`config::Config`] and a bound listener, so
+//! tests start it on port 0; the `opsdeck` binary only parses flags and calls in here.
+
+pub mod api;
+pub mod app;
+pub mod background;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod router;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{Application, BuildOptions};
+pub use error::ApiError;

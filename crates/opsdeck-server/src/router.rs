@@ -1,0 +1,158 @@
+//! The one route table. Every route is declared here with the [`Access`] it needs and the
+//! [`Kind`] of answer it gives; the table builds the axum router, the OpenAPI document and
+//! the list of routes that tests enumerate. A JSON route can only be added through
+//! [`RouteTable::json`], which takes its path and method from the handler's
+//! `#[utoipa::path]` annotation, so the document cannot miss it.
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::routing::MethodRouter;
+use opsdeck_core::auth::Permission;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::PathItem;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
+
+use crate::api;
+pub use crate::middleware::auth::{Access, Kind};
+use crate::state::AppState;
+
+/// One route as served: what tests walk to prove every route is guarded and documented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub method: Method,
+    pub path: String,
+    pub access: Access,
+    pub kind: Kind,
+}
+
+/// Routes, the router they build and the OpenAPI document of the JSON ones.
+pub struct RouteTable {
+    routes: Vec<RouteInfo>,
+    router: Router<AppState>,
+    openapi: OpenApi,
+}
+
+/// Every route opsdeck serves.
+pub fn route_table() -> RouteTable {
+    use Permission::*;
+    RouteTable::new()
+        .json(Access::Public, routes!(api::probes::livez))
+        .json(Access::Public, routes!(api::probes::readyz))
+        .text(
+            Method::GET,
+            "/metrics",
+            Access::ScrapeToken,
+            axum::routing::get(api::metrics::get_metrics),
+        )
+        .json(
+            Access::Requires(ReadOps),
+            routes!(api::openapi::get_openapi),
+        )
+        .json(
+            Access::Requires(ReadOps),
+            routes!(api::instances::list_instances),
+        )
+}
+
+impl std::fmt::Debug for RouteTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouteTable")
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouteTable {
+    fn new() -> Self {
+        Self {
+            routes: Vec::new(),
+            router: Router::new(),
+            openapi: api::openapi::ApiDoc::openapi(),
+        }
+    }
+
+    /// Adds a JSON route documented by its handler's `#[utoipa::path]`.
+    fn json(mut self, access: Access, route: UtoipaMethodRouter<AppState>) -> Self {
+        let (schemas, paths, method_router) = route;
+        for (path, item) in &paths.paths {
+            for method in methods_of(item) {
+                self.add_info(method, path, access, Kind::Json);
+            }
+            self.router = self
+                .router
+                .route(path, guard(method_router.clone(), access, Kind::Json));
+        }
+        let components = self.openapi.components.get_or_insert_with(Default::default);
+        components.schemas.extend(schemas);
+        self.openapi.paths.paths.extend(paths.paths);
+        self
+    }
+
+    /// Adds a route that answers with plain text (not part of the JSON API document).
+    fn text(
+        mut self,
+        method: Method,
+        path: &str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.add_info(method, path, access, Kind::Text);
+        self.router = self.router.route(path, guard(handler, access, Kind::Text));
+        self
+    }
+
+    fn add_info(&mut self, method: Method, path: &str, access: Access, kind: Kind) {
+        let info = RouteInfo {
+            method,
+            path: path.to_owned(),
+            access,
+            kind,
+        };
+        assert!(
+            !self.routes.contains(&info),
+            "route {} {} declared twice",
+            info.method,
+            info.path
+        );
+        self.routes.push(info);
+    }
+
+    pub fn routes(&self) -> &[RouteInfo] {
+        &self.routes
+    }
+
+    pub fn openapi(&self) -> &OpenApi {
+        &self.openapi
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, OpenApi, Vec<RouteInfo>) {
+        (self.router, self.openapi, self.routes)
+    }
+}
+
+fn guard(handler: MethodRouter<AppState>, access: Access, kind: Kind) -> MethodRouter<AppState> {
+    handler.route_layer(middleware::from_fn(move |request: Request, next: Next| {
+        crate::middleware::auth::authorize(access, kind, request, next)
+    }))
+}
+
+/// The HTTP methods an OpenAPI path item documents.
+pub fn methods_of(item: &PathItem) -> Vec<Method> {
+    [
+        (Method::GET, item.get.is_some()),
+        (Method::PUT, item.put.is_some()),
+        (Method::POST, item.post.is_some()),
+        (Method::DELETE, item.delete.is_some()),
+        (Method::OPTIONS, item.options.is_some()),
+        (Method::HEAD, item.head.is_some()),
+        (Method::PATCH, item.patch.is_some()),
+        (Method::TRACE, item.trace.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(m, present)| present.then_some(m))
+    .collect()
+}

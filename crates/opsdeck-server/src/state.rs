@@ -1,0 +1,93 @@
+//! The state every handler and middleware can reach: configuration, the store, metrics,
+//! the clock, this replica's identity and whether it leads the background loops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opsdeck_core::instance::InstanceInfo;
+use opsdeck_core::{Clock, Store};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    instance: InstanceInfo,
+    leader: watch::Receiver<bool>,
+    draining: AtomicBool,
+    openapi_json: String,
+}
+
+impl AppState {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+        instance: InstanceInfo,
+        leader: watch::Receiver<bool>,
+        openapi_json: String,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                metrics,
+                clock,
+                instance,
+                leader,
+                draining: AtomicBool::new(false),
+                openapi_json,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    pub fn instance(&self) -> &InstanceInfo {
+        &self.inner.instance
+    }
+
+    /// Whether this replica currently holds the leader lease.
+    pub fn is_leader(&self) -> bool {
+        *self.inner.leader.borrow()
+    }
+
+    /// Set once shutdown begins: `/readyz` then answers 503 so load balancers stop sending.
+    pub fn start_draining(&self) {
+        self.inner.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::SeqCst)
+    }
+
+    /// The OpenAPI document, rendered once at start-up.
+    pub fn openapi_json(&self) -> &str {
+        &self.inner.openapi_json
+    }
+}

@@ -1,0 +1,109 @@
+//! The subcommands, each a thin call into the library crates.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use opsdeck_server::config::Overrides;
+use opsdeck_server::{Application, BuildOptions, demo, telemetry};
+use opsdeck_store::{DatabaseUrl, PoolSettings};
+use tracing::{error, info};
+
+use crate::{DatabaseArgs, ServeArgs, load_config};
+
+pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(
+        config_file,
+        Overrides {
+            listen: args.listen,
+            database_url: args.database.database_url,
+            log_format: args.log_format,
+        },
+    )?;
+    // A demo gets its own database file unless the user named a database explicitly.
+    let database_given =
+        config.database.url.expose() != opsdeck_server::config::DEFAULT_DATABASE_URL;
+    telemetry::init(config.log.format, &config.log.level)?;
+    let notes = args
+        .demo
+        .then(|| demo::prepare(&mut config, database_given));
+
+    let app = Application::build(config, BuildOptions::default()).await?;
+    let addr = app.local_addr()?;
+    info!(address = %addr, url = %format!("http://{addr}/"), "listening");
+    if let Some(notes) = notes {
+        eprintln!("opsdeck demo is running at http://{addr}/");
+        eprintln!("  readiness: http://{addr}/readyz");
+        if let Some(token) = notes.metrics_token {
+            eprintln!("  metrics:   curl -H 'Authorization: Bearer {token}' http://{addr}/metrics");
+        }
+    }
+    app.run_until(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate(config_file: Option<PathBuf>, args: DatabaseArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(
+        config_file,
+        Overrides {
+            database_url: args.database_url,
+            ..Overrides::default()
+        },
+    )?;
+    let url = DatabaseUrl::parse(config.database.url.expose())?;
+    let pool = PoolSettings {
+        max_connections: 2,
+        acquire_timeout: config.database.acquire_timeout,
+    };
+    let report = opsdeck_store::migrate(&url, &pool).await?;
+    let version = report
+        .current_version
+        .map_or_else(|| "none".to_owned(), |v| v.to_string());
+    eprintln!(
+        "{url}: schema at version {version} ({} migration(s) applied now)",
+        report.applied.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
+    match opsdeck_server::config::check_file(file) {
+        Ok(summary) => {
+            eprintln!("{}: valid", file.display());
+            eprintln!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{}: invalid configuration", file.display());
+            eprintln!("{errors}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            error!(error = %err, "could not listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                error!(error = %err, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => info!("received SIGINT"),
+        () = terminate => info!("received SIGTERM"),
+    }
+}

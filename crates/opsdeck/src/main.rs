@@ -1,0 +1,100 @@
+//! The `opsdeck` binary: parses flags and calls into the server and store crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use opsdeck_server::config::{Config, LogFormat};
+
+mod commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "Health, cron monitoring, queues and tenant diagnostics for on-call engineers"
+)]
+struct Cli {
+    /// Configuration file (TOML). Environment variables OPSDECK_* override it.
+    #[arg(long, global = true, env = "OPSDECK_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server and the background loops.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Validate a configuration file and explain every error with its key path.
+    CheckConfig {
+        /// The file to check.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct DatabaseArgs {
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB (overrides OPSDECK_DATABASE_URL).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (overrides OPSDECK_LISTEN).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    database: DatabaseArgs,
+
+    /// Log format: auto (text on a terminal, JSON otherwise), json or text.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+
+    /// Start with demo data in its own embedded database (opsdeck-demo.db).
+    #[arg(long)]
+    demo: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve(cli.config, args).await,
+            Command::Migrate(args) => commands::migrate(cli.config, args).await,
+            Command::CheckConfig { file } => commands::check_config(&file),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the configuration from file, environment and flags.
+fn load_config(
+    file: Option<PathBuf>,
+    overrides: opsdeck_server::config::Overrides,
+) -> anyhow::Result<Config> {
+    Config::load_from_process(file.as_deref(), overrides)
+        .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))
+}

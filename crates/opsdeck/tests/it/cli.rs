@@ -1,0 +1,188 @@
+//! The binary's subcommands as a user runs them: exit codes and messages that say what to do.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::Duration;
+
+use crate::support::db::TestDb;
+use crate::support::process::{ServerProcess, command};
+use crate::support::wait_for_async;
+
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let env: BTreeMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    command(args, &env).output().await.expect("run opsdeck")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "opsdeck-cli-{name}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn check_config_accepts_the_example_and_explains_errors_with_key_paths() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../opsdeck.example.toml");
+    let ok = run(&["check-config", example], &[]).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let dir = temp_dir("check");
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nlistne = \"127.0.0.1:1\"\n\n[database]\nmax_connections = \"ten\"\n",
+    )
+    .unwrap();
+    let out = run(&["check-config", bad.to_str().unwrap()], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("server.listne"), "{text}");
+
+    let missing = run(&["check-config", "/nonexistent/opsdeck.toml"], &[]).await;
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("/nonexistent/opsdeck.toml"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn migrate_creates_the_embedded_database_and_is_idempotent() {
+    let dir = temp_dir("migrate");
+    let url = format!("sqlite://{}", dir.join("ops.db").display());
+    let first = run(&["migrate", "--database-url", &url], &[]).await;
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(dir.join("ops.db").exists());
+    let second = run(&["migrate"], &[("OPSDECK_DATABASE_URL", &url)]).await;
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("0 migration"),
+        "{}",
+        stderr(&second)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn bad_database_urls_fail_clearly_without_panics_or_passwords() {
+    let unsupported = run(
+        &["migrate", "--database-url", "mysql://root@localhost/ops"],
+        &[],
+    )
+    .await;
+    assert_eq!(unsupported.status.code(), Some(1));
+    let text = stderr(&unsupported);
+    assert!(
+        text.contains("sqlite") && text.contains("postgres"),
+        "names the supported schemes: {text}"
+    );
+    assert!(!text.contains("panicked"), "{text}");
+
+    let unreachable = run(
+        &[
+            "migrate",
+            "--database-url",
+            "postgres://ops:sekret-pw@127.0.0.1:1/ops",
+        ],
+        &[("OPSDECK_DATABASE__ACQUIRE_TIMEOUT", "2s")],
+    )
+    .await;
+    assert_eq!(unreachable.status.code(), Some(1));
+    let text = stderr(&unreachable);
+    assert!(!text.contains("sekret-pw"), "password printed: {text}");
+    assert!(text.contains("127.0.0.1:1"), "says where it tried: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+
+    let serve = run(
+        &[
+            "serve",
+            "--database-url",
+            "postgres://ops:sekret-pw@127.0.0.1:1/ops",
+        ],
+        &[
+            ("OPSDECK_DATABASE__ACQUIRE_TIMEOUT", "2s"),
+            ("OPSDECK_LISTEN", "127.0.0.1:0"),
+        ],
+    )
+    .await;
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(!stderr(&serve).contains("sekret-pw"), "{}", stderr(&serve));
+}
+
+#[tokio::test]
+async fn two_processes_migrating_one_postgres_at_once_both_succeed() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let env = [("OPSDECK_DATABASE_URL", db.url.as_str())];
+    let (a, b) = tokio::join!(run(&["migrate"], &env), run(&["migrate"], &env));
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+}
+
+#[tokio::test]
+async fn serve_refuses_an_invalid_environment_with_the_variable_named() {
+    let out = run(&["serve"], &[("OPSDECK_SERVER__LISTNE", "127.0.0.1:0")]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("OPSDECK_SERVER__LISTNE"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn serve_demo_starts_on_its_own_embedded_database_and_stops_on_sigterm() {
+    let dir = temp_dir("demo");
+    let env: BTreeMap<String, String> = BTreeMap::new();
+    let mut cmd = command(
+        &[
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
+        &env,
+    );
+    cmd.current_dir(&dir);
+    let mut server = ServerProcess::from_command(cmd).await;
+    let client = reqwest::Client::new();
+    wait_for_async(Duration::from_secs(10), "demo readiness", || async {
+        let r = client.get(server.url("/readyz")).send().await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    assert!(
+        dir.join("opsdeck-demo.db").exists(),
+        "demo data lives in its own file"
+    );
+    let log = server.log_text();
+    let token = log
+        .lines()
+        .find_map(|l| l.split("Bearer ").nth(1))
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the demo prints how to read /metrics")
+        .to_owned();
+    let metrics = client
+        .get(server.url("/metrics"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+
+    server.signal("TERM").await;
+    let status = server.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,12 @@
+//! The one integration-test binary of the workspace: store contract suite on both backends,
+//! the HTTP server in-process and as real processes, configuration and the CLI.
+
+mod support;
+
+mod cli;
+mod config;
+mod http_basics;
+mod readiness;
+mod replicas;
+mod routes;
+mod store_contract;

@@ -1,0 +1,111 @@
+//! An opsdeck application in-process, on port 0, with its own database: `TestApp::spawn`.
+
+use std::net::SocketAddr;
+
+use opsdeck_server::config::{Config, Secret};
+use opsdeck_server::state::AppState;
+use opsdeck_server::{Application, BuildOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::db::TestDb;
+
+pub const METRICS_TOKEN: &str = "test-scrape-token-0123456789";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// Kept so the database outlives the app; dropped (and removed) with it.
+    _db: TestDb,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A configuration for tests: port 0, the given database, a scrape token, fast loops.
+pub fn test_config(db_url: &str) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.database.url = Secret::new(db_url.to_owned());
+    config.metrics.token = Some(Secret::new(METRICS_TOKEN.to_owned()));
+    config
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> Self {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(&db.url);
+        tweak(&mut config);
+        let app = Application::build(config, BuildOptions::default())
+            .await
+            .expect("build app");
+        let addr = app.local_addr().expect("local addr");
+        let state = app.state().clone();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            _db: db,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
+    /// Stops the app as SIGTERM would and waits for it to finish.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.expect("app task"),
+            None => Ok(()),
+        }
+    }
+
+    /// Begins a shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) -> JoinHandle<anyhow::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.take().expect("app still running")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
