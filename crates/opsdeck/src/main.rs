@@ -1,4 +1,5 @@
 //! The `opsdeck` binary: parses flags and calls into the server and store crates.
+//! The flag structs deliberately have no `Debug`: `--database-url` may hold a password.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use opsdeck_server::config::{Config, LogFormat};
 
 mod commands;
 
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "opsdeck",
     version,
@@ -24,7 +25,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server and the background loops.
     Serve(ServeArgs),
@@ -37,14 +38,14 @@ enum Command {
     },
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct DatabaseArgs {
     /// Database URL: sqlite://FILE or postgres://USER@HOST/DB (overrides OPSDECK_DATABASE_URL).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Address to listen on (overrides OPSDECK_LISTEN).
     #[arg(long, value_name = "ADDR")]

@@ -111,18 +111,16 @@ async fn set_up(
         .connect()
         .await
         .map_err(|e| ConnectError::unreachable(url, &e))?;
-    let mut report = Ok(MigrationReport::default());
-    if !url.is_in_memory() {
-        report = enable_wal(&mut conn, url)
-            .await
-            .map(|()| MigrationReport::default());
+    let result = async {
+        if !url.is_in_memory() {
+            enable_wal(&mut conn, url).await?;
+        }
+        run_migrations(&mut conn, url).await
     }
-    if report.is_ok() {
-        report = run_migrations(&mut conn, url).await;
-    }
+    .await;
     // Everything is committed or rolled back by now; a failing close changes nothing.
     let _ = conn.close().await;
-    report
+    result
 }
 
 /// Sets WAL, retrying while another connection holds the lock (two replicas or a replica

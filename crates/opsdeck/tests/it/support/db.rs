@@ -2,11 +2,12 @@
 //! each removed when the [`TestDb`] is dropped.
 //!
 //! PostgreSQL comes from `OPSDECK_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`). When it cannot be reached, tests that need it
+//! `postgres://postgres@127.0.0.1:5432/test?sslmode=disable`). When it cannot be reached, tests that need it
 //! are skipped with a loud banner, except on CI (`CI=true`), where that is a failure.
 
+use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::Duration;
 
 use opsdeck_core::{Backend, Store};
@@ -14,7 +15,7 @@ use opsdeck_store::{DatabaseUrl, PoolSettings};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
 /// One test's database. `url` selects it (for PostgreSQL, through `search_path`).
 #[derive(Debug)]
@@ -64,13 +65,7 @@ impl TestDb {
                      Start it or set OPSDECK_TEST_POSTGRES_URL."
                 );
             }
-            eprintln!(
-                "\n==================================================================\n\
-                 PostgreSQL contract tests DID NOT RUN: {server_url} is unreachable\n\
-                 ({reason}).\n\
-                 Start PostgreSQL or set OPSDECK_TEST_POSTGRES_URL to run them.\n\
-                 ==================================================================\n"
-            );
+            skipped_banner(&server_url, &reason);
             return None;
         }
         let schema = format!("opsdeck_t_{}", Uuid::new_v4().simple());
@@ -141,6 +136,23 @@ fn postgres_server_url() -> String {
         .ok()
         .filter(|url| !url.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// Says loudly, once per test binary, that PostgreSQL tests are being skipped. libtest
+/// captures `eprintln!` of passing tests, so the banner goes straight to the stream.
+fn skipped_banner(server_url: &str, reason: &str) {
+    static SHOWN: Once = Once::new();
+    SHOWN.call_once(|| {
+        let banner = format!(
+            "\n==================================================================\n\
+             PostgreSQL contract tests DID NOT RUN: {server_url} is unreachable\n\
+             ({reason}).\n\
+             Start PostgreSQL or set OPSDECK_TEST_POSTGRES_URL to run them.\n\
+             ==================================================================\n"
+        );
+        let _ = std::io::stderr().write_all(banner.as_bytes());
+    });
+    eprintln!("skipped: PostgreSQL at {server_url} is unreachable");
 }
 
 /// The URL with any password masked, for messages.
