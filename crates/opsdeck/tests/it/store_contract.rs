@@ -12,48 +12,11 @@ use opsdeck_store::{ConnectError, DatabaseUrl, PoolSettings};
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
+use crate::support::contract::contract;
 use crate::support::db::TestDb;
 
-/// Generates `sqlite::<test>` and `postgres::<test>` for each test: `store` tests take a
-/// migrated `Arc<dyn Store>`, `db` tests take the [`TestDb`] itself.
-macro_rules! contract {
-    (store: [$($store_test:ident),* $(,)?], db: [$($db_test:ident),* $(,)?] $(,)?) => {
-        mod sqlite {
-            use crate::support::db::TestDb;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $store_test() {
-                    let db = TestDb::sqlite();
-                    super::$store_test(db.store().await).await;
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $db_test() {
-                    super::$db_test(&TestDb::sqlite()).await;
-                }
-            )*
-        }
-
-        mod postgres {
-            use crate::support::db::TestDb;
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $store_test() {
-                    let Some(db) = TestDb::postgres() else { return };
-                    super::$store_test(db.store().await).await;
-                }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $db_test() {
-                    let Some(db) = TestDb::postgres() else { return };
-                    super::$db_test(&db).await;
-                }
-            )*
-        }
-    };
-}
+mod audit;
+mod tokens;
 
 contract! {
     store: [

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod chaos;
+pub mod contract;
 pub mod db;
 pub mod process;
 

@@ -1,0 +1,1 @@
+//! Contract tests for the audit store, on both backends.

@@ -1,0 +1,1 @@
+//! Contract tests for the tokens store, on both backends.
