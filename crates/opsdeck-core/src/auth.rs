@@ -103,6 +103,17 @@ pub enum AuthMethod {
     Proxy,
 }
 
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Token => "token",
+            AuthMethod::Session => "session",
+            AuthMethod::Oidc => "oidc",
+            AuthMethod::Proxy => "proxy",
+        }
+    }
+}
+
 /// An authenticated internal user or automation, as seen by authorization and the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {

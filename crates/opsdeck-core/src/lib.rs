@@ -1,10 +1,12 @@
 //! The opsdeck domain: identifiers, roles and permissions, time, and the storage contracts
 //! that every backend implements. This crate knows nothing of HTTP or SQL.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod instance;
 pub mod store;
+pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store::{Backend, Store, StoreError, StoreResult};

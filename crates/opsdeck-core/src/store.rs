@@ -10,8 +10,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
+use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
 use crate::instance::{InstanceInfo, InstanceRecord, Lease};
+use crate::token::{NewToken, TokenHash, TokenRecord};
 
 /// Which database engine backs a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,9 +93,61 @@ pub trait InstanceStore {
     async fn prune_instances(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// The append-only, hash-chained audit log (see [`crate::audit`]).
+#[async_trait]
+pub trait AuditStore {
+    /// Appends records in order, atomically, continuing the chain; returns the stored
+    /// entries (times truncated to the millisecond). Concurrent appends, from any number of
+    /// tasks or replicas, are serialised for the length of one short transaction, so the
+    /// numbering never has gaps or duplicates.
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Entries matching `filter`, newest (highest seq) first, at most `filter.limit`.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Entries with seq above `after_seq`, oldest first, at most `limit`: verification in
+    /// batches.
+    async fn scan_audit(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Personal tokens and ingest keys (see [`crate::token`]), stored by the hash of their secret.
+#[async_trait]
+pub trait TokenStore {
+    /// Stores a new token with a fresh id. A `hash` already stored is a
+    /// [`StoreError::Conflict`].
+    async fn create_token(
+        &self,
+        new: &NewToken,
+        hash: &TokenHash,
+        display: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TokenRecord>;
+
+    /// The token with this hash, revoked and expired ones included: the caller decides with
+    /// [`TokenRecord::is_active`], so it can tell "revoked" from "unknown".
+    async fn find_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<TokenRecord>>;
+
+    async fn get_token(&self, id: Uuid) -> StoreResult<Option<TokenRecord>>;
+
+    /// Every token and key, newest first.
+    async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>>;
+
+    /// Marks the token revoked at `now`; `false` if it is unknown or already revoked.
+    async fn revoke_token(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Batched last-use stamps (the server collects them in memory and flushes periodically,
+    /// so a request never writes). Only moves `last_used_at` forward; unknown ids are ignored.
+    async fn record_token_use(&self, uses: &[(Uuid, DateTime<Utc>)]) -> StoreResult<()>;
+
+    /// Active personal tokens with role admin at `now` (for the first-start bootstrap).
+    async fn count_active_admin_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// Everything opsdeck stores, behind one object chosen once at start-up.
 #[async_trait]
-pub trait Store: HealthStore + LeaseStore + InstanceStore + Debug + Send + Sync + 'static {
+pub trait Store:
+    HealthStore + LeaseStore + InstanceStore + AuditStore + TokenStore + Debug + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Closes the connection pool; later calls fail with [`StoreError::Unavailable`].

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
@@ -19,6 +20,8 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::audit::{AuditSink, AuditWriter};
+use crate::auth::{TokenUsage, TokenUsageFlushJob};
 use crate::background::{
     Background, HeartbeatJob, LeaderElector, LoopSpec, PruneReplicasJob, Scope,
 };
@@ -27,7 +30,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
 use crate::router::route_table;
-use crate::state::AppState;
+use crate::state::{AppState, StateParts};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -52,6 +55,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     elector: LeaderElector,
+    audit_writer: AuditWriter,
     background: Background,
 }
 
@@ -86,7 +90,8 @@ impl Application {
             .context("rendering the OpenAPI document")?;
         let listen = config.server.listen;
         let background = Background::new(leader.clone(), metrics.clone());
-        let state = AppState::new(
+        let (audit, audit_writer) = AuditSink::new(store.clone());
+        let state = AppState::new(StateParts {
             config,
             store,
             metrics,
@@ -94,7 +99,9 @@ impl Application {
             instance,
             leader,
             openapi_json,
-        );
+            audit,
+            token_usage: Arc::new(TokenUsage::default()),
+        });
         let router = finish_router(routes, state.clone());
         let listener = TcpListener::bind(listen).await.with_context(|| {
             format!("could not listen on {listen}: is another process using it? Set server.listen or OPSDECK_LISTEN")
@@ -104,6 +111,7 @@ impl Application {
             router,
             state,
             elector,
+            audit_writer,
             background,
         })
     }
@@ -128,9 +136,14 @@ impl Application {
             router,
             state,
             elector,
+            audit_writer,
             background,
         } = self;
         start_loops(&state, &background, elector);
+        // The audit writer drains its queue after the loops are told to stop, so every
+        // request that was answered is also on the chain.
+        let audit_stop = tokio_util::sync::CancellationToken::new();
+        let audit_task = tokio::spawn(audit_writer.run(audit_stop.clone()));
 
         let stopping = Arc::new(tokio::sync::Notify::new());
         let signal = {
@@ -158,6 +171,13 @@ impl Application {
             }
         }
         background.shutdown().await;
+        if let Err(err) = state.token_usage().flush(state.store().as_ref()).await {
+            tracing::warn!(error = %err, "could not record token last-use times at shutdown");
+        }
+        audit_stop.cancel();
+        if let Err(err) = audit_task.await {
+            tracing::error!(error = %err, "audit writer task failed");
+        }
         state.store().close().await;
         tracing::info!("stopped");
         Ok(())
@@ -167,6 +187,19 @@ impl Application {
 fn start_loops(state: &AppState, background: &Background, elector: LeaderElector) {
     let config = &state.config().background;
     background.spawn_task(elector.run(background.cancellation()));
+    background.spawn(
+        LoopSpec {
+            name: "token_usage_flush",
+            interval: Duration::from_secs(10),
+            jitter: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+            scope: Scope::EveryReplica,
+        },
+        Arc::new(TokenUsageFlushJob {
+            usage: state.token_usage().clone(),
+            store: state.store().clone(),
+        }),
+    );
     let heartbeat = config.heartbeat_interval;
     background.spawn(
         LoopSpec {
@@ -219,6 +252,7 @@ pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
             server.request_timeout,
         ))
         .layer(CatchPanicLayer::new())
+        .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
         .layer(from_fn(envelope::ensure))
         .layer(from_fn_with_state(state.clone(), access_log::record))
         .layer(from_fn(request_id::assign))

@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
+pub mod auth;
 pub mod background;
 pub mod config;
 pub mod demo;

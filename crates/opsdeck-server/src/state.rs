@@ -8,6 +8,8 @@ use opsdeck_core::instance::InstanceInfo;
 use opsdeck_core::{Clock, Store};
 use tokio::sync::watch;
 
+use crate::audit::AuditSink;
+use crate::auth::TokenUsage;
 use crate::config::Config;
 use crate::metrics::Metrics;
 
@@ -26,18 +28,37 @@ struct Inner {
     leader: watch::Receiver<bool>,
     draining: AtomicBool,
     openapi_json: String,
+    audit: AuditSink,
+    token_usage: Arc<TokenUsage>,
+}
+
+/// Everything an [`AppState`] is made of.
+#[derive(Debug)]
+pub struct StateParts {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub instance: InstanceInfo,
+    pub leader: watch::Receiver<bool>,
+    pub openapi_json: String,
+    pub audit: AuditSink,
+    pub token_usage: Arc<TokenUsage>,
 }
 
 impl AppState {
-    pub fn new(
-        config: Config,
-        store: Arc<dyn Store>,
-        metrics: Arc<Metrics>,
-        clock: Arc<dyn Clock>,
-        instance: InstanceInfo,
-        leader: watch::Receiver<bool>,
-        openapi_json: String,
-    ) -> Self {
+    pub fn new(parts: StateParts) -> Self {
+        let StateParts {
+            config,
+            store,
+            metrics,
+            clock,
+            instance,
+            leader,
+            openapi_json,
+            audit,
+            token_usage,
+        } = parts;
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -48,8 +69,18 @@ impl AppState {
                 leader,
                 draining: AtomicBool::new(false),
                 openapi_json,
+                audit,
+                token_usage,
             }),
         }
+    }
+
+    pub fn audit(&self) -> &AuditSink {
+        &self.inner.audit
+    }
+
+    pub fn token_usage(&self) -> &Arc<TokenUsage> {
+        &self.inner.token_usage
     }
 
     pub fn config(&self) -> &Config {

@@ -36,6 +36,59 @@ enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// Manage personal tokens and ingest keys.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a personal token (--role) or an ingest key (--scopes); prints only the token on stdout.
+    Create {
+        /// A name that says who or what uses it.
+        #[arg(long)]
+        name: String,
+        /// viewer, operator, support or admin (personal token).
+        #[arg(long, conflicts_with = "scopes", required_unless_present = "scopes")]
+        role: Option<opsdeck_core::auth::Role>,
+        /// Comma-separated: checkins, jobs, events (ingest key).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Option<Vec<opsdeck_core::token::Scope>>,
+        /// Lifetime such as 30d or 12h; without it the token does not expire.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+        /// Why it is created; kept in the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List tokens and keys (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token or key by id.
+    Revoke {
+        id: uuid::Uuid,
+        /// Why it is revoked; kept in the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain; exit code 1 and the first broken entry if it was tampered with.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -80,6 +133,11 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve(cli.config, args).await,
             Command::Migrate(args) => commands::migrate(cli.config, args).await,
             Command::CheckConfig { file } => commands::check_config(&file),
+            Command::Token(command) => commands::token_command(cli.config, command).await,
+            Command::Audit(AuditCommand::Verify { database }) => {
+                let store = commands::open_store(cli.config, database).await?;
+                commands::audit::verify(store.as_ref()).await
+            }
         }
     });
     match result {

@@ -1,34 +1,47 @@
-//! `/metrics` in the Prometheus text format, guarded by the scrape token
-//! (`metrics.token`, `OPSDECK_METRICS_TOKEN`). Without a configured token the route does not
-//! exist as far as clients can tell: 404, never open data.
+//! `/metrics` in the Prometheus text format, for a scraper presenting the scrape token
+//! (`metrics.token`, `OPSDECK_METRICS_TOKEN`) or a principal allowed to read `/ops`. To an
+//! anonymous caller without a configured token the route does not exist: 404, never open data.
 
+use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
+use opsdeck_core::auth::Permission;
 
+use crate::auth::{Authenticated, IngestCaller, ScrapeCaller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn get_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = state.config().metrics.token.as_ref() else {
-        return ApiError::not_found("no such route").into_response();
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let authorized =
-        presented.is_some_and(|p| bool::from(p.as_bytes().ct_eq(token.expose().as_bytes())));
-    if !authorized {
-        let mut response = ApiError::unauthorized().into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"opsdeck-metrics\""),
-        );
-        return response;
+pub async fn get_metrics(
+    State(state): State<AppState>,
+    principal: Option<Extension<Authenticated>>,
+    ingest: Option<Extension<IngestCaller>>,
+    scraper: Option<Extension<ScrapeCaller>>,
+) -> Response {
+    if scraper.is_some() {
+        return render(&state);
     }
+    if let Some(Extension(Authenticated(principal))) = principal {
+        if !principal.role.allows(Permission::ReadOps) {
+            return ApiError::forbidden("this role may not read metrics").into_response();
+        }
+        return render(&state);
+    }
+    if ingest.is_some() {
+        return ApiError::forbidden("ingest keys cannot read metrics").into_response();
+    }
+    if state.config().metrics.token.is_none() {
+        return ApiError::not_found("no such route").into_response();
+    }
+    let mut response = ApiError::unauthorized().into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"opsdeck-metrics\""),
+    );
+    response
+}
+
+fn render(state: &AppState) -> Response {
     match state.metrics().render() {
         Ok(body) => (
             [(

@@ -2,7 +2,10 @@
 //! they parse input with the extractors of [`crate::extract`], call the store or a domain
 //! service, and return JSON or an [`crate::ApiError`].
 
+pub mod audit;
+pub mod guard;
 pub mod instances;
 pub mod metrics;
 pub mod openapi;
 pub mod probes;
+pub mod tokens;

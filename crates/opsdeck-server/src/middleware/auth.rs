@@ -4,13 +4,28 @@
 //! layer has attached an [`Authenticated`] principal, and 403 when the principal's role lacks
 //! the permission.
 
-use axum::extract::Request;
+use std::net::IpAddr;
+
+use axum::extract::{MatchedPath, Request};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use opsdeck_core::audit::Target;
 use opsdeck_core::auth::{Permission, Principal};
 
+use crate::audit::{AuditSink, actor_of, record};
+use crate::auth::IngestCaller;
 use crate::error::ApiError;
+use crate::middleware::request_id::RequestId;
+
+/// What the authorization step needs from the global layers: where the request came from
+/// and where to audit it. Attached to every request by [`crate::auth::authenticate`].
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub client: Option<IpAddr>,
+    pub audit: AuditSink,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
 
 /// Who may reach a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,25 +55,54 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
     let Access::Requires(permission) = access else {
         return next.run(request).await;
     };
-    let Some(authenticated) = request.extensions().get::<Authenticated>().cloned() else {
-        return match kind {
+    let context = request.extensions().get::<RequestContext>().cloned();
+    let audit = context.as_ref().map(|c| audit_record(c, &request));
+    let principal = request.extensions().get::<Authenticated>().cloned();
+    let response = match &principal {
+        None if request.extensions().get::<IngestCaller>().is_some() => ApiError::forbidden(
+            "ingest keys are for the ingest API only; use a personal token for /ops",
+        )
+        .into_response(),
+        None => match kind {
             Kind::Html => redirect_to_login(&request),
             Kind::Json | Kind::Text => ApiError::unauthorized().into_response(),
-        };
+        },
+        Some(authenticated) if !authenticated.0.role.allows(permission) => {
+            ApiError::forbidden(format!(
+                "role `{}` may not {}",
+                authenticated.0.role,
+                permission.describe()
+            ))
+            .into_response()
+        }
+        Some(_) => next.run(request).await,
     };
-    if !authenticated.0.role.allows(permission) {
-        let mut response = ApiError::forbidden(format!(
-            "role `{}` may not {}",
-            authenticated.0.role,
-            permission.describe()
-        ))
-        .into_response();
-        response.extensions_mut().insert(authenticated);
-        return response;
+    let mut response = response;
+    if let (Some(context), Some(mut entry)) = (context, audit) {
+        entry.actor = principal.as_ref().map(|p| actor_of(&p.0));
+        entry.outcome = response.status().as_u16();
+        context.audit.record(entry).await;
     }
-    let mut response = next.run(request).await;
-    response.extensions_mut().insert(authenticated);
+    if let Some(principal) = principal {
+        response.extensions_mut().insert(principal);
+    }
     response
+}
+
+/// The audit record of one request: method and route template as the action.
+fn audit_record(context: &RequestContext, request: &Request) -> opsdeck_core::audit::AuditRecord {
+    let route = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let mut entry = record(format!("{} {}", request.method(), route), context.now);
+    entry.client_addr = context.client.map(|ip| ip.to_string());
+    entry.request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
+    entry.target = Some(Target {
+        kind: "route".to_owned(),
+        id: request.uri().path().to_owned(),
+    });
+    entry
 }
 
 fn redirect_to_login(request: &Request) -> Response {

@@ -4,5 +4,6 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod client;
 pub mod envelope;
 pub mod request_id;

@@ -5,8 +5,10 @@
 //! refused, bad password, missing database) rather than a pool timeout, and migrates on it
 //! while holding sqlx's migration advisory lock; the pool is built after that.
 
+mod audit;
 mod queries;
 mod schema;
+mod tokens;
 
 use std::fmt;
 use std::str::FromStr;

@@ -17,7 +17,7 @@ type LeaseRow = (String, String, DateTime<Utc>, DateTime<Utc>);
 type InstanceRow = (Uuid, String, String, DateTime<Utc>, DateTime<Utc>);
 
 impl PgStore {
-    fn fail(&self, error: sqlx::Error) -> StoreError {
+    pub(super) fn fail(&self, error: sqlx::Error) -> StoreError {
         store_error(error, self.url.secrets(), unavailable)
     }
 }

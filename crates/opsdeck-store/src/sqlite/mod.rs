@@ -5,7 +5,9 @@
 //! autocommit statement, which takes the write lock up front and so waits out the busy
 //! timeout instead of failing with `SQLITE_BUSY` the way an upgraded read transaction can.
 
+mod audit;
 mod queries;
+mod tokens;
 
 use std::fmt;
 use std::str::FromStr;

@@ -18,7 +18,7 @@ type LeaseRow = (String, String, i64, i64);
 type InstanceRow = (String, String, String, i64, i64);
 
 impl SqliteStore {
-    fn fail(&self, error: sqlx::Error) -> StoreError {
+    pub(super) fn fail(&self, error: sqlx::Error) -> StoreError {
         store_error(error, self.url.secrets(), unavailable)
     }
 }

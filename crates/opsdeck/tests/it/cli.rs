@@ -169,6 +169,7 @@ async fn serve_demo_starts_on_its_own_embedded_database_and_stops_on_sigterm() {
     let log = server.log_text();
     let token = log
         .lines()
+        .filter(|l| l.contains("metrics:"))
         .find_map(|l| l.split("Bearer ").nth(1))
         .and_then(|rest| rest.split('\'').next())
         .expect("the demo prints how to read /metrics")

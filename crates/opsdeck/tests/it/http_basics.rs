@@ -285,5 +285,9 @@ async fn metrics_without_a_configured_token_do_not_exist() {
         .send()
         .await
         .unwrap();
-    assert_eq!(with_any.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        with_any.status(),
+        StatusCode::UNAUTHORIZED,
+        "a bad credential is refused first"
+    );
 }

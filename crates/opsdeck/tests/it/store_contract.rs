@@ -306,21 +306,24 @@ mod postgres_only {
         one.ping().await.unwrap();
         acquire(&one, "a", t0()).await.expect("taken");
         assert_eq!(acquire(&two, "b", t0()).await, None);
-        assert_eq!(
-            tables_in(&db).await,
-            ["_sqlx_migrations", "instances", "leases"]
-        );
+        assert_eq!(tables_in(&db).await, TABLES);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn tables_land_in_the_url_schema() {
         let Some(db) = TestDb::postgres() else { return };
         db.store().await;
-        assert_eq!(
-            tables_in(&db).await,
-            ["_sqlx_migrations", "instances", "leases"]
-        );
+        assert_eq!(tables_in(&db).await, TABLES);
     }
+
+    /// Every table the migrations create, by name.
+    const TABLES: [&str; 5] = [
+        "_sqlx_migrations",
+        "audit_log",
+        "instances",
+        "leases",
+        "tokens",
+    ];
 
     async fn tables_in(db: &TestDb) -> Vec<String> {
         use sqlx::Connection;

@@ -8,7 +8,10 @@ use opsdeck_server::{Application, BuildOptions, demo, telemetry};
 use opsdeck_store::{DatabaseUrl, PoolSettings};
 use tracing::{error, info};
 
-use crate::{DatabaseArgs, ServeArgs, load_config};
+use crate::{DatabaseArgs, ServeArgs, TokenCommand, load_config};
+
+pub mod audit;
+mod token;
 
 pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = load_config(
@@ -29,6 +32,17 @@ pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Res
 
     let app = Application::build(config, BuildOptions::default()).await?;
     let addr = app.local_addr()?;
+    let state = app.state();
+    if let Some(token) =
+        opsdeck_server::auth::ensure_bootstrap_admin(state.store().as_ref(), state.clock().as_ref())
+            .await?
+    {
+        eprintln!(
+            "\nNo admin token existed, so opsdeck created one. It is shown only now:\n\n    {token}\n\n\
+             Send it as `Authorization: Bearer <token>`. Create personal tokens with\n\
+             `opsdeck token create` or POST /ops/tokens, then revoke this one.\n"
+        );
+    }
     info!(address = %addr, url = %format!("http://{addr}/"), "listening");
     if let Some(notes) = notes {
         eprintln!("opsdeck demo is running at http://{addr}/");
@@ -105,5 +119,63 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => info!("received SIGINT"),
         () = terminate => info!("received SIGTERM"),
+    }
+}
+
+/// Opens (and migrates) the configured database for a one-off command.
+pub async fn open_store(
+    config_file: Option<PathBuf>,
+    args: DatabaseArgs,
+) -> anyhow::Result<std::sync::Arc<dyn opsdeck_core::Store>> {
+    let config = load_config(
+        config_file,
+        Overrides {
+            database_url: args.database_url,
+            ..Overrides::default()
+        },
+    )?;
+    let url = DatabaseUrl::parse(config.database.url.expose())?;
+    let pool = PoolSettings {
+        max_connections: 2,
+        acquire_timeout: config.database.acquire_timeout,
+    };
+    Ok(opsdeck_store::connect(&url, &pool).await?)
+}
+
+pub async fn token_command(
+    config_file: Option<PathBuf>,
+    command: TokenCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        TokenCommand::Create {
+            name,
+            role,
+            scopes,
+            expires_in,
+            reason,
+            database,
+        } => {
+            let store = open_store(config_file, database).await?;
+            let args = token::CreateArgs {
+                name,
+                role,
+                scopes,
+                expires_in,
+                reason,
+            };
+            token::create(store.as_ref(), args).await
+        }
+        TokenCommand::List { database } => {
+            let store = open_store(config_file, database).await?;
+            token::list(store.as_ref()).await
+        }
+        TokenCommand::Revoke {
+            id,
+            reason,
+            database,
+        } => {
+            let store = open_store(config_file, database).await?;
+            token::revoke(store.as_ref(), id, reason).await
+        }
     }
 }

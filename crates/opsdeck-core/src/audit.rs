@@ -1,0 +1,208 @@
+//! The audit log: what callers append ([`AuditRecord`]), what the store keeps ([`AuditEntry`]),
+//! how entries are chained ([`entry_hash`]) and how a chain is checked ([`ChainVerifier`],
+//! [`verify_chain`]).
+//!
+//! Entries are numbered from 1 without gaps and each stores the hash of the one before it
+//! ([`GENESIS_HASH`] for the first), so editing, inserting, reordering or deleting an entry
+//! breaks the chain at that entry. Deleting only the newest entries cannot be seen from the
+//! chain alone: the remaining prefix is a valid chain. Catching that needs the head
+//! (seq and hash) kept somewhere the database's administrator cannot rewrite; the same holds
+//! for an entry appended by someone who can compute [`entry_hash`], since the hash has no key.
+//!
+//! Times are kept to the millisecond: SQLite stores unix milliseconds, so [`continue_chain`]
+//! (which backends use to build what they store) truncates [`AuditRecord::at`] before hashing,
+//! and an entry reads back exactly as the append returned it, on either backend.
+
+mod verify;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use verify::{ChainBreak, ChainVerifier, VerifyReport, verify_chain};
+
+/// The `prev_hash` of entry 1: 32 zero bytes, in hex.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Separates this encoding from any other SHA-256 input, and versions it.
+const HASH_DOMAIN: &[u8] = b"opsdeck-audit-v1";
+
+/// Who acted: an authenticated principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+    /// How the principal authenticated (`token`, `session`, `oidc`, `proxy`, …).
+    pub method: String,
+}
+
+/// What was acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// `tenant`, `job`, `monitor`, `token`, `route`, …
+    pub kind: String,
+    pub id: String,
+}
+
+/// One event, as a caller appends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRecord {
+    /// When it happened; kept to the millisecond (see the module documentation).
+    pub at: DateTime<Utc>,
+    /// `None` for anonymous requests and failed authentication.
+    pub actor: Option<Actor>,
+    /// `http.request`, `auth.login`, `auth.login_failed`, `token.created`, `job.retry`, …
+    pub action: String,
+    pub target: Option<Target>,
+    pub tenant_id: Option<String>,
+    /// The HTTP status answered, or 0 when there was none.
+    pub outcome: u16,
+    pub client_addr: Option<String>,
+    pub request_id: Option<String>,
+    /// The operator's reason, mandatory for write actions.
+    pub reason: Option<String>,
+}
+
+/// A stored record: its place in the chain and the hashes that link it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// 1, 2, 3, … in append order, without gaps.
+    pub seq: i64,
+    pub record: AuditRecord,
+    /// The `hash` of entry `seq - 1`, or [`GENESIS_HASH`]; lowercase hex.
+    pub prev_hash: String,
+    /// [`entry_hash`] of this entry; lowercase hex.
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// Builds the entry that follows `prev_hash` at `seq`, with `at` truncated to the
+    /// millisecond and the hash computed: what a backend stores.
+    pub fn chain(seq: i64, prev_hash: &str, record: &AuditRecord) -> AuditEntry {
+        let mut record = record.clone();
+        record.at = truncate_to_millis(record.at);
+        let hash = entry_hash(seq, prev_hash, &record);
+        AuditEntry {
+            seq,
+            record,
+            prev_hash: prev_hash.to_owned(),
+            hash,
+        }
+    }
+
+    /// Whether `hash` is what [`entry_hash`] gives for this entry's contents.
+    pub fn hash_matches(&self) -> bool {
+        entry_hash(self.seq, &self.prev_hash, &self.record) == self.hash
+    }
+}
+
+/// Which entries [`AuditStore::list_audit`](crate::store::AuditStore::list_audit) returns:
+/// every condition set must hold. Times compare with the stored, millisecond, times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Matches the actor's id or name.
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub tenant_id: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Entries strictly before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Cursor for the next page: entries with `seq` below this (pass the last seq received).
+    pub before_seq: Option<i64>,
+    /// At most this many entries.
+    pub limit: u32,
+}
+
+impl AuditFilter {
+    pub const DEFAULT_LIMIT: u32 = 100;
+}
+
+impl Default for AuditFilter {
+    /// No conditions, [`AuditFilter::DEFAULT_LIMIT`] entries.
+    fn default() -> Self {
+        Self {
+            actor: None,
+            action: None,
+            target_kind: None,
+            target_id: None,
+            tenant_id: None,
+            since: None,
+            until: None,
+            before_seq: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// The entries that continue, with `records` in order, a chain whose newest entry has `head`
+/// (its seq and hash; `None` for an empty log): what an append stores.
+pub fn continue_chain(head: Option<(i64, &str)>, records: &[AuditRecord]) -> Vec<AuditEntry> {
+    let (mut seq, mut prev_hash) = head.unwrap_or((0, GENESIS_HASH));
+    let mut entries: Vec<AuditEntry> = Vec::with_capacity(records.len());
+    for record in records {
+        seq = seq.saturating_add(1);
+        entries.push(AuditEntry::chain(seq, prev_hash, record));
+        prev_hash = entries.last().map_or(GENESIS_HASH, |e| e.hash.as_str());
+    }
+    entries
+}
+
+/// `at` without its sub-millisecond part: the precision the audit log keeps.
+pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    // Every DateTime<Utc> has a unix-millisecond value in range, so this never falls back.
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// SHA-256, in lowercase hex, of an unambiguous encoding of `seq`, `prev_hash` and every field
+/// of `record`: a version tag, then each field in declaration order, integers big-endian,
+/// strings as a u64 byte length then UTF-8, optional values as a 0 byte (absent) or a 1 byte
+/// followed by the value. `at` enters as unix milliseconds.
+pub fn entry_hash(seq: i64, prev_hash: &str, record: &AuditRecord) -> String {
+    let mut h = Sha256::new();
+    h.update(HASH_DOMAIN);
+    h.update(seq.to_be_bytes());
+    text(&mut h, prev_hash);
+    h.update(record.at.timestamp_millis().to_be_bytes());
+    optional(&mut h, record.actor.as_ref(), |h, actor| {
+        text(h, &actor.id);
+        text(h, &actor.name);
+        text(h, &actor.method);
+    });
+    text(&mut h, &record.action);
+    optional(&mut h, record.target.as_ref(), |h, target| {
+        text(h, &target.kind);
+        text(h, &target.id);
+    });
+    optional_text(&mut h, record.tenant_id.as_deref());
+    h.update(record.outcome.to_be_bytes());
+    optional_text(&mut h, record.client_addr.as_deref());
+    optional_text(&mut h, record.request_id.as_deref());
+    optional_text(&mut h, record.reason.as_deref());
+    hex::encode(h.finalize())
+}
+
+fn text(h: &mut Sha256, value: &str) {
+    // usize always fits in u64 on the platforms Rust supports.
+    h.update((value.len() as u64).to_be_bytes());
+    h.update(value.as_bytes());
+}
+
+fn optional<T: ?Sized>(h: &mut Sha256, value: Option<&T>, encode: impl FnOnce(&mut Sha256, &T)) {
+    match value {
+        None => h.update([0]),
+        Some(value) => {
+            h.update([1]);
+            encode(h, value);
+        }
+    }
+}
+
+fn optional_text(h: &mut Sha256, value: Option<&str>) {
+    optional(h, value, text);
+}
+
+#[cfg(test)]
+mod tests;

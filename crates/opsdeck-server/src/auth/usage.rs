@@ -1,0 +1,61 @@
+//! Token last-use times: recorded in memory on every authenticated request and written in
+//! one batch per interval, so the hot path never waits on a database write.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use opsdeck_core::Store;
+use uuid::Uuid;
+
+use crate::background::Job;
+
+/// Pending last-use stamps, newest per token.
+#[derive(Debug, Default)]
+pub struct TokenUsage {
+    pending: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+}
+
+impl TokenUsage {
+    pub fn record(&self, id: Uuid, at: DateTime<Utc>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = pending.entry(id).or_insert(at);
+        if at > *slot {
+            *slot = at;
+        }
+    }
+
+    fn take(&self) -> Vec<(Uuid, DateTime<Utc>)> {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.drain().collect()
+    }
+
+    /// Writes what was collected; on failure the stamps are kept for the next attempt.
+    pub async fn flush(&self, store: &dyn Store) -> anyhow::Result<usize> {
+        let uses = self.take();
+        if uses.is_empty() {
+            return Ok(0);
+        }
+        if let Err(err) = store.record_token_use(&uses).await {
+            for (id, at) in uses {
+                self.record(id, at);
+            }
+            return Err(err.into());
+        }
+        Ok(uses.len())
+    }
+}
+
+#[derive(Debug)]
+pub struct TokenUsageFlushJob {
+    pub usage: Arc<TokenUsage>,
+    pub store: Arc<dyn Store>,
+}
+
+#[async_trait]
+impl Job for TokenUsageFlushJob {
+    async fn tick(&self) -> anyhow::Result<()> {
+        self.usage.flush(self.store.as_ref()).await.map(|_| ())
+    }
+}

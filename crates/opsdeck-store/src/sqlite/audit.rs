@@ -1,0 +1,195 @@
+//! The SQLite audit log. An append runs in a `BEGIN IMMEDIATE` transaction: it takes the
+//! database's write lock before reading the head of the chain, so concurrent writers (tasks
+//! of this replica or other processes on the same file) wait their turn within the busy
+//! timeout, and each continues from the head the previous one committed. The lock is held
+//! only while the batch is inserted.
+//!
+//! Times are unix milliseconds; the table's triggers reject UPDATE and DELETE.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use opsdeck_core::audit::{self, Actor, AuditEntry, AuditFilter, AuditRecord, Target};
+use opsdeck_core::store::AuditStore;
+use opsdeck_core::{StoreError, StoreResult};
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::SqliteStore;
+
+const COLUMNS: &str = "seq, at, actor_id, actor_name, auth_method, action, target_kind, \
+                       target_id, tenant_id, outcome, client_addr, request_id, reason, \
+                       prev_hash, hash";
+
+/// Rows per INSERT statement: 15 binds a row stays well below SQLite's limit of 32,766.
+const INSERT_CHUNK: usize = 500;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    seq: i64,
+    at: i64,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+    auth_method: Option<String>,
+    action: String,
+    target_kind: Option<String>,
+    target_id: Option<String>,
+    tenant_id: Option<String>,
+    outcome: i64,
+    client_addr: Option<String>,
+    request_id: Option<String>,
+    reason: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<Vec<AuditEntry>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| self.fail(e))?;
+        let head: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        let entries = audit::continue_chain(
+            head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
+            records,
+        );
+        for chunk in entries.chunks(INSERT_CHUNK) {
+            let mut insert =
+                QueryBuilder::<Sqlite>::new(format!("INSERT INTO audit_log ({COLUMNS}) "));
+            insert.push_values(chunk, |mut row, entry| {
+                let r = &entry.record;
+                let actor = r.actor.as_ref();
+                let target = r.target.as_ref();
+                row.push_bind(entry.seq)
+                    .push_bind(r.at.timestamp_millis())
+                    .push_bind(actor.map(|a| a.id.as_str()))
+                    .push_bind(actor.map(|a| a.name.as_str()))
+                    .push_bind(actor.map(|a| a.method.as_str()))
+                    .push_bind(r.action.as_str())
+                    .push_bind(target.map(|t| t.kind.as_str()))
+                    .push_bind(target.map(|t| t.id.as_str()))
+                    .push_bind(r.tenant_id.as_deref())
+                    .push_bind(i64::from(r.outcome))
+                    .push_bind(r.client_addr.as_deref())
+                    .push_bind(r.request_id.as_deref())
+                    .push_bind(r.reason.as_deref())
+                    .push_bind(entry.prev_hash.as_str())
+                    .push_bind(entry.hash.as_str());
+            });
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        tx.commit().await.map_err(|e| self.fail(e))?;
+        Ok(entries)
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1"));
+        if let Some(actor) = &filter.actor {
+            query
+                .push(" AND (actor_id = ")
+                .push_bind(actor.as_str())
+                .push(" OR actor_name = ")
+                .push_bind(actor.as_str())
+                .push(")");
+        }
+        for (column, value) in [
+            ("action", &filter.action),
+            ("target_kind", &filter.target_kind),
+            ("target_id", &filter.target_id),
+            ("tenant_id", &filter.tenant_id),
+        ] {
+            if let Some(value) = value {
+                query
+                    .push(format_args!(" AND {column} = "))
+                    .push_bind(value.as_str());
+            }
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND at >= ").push_bind(millis_ceil(since));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND at < ").push_bind(millis_ceil(until));
+        }
+        if let Some(before) = filter.before_seq {
+            query.push(" AND seq < ").push_bind(before);
+        }
+        query
+            .push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::from(filter.limit));
+        let rows: Vec<Row> = query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.into_iter().map(entry).collect()
+    }
+
+    async fn scan_audit(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        )))
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        rows.into_iter().map(entry).collect()
+    }
+}
+
+/// `t` in unix milliseconds, rounded up: a stored time (whole milliseconds) is at or after
+/// `t` exactly when it is at or after this, and likewise for "before".
+fn millis_ceil(t: DateTime<Utc>) -> i64 {
+    let floor = t.timestamp_millis();
+    if t.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
+        floor
+    } else {
+        floor.saturating_add(1)
+    }
+}
+
+fn entry(row: Row) -> StoreResult<AuditEntry> {
+    let seq = row.seq;
+    let invalid = |what: &str| {
+        StoreError::Other(format!("audit entry {seq}: stored {what} is invalid").into())
+    };
+    let actor = match (row.actor_id, row.actor_name, row.auth_method) {
+        (Some(id), Some(name), Some(method)) => Some(Actor { id, name, method }),
+        (None, None, None) => None,
+        _ => return Err(invalid("actor")),
+    };
+    let target = match (row.target_kind, row.target_id) {
+        (Some(kind), Some(id)) => Some(Target { kind, id }),
+        (None, None) => None,
+        _ => return Err(invalid("target")),
+    };
+    Ok(AuditEntry {
+        seq,
+        record: AuditRecord {
+            at: DateTime::from_timestamp_millis(row.at).ok_or_else(|| invalid("time"))?,
+            actor,
+            action: row.action,
+            target,
+            tenant_id: row.tenant_id,
+            outcome: u16::try_from(row.outcome).map_err(|_| invalid("outcome"))?,
+            client_addr: row.client_addr,
+            request_id: row.request_id,
+            reason: row.reason,
+        },
+        prev_hash: row.prev_hash,
+        hash: row.hash,
+    })
+}

@@ -1,0 +1,188 @@
+//! The proof of SPEC §2's access rules over every route the router serves (walked from the
+//! route table, not a hand-kept list), for every kind of caller: nobody, an ingest key, each
+//! role, a revoked token, an expired token and malformed credentials.
+
+use chrono::Utc;
+use opsdeck_core::auth::Role;
+use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes, TokenName};
+use opsdeck_server::router::{Access, Kind, route_table};
+use reqwest::{Method, StatusCode};
+
+use crate::support::app::TestApp;
+use crate::support::db::TestDb;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Nobody,
+    Ingest,
+    Personal(Role),
+    Revoked,
+    Expired,
+    Malformed,
+}
+
+struct Caller {
+    who: Who,
+    authorization: Option<String>,
+}
+
+async fn mint(app: &TestApp, name: &str, grant: Grant, expired: bool) -> (uuid::Uuid, String) {
+    let now = Utc::now();
+    let new = NewToken {
+        name: TokenName::parse(name).unwrap(),
+        grant,
+        created_by: Some("test".into()),
+        expires_at: expired.then(|| now - chrono::Duration::seconds(1)),
+    };
+    let secret = token::generate(new.kind());
+    let record = app
+        .state
+        .store()
+        .create_token(&new, &secret.hash, &secret.display, now)
+        .await
+        .unwrap();
+    (record.id, secret.secret.expose().to_owned())
+}
+
+async fn callers(app: &TestApp) -> Vec<Caller> {
+    let mut callers = vec![Caller {
+        who: Who::Nobody,
+        authorization: None,
+    }];
+    for role in Role::ALL {
+        let (_, secret) = mint(app, role.as_str(), Grant::Role(role), false).await;
+        callers.push(Caller {
+            who: Who::Personal(role),
+            authorization: Some(format!("Bearer {secret}")),
+        });
+    }
+    let (_, key) = mint(
+        app,
+        "ingest",
+        Grant::Scopes(Scopes::new([Scope::Checkins, Scope::Jobs, Scope::Events]).unwrap()),
+        false,
+    )
+    .await;
+    callers.push(Caller {
+        who: Who::Ingest,
+        authorization: Some(format!("Bearer {key}")),
+    });
+    let (id, revoked) = mint(app, "revoked", Grant::Role(Role::Admin), false).await;
+    assert!(
+        app.state
+            .store()
+            .revoke_token(id, Utc::now())
+            .await
+            .unwrap()
+    );
+    callers.push(Caller {
+        who: Who::Revoked,
+        authorization: Some(format!("Bearer {revoked}")),
+    });
+    let (_, expired) = mint(app, "expired", Grant::Role(Role::Admin), true).await;
+    callers.push(Caller {
+        who: Who::Expired,
+        authorization: Some(format!("Bearer {expired}")),
+    });
+    let (_, admin) = mint(app, "truncated", Grant::Role(Role::Admin), false).await;
+    for malformed in [
+        "Bearer".to_owned(),
+        "Basic YWRtaW46YWRtaW4=".to_owned(),
+        "Bearer not-an-opsdeck-token".to_owned(),
+        format!("Bearer {}", &admin[..admin.len() - 1]),
+        format!("Bearer {}x", &admin[..admin.len() - 1]),
+    ] {
+        callers.push(Caller {
+            who: Who::Malformed,
+            authorization: Some(malformed),
+        });
+    }
+    callers
+}
+
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "00000000-0000-0000-0000-000000000000"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[tokio::test]
+async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let callers = callers(&app).await;
+    let table = route_table();
+    let mut checked = 0;
+    for route in table.routes() {
+        for caller in &callers {
+            let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
+            let mut request = app
+                .client
+                .request(method, app.url(&concrete(&route.path)))
+                .header("content-type", "application/json")
+                .body("{}");
+            if let Some(value) = &caller.authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let what = format!(
+                "{} {} as {:?} ({:?})",
+                route.method, route.path, caller.who, caller.authorization
+            );
+            let bad_credentials =
+                matches!(caller.who, Who::Revoked | Who::Expired | Who::Malformed);
+            match route.access {
+                Access::Public => {
+                    if bad_credentials {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    } else {
+                        assert!(
+                            status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                            "{what}: {status}"
+                        );
+                    }
+                }
+                Access::ScrapeToken => {
+                    let allowed = matches!(caller.who, Who::Personal(role) if role.allows(opsdeck_core::auth::Permission::ReadOps));
+                    if allowed {
+                        assert_eq!(status, StatusCode::OK, "{what}");
+                    } else if matches!(caller.who, Who::Ingest) {
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                    } else {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                    }
+                }
+                Access::Requires(permission) => match caller.who {
+                    Who::Nobody if route.kind == Kind::Html => {
+                        assert_eq!(status, StatusCode::SEE_OTHER, "{what}");
+                    }
+                    Who::Nobody | Who::Revoked | Who::Expired | Who::Malformed => {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        assert!(body["error"]["code"].is_string(), "{what}: envelope");
+                    }
+                    Who::Ingest => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+                    Who::Personal(role) if role.allows(permission) => assert!(
+                        status != StatusCode::UNAUTHORIZED
+                            && status != StatusCode::FORBIDDEN
+                            && !status.is_server_error(),
+                        "{what}: the right role gets through, got {status}"
+                    ),
+                    Who::Personal(_) => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+                },
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= table.routes().len() * 10,
+        "walked {checked} route × caller pairs"
+    );
+}
