@@ -5,6 +5,8 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod instance;
+pub mod redact;
+pub mod session;
 pub mod store;
 pub mod token;
 

@@ -21,6 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::audit::{AuditSink, AuditWriter};
+use crate::auth::oidc::{JwksRefreshJob, OidcVerifier};
 use crate::auth::{TokenUsage, TokenUsageFlushJob};
 use crate::background::{
     Background, HeartbeatJob, LeaderElector, LoopSpec, PruneReplicasJob, Scope,
@@ -29,6 +30,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
+use crate::ratelimit::{RateLimitSweepJob, RateLimits};
 use crate::router::route_table;
 use crate::state::{AppState, StateParts};
 
@@ -91,6 +93,10 @@ impl Application {
         let listen = config.server.listen;
         let background = Background::new(leader.clone(), metrics.clone());
         let (audit, audit_writer) = AuditSink::new(store.clone());
+        let rate_limits = Arc::new(RateLimits::new(&config.rate_limit));
+        let oidc = OidcVerifier::from_config(&config.auth.oidc)
+            .await?
+            .map(Arc::new);
         let state = AppState::new(StateParts {
             config,
             store,
@@ -101,6 +107,8 @@ impl Application {
             openapi_json,
             audit,
             token_usage: Arc::new(TokenUsage::default()),
+            rate_limits,
+            oidc,
         });
         let router = finish_router(routes, state.clone());
         let listener = TcpListener::bind(listen).await.with_context(|| {
@@ -200,6 +208,35 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
             store: state.store().clone(),
         }),
     );
+    // Without it, every principal, address and key ever seen would stay in memory.
+    background.spawn(
+        LoopSpec {
+            name: "rate_limit_sweep",
+            interval: Duration::from_secs(60),
+            jitter: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            scope: Scope::EveryReplica,
+        },
+        Arc::new(RateLimitSweepJob {
+            limits: state.rate_limits().clone(),
+        }),
+    );
+    if let Some(verifier) = state.oidc() {
+        let refresh = state.config().auth.oidc.jwks_refresh;
+        background.spawn(
+            LoopSpec {
+                name: "oidc_jwks_refresh",
+                interval: refresh,
+                jitter: refresh / 10,
+                timeout: Duration::from_secs(10),
+                scope: Scope::EveryReplica,
+            },
+            Arc::new(JwksRefreshJob {
+                verifier: verifier.clone(),
+                interval: refresh,
+            }),
+        );
+    }
     let heartbeat = config.heartbeat_interval;
     background.spawn(
         LoopSpec {

@@ -15,9 +15,11 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
+pub mod ratelimit;
 pub mod router;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 
 pub use app::{Application, BuildOptions};
 pub use error::ApiError;

@@ -16,9 +16,10 @@ use utoipa::openapi::path::PathItem;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 
-use crate::api;
 pub use crate::middleware::auth::{Access, Kind};
 use crate::state::AppState;
+use crate::{api, web};
+use axum::routing::{get, post};
 
 /// One route as served: what tests walk to prove every route is guarded and documented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,24 +39,42 @@ pub struct RouteTable {
 
 /// Every route opsdeck serves.
 pub fn route_table() -> RouteTable {
+    use Access::{Public, Requires, ScrapeToken};
     use Permission::*;
     RouteTable::new()
-        .json(Access::Public, routes!(api::probes::livez))
-        .json(Access::Public, routes!(api::probes::readyz))
+        // Probes and scraping.
+        .json(Public, routes!(api::probes::livez))
+        .json(Public, routes!(api::probes::readyz))
         .text(
             Method::GET,
             "/metrics",
-            Access::ScrapeToken,
-            axum::routing::get(api::metrics::get_metrics),
+            ScrapeToken,
+            get(api::metrics::get_metrics),
         )
-        .json(
-            Access::Requires(ReadOps),
-            routes!(api::openapi::get_openapi),
+        // Signing in and out of the dashboard.
+        .html(Method::GET, "/login", Public, get(web::login::show_login))
+        .html(
+            Method::POST,
+            "/login",
+            Public,
+            post(web::login::submit_login),
         )
-        .json(
-            Access::Requires(ReadOps),
-            routes!(api::instances::list_instances),
+        .html(
+            Method::POST,
+            "/logout",
+            Requires(ReadOps),
+            post(web::login::submit_logout),
         )
+        // Operational reads.
+        .json(Requires(ReadOps), routes!(api::session::get_session))
+        .json(Requires(ReadOps), routes!(api::openapi::get_openapi))
+        .json(Requires(ReadOps), routes!(api::instances::list_instances))
+        // Administration.
+        .json(Requires(Administer), routes!(api::tokens::list_tokens))
+        .json(Requires(Administer), routes!(api::tokens::create_token))
+        .json(Requires(Administer), routes!(api::tokens::revoke_token))
+        .json(Requires(Administer), routes!(api::audit::list_audit))
+        .json(Requires(Administer), routes!(api::audit::verify_audit))
 }
 
 impl std::fmt::Debug for RouteTable {
@@ -88,7 +107,21 @@ impl RouteTable {
         }
         let components = self.openapi.components.get_or_insert_with(Default::default);
         components.schemas.extend(schemas);
-        self.openapi.paths.paths.extend(paths.paths);
+        // Several handlers may share a path (GET and POST /ops/tokens): merge, not replace.
+        self.openapi.paths.merge(paths);
+        self
+    }
+
+    /// Adds a server-rendered page or form target.
+    fn html(
+        mut self,
+        method: Method,
+        path: &str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.add_info(method, path, access, Kind::Html);
+        self.router = self.router.route(path, guard(handler, access, Kind::Html));
         self
     }
 

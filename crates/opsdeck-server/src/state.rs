@@ -10,8 +10,10 @@ use tokio::sync::watch;
 
 use crate::audit::AuditSink;
 use crate::auth::TokenUsage;
+use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::ratelimit::RateLimits;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -30,6 +32,8 @@ struct Inner {
     openapi_json: String,
     audit: AuditSink,
     token_usage: Arc<TokenUsage>,
+    rate_limits: Arc<RateLimits>,
+    oidc: Option<Arc<OidcVerifier>>,
 }
 
 /// Everything an [`AppState`] is made of.
@@ -44,6 +48,9 @@ pub struct StateParts {
     pub openapi_json: String,
     pub audit: AuditSink,
     pub token_usage: Arc<TokenUsage>,
+    pub rate_limits: Arc<RateLimits>,
+    /// The OIDC bearer token verifier, when `[auth.oidc]` is configured.
+    pub oidc: Option<Arc<OidcVerifier>>,
 }
 
 impl AppState {
@@ -58,6 +65,8 @@ impl AppState {
             openapi_json,
             audit,
             token_usage,
+            rate_limits,
+            oidc,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -71,6 +80,8 @@ impl AppState {
                 openapi_json,
                 audit,
                 token_usage,
+                rate_limits,
+                oidc,
             }),
         }
     }
@@ -81,6 +92,16 @@ impl AppState {
 
     pub fn token_usage(&self) -> &Arc<TokenUsage> {
         &self.inner.token_usage
+    }
+
+    /// The request budgets of this process (SPEC §2 rate limits).
+    pub fn rate_limits(&self) -> &Arc<RateLimits> {
+        &self.inner.rate_limits
+    }
+
+    /// The OIDC bearer token verifier; `None` when `[auth.oidc]` is not configured.
+    pub fn oidc(&self) -> Option<&Arc<OidcVerifier>> {
+        self.inner.oidc.as_ref()
     }
 
     pub fn config(&self) -> &Config {

@@ -8,4 +8,5 @@ pub mod instances;
 pub mod metrics;
 pub mod openapi;
 pub mod probes;
+pub mod session;
 pub mod tokens;

@@ -191,6 +191,10 @@ pub async fn revoke_token(
     if !state.store().revoke_token(id, now).await? {
         return Err(ApiError::not_found("no active token with this id"));
     }
+    let ended = state.store().end_sessions_for_token(id, now).await?;
+    if ended > 0 {
+        tracing::info!(ended, "ended the sessions opened with a revoked token");
+    }
     write
         .audit(
             "token.revoked",

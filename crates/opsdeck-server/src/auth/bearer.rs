@@ -1,6 +1,8 @@
 //! `Authorization: Bearer …` for personal tokens and ingest keys. The token's format and
 //! checksum are checked before any database lookup, so a mistyped, truncated or random
-//! token costs nothing; the lookup is by SHA-256 of the token in a unique index.
+//! token costs nothing; the lookup is by SHA-256 of the token in a unique index. A JWT is
+//! checked by the OIDC verifier instead, when `[auth.oidc]` is configured; identity headers
+//! of a trusted proxy are read first (an explicit bearer token still wins over them).
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -9,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use opsdeck_core::auth::{AuthMethod, Principal};
 use opsdeck_core::token::{self, TokenKind};
 
+use super::proxy::ProxyIdentity;
 use super::{Authenticated, IngestCaller, ScrapeCaller};
 use crate::error::ApiError;
 use crate::middleware::auth::RequestContext;
@@ -37,6 +40,105 @@ async fn refused(context: &RequestContext, request_id: Option<String>, message: 
     response
 }
 
+/// What a presented credential turned out to be.
+#[derive(Debug)]
+pub enum Resolution {
+    Principal(Principal),
+    Ingest(IngestCaller),
+    Scrape,
+    /// Presented but not valid; the message says why without echoing it.
+    Refused(String),
+    /// The credential could not be checked (database down): 503, not 401.
+    Unavailable(ApiError),
+}
+
+/// Resolves the value of `Authorization: Bearer <value>`.
+pub async fn resolve_bearer(state: &AppState, presented: &str) -> Resolution {
+    // The scrape token is a credential for `/metrics` only, checked in constant time.
+    if let Some(scrape) = state.config().metrics.token.as_ref()
+        && scrape.matches(presented)
+    {
+        return Resolution::Scrape;
+    }
+    if let Some(oidc) = state.oidc()
+        && looks_like_jwt(presented)
+    {
+        return match oidc.verify(presented, state.clock().now()).await {
+            Ok(principal) => Resolution::Principal(principal),
+            Err(refusal) => Resolution::Refused(refusal.to_string()),
+        };
+    }
+    let parsed = match token::parse(presented) {
+        Ok(parsed) => parsed,
+        Err(err) => return Resolution::Refused(format!("not a valid opsdeck token: {err}")),
+    };
+    let record = match state.store().find_token_by_hash(&parsed.hash).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Resolution::Refused("unknown token".to_owned()),
+        Err(err) => return Resolution::Unavailable(ApiError::from(err)),
+    };
+    let now = state.clock().now();
+    if record.revoked_at.is_some() {
+        return Resolution::Refused("this token was revoked".to_owned());
+    }
+    if !record.is_active(now) {
+        return Resolution::Refused("this token has expired".to_owned());
+    }
+    state.token_usage().record(record.id, now);
+    match (record.kind, record.role) {
+        (TokenKind::Personal, Some(role)) => Resolution::Principal(Principal {
+            id: record.id.to_string(),
+            name: record.name,
+            role,
+            method: AuthMethod::Token,
+        }),
+        (TokenKind::IngestKey, None) if !record.scopes.is_empty() => {
+            Resolution::Ingest(IngestCaller {
+                key_id: record.id,
+                name: record.name,
+                scopes: record.scopes,
+            })
+        }
+        _ => Resolution::Refused("this token is not usable".to_owned()),
+    }
+}
+
+/// Whether a bearer value has the shape of a JWT: a JSON header (`eyJ` is `{"` in base64url)
+/// and three dot-separated base64url parts, the last empty for an unsigned token (which the
+/// verifier then refuses by name).
+fn looks_like_jwt(value: &str) -> bool {
+    let base64url = |part: &str| {
+        part.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    let parts: Vec<&str> = value.split('.').collect();
+    value.starts_with("eyJ")
+        && parts.len() == 3
+        && parts.iter().all(|part| base64url(part))
+        && !parts[1].is_empty()
+}
+
+/// The bearer value of an `Authorization` header: `Ok(None)` without the header,
+/// `Err` when it is present but not `Bearer <something>`.
+pub fn bearer_value(request: &Request) -> Result<Option<String>, &'static str> {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(Some)
+        .ok_or("malformed Authorization header: expected `Bearer <opsdeck token>`")
+}
+
+/// Resolves every credential a request carries and attaches the caller; refuses invalid
+/// credentials with 401 (audited as failed authentication).
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
@@ -48,74 +150,67 @@ pub async fn authenticate(
         now: state.clock().now(),
     };
     request.extensions_mut().insert(context.clone());
-    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
-        return next.run(request).await;
-    };
+    request.extensions_mut().insert(state.rate_limits().clone());
     let request_id = request
         .extensions()
         .get::<crate::middleware::request_id::RequestId>()
         .map(|r| r.0.clone());
-    let Some(presented) = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-    else {
-        return refused(
-            &context,
-            request_id.clone(),
-            "malformed Authorization header: expected `Bearer <opsdeck token>`",
-        )
-        .await;
-    };
-    // The scrape token is a credential for `/metrics` only, checked in constant time.
-    if let Some(scrape) = state.config().metrics.token.as_ref()
-        && scrape.matches(&presented)
-    {
-        request.extensions_mut().insert(ScrapeCaller);
-        return next.run(request).await;
-    }
-    let parsed = match token::parse(&presented) {
-        Ok(parsed) => parsed,
-        Err(err) => {
-            let message = format!("not a valid opsdeck token: {err}");
-            return refused(&context, request_id.clone(), &message).await;
+    // Before anything reads headers: identity headers leave the request here, read only
+    // when a trusted proxy sent them.
+    let proxied = super::proxy::take_identity(&state, &mut request);
+    let resolution = match (bearer_value(&request), proxied) {
+        (Err(message), _) => Resolution::Refused(message.to_owned()),
+        (Ok(None), ProxyIdentity::Principal(principal)) => Resolution::Principal(principal),
+        (Ok(None), ProxyIdentity::Refused(message)) => Resolution::Refused(message),
+        (Ok(None), ProxyIdentity::Absent) => {
+            // No bearer: a dashboard session, if its cookie names a live one.
+            if let Some(value) = super::session::cookie_value(request.headers()) {
+                match super::session::resolve(&state, &value).await {
+                    Ok(Some((principal, session))) => {
+                        request.extensions_mut().insert(Authenticated(principal));
+                        request.extensions_mut().insert(session);
+                    }
+                    Ok(None) => {}
+                    Err(err) => return ApiError::from(err).into_response(),
+                }
+            }
+            return next.run(request).await;
+        }
+        (Ok(Some(presented)), _) => {
+            // An address that spent its failed-authentication budget is refused before
+            // the lookup, whatever it presents: guessing gains nothing while blocked.
+            let limits = state.rate_limits();
+            if let Some(Err(limited)) = context.client.map(|ip| limits.check_auth_allowed(ip)) {
+                return limited.into_response();
+            }
+            resolve_bearer(&state, &presented).await
         }
     };
-    let record = match state.store().find_token_by_hash(&parsed.hash).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return refused(&context, request_id.clone(), "unknown token").await,
-        Err(err) => return ApiError::from(err).into_response(),
-    };
-    let now = state.clock().now();
-    if record.revoked_at.is_some() {
-        return refused(&context, request_id.clone(), "this token was revoked").await;
-    }
-    if !record.is_active(now) {
-        return refused(&context, request_id.clone(), "this token has expired").await;
-    }
-    state.token_usage().record(record.id, now);
-    match (record.kind, record.role) {
-        (TokenKind::Personal, Some(role)) => {
-            request.extensions_mut().insert(Authenticated(Principal {
-                id: record.id.to_string(),
-                name: record.name.clone(),
-                role,
-                method: AuthMethod::Token,
-            }));
+    match resolution {
+        Resolution::Principal(principal) => {
+            request.extensions_mut().insert(Authenticated(principal));
         }
-        (TokenKind::IngestKey, None) if !record.scopes.is_empty() => {
-            request.extensions_mut().insert(IngestCaller {
-                key_id: record.id,
-                name: record.name.clone(),
-                scopes: record.scopes.clone(),
-            });
+        Resolution::Ingest(caller) => {
+            request.extensions_mut().insert(caller);
         }
-        _ => return refused(&context, request_id.clone(), "this token is not usable").await,
+        Resolution::Scrape => {
+            request.extensions_mut().insert(ScrapeCaller);
+        }
+        Resolution::Refused(message) => {
+            let budget = context
+                .client
+                .map(|ip| state.rate_limits().record_failed_auth(ip));
+            let budget = match budget {
+                Some(Err(limited)) => return limited.into_response(),
+                other => other.and_then(Result::ok),
+            };
+            let mut response = refused(&context, request_id, &message).await;
+            if let Some(budget) = budget {
+                budget.apply(response.headers_mut());
+            }
+            return response;
+        }
+        Resolution::Unavailable(err) => return err.into_response(),
     }
     next.run(request).await
 }

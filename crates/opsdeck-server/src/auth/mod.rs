@@ -6,8 +6,11 @@
 //! Token last-use times are collected in memory and written in batches by a background loop,
 //! so authenticating a request never writes to the database.
 
-mod bearer;
+pub mod bearer;
 mod bootstrap;
+pub mod oidc;
+pub mod proxy;
+pub mod session;
 mod usage;
 
 pub use bearer::authenticate;

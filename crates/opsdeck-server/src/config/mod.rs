@@ -10,6 +10,7 @@
 //! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:`
 //! secrets and the example-file test follow from the struct.
 
+mod auth;
 pub mod bytes;
 mod check;
 pub mod duration;
@@ -27,12 +28,13 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
+pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
 pub use check::{check_file, check_file_with_env};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
 pub use model::{
     BackgroundConfig, Config, DEFAULT_DATABASE_URL, DatabaseConfig, LogConfig, LogFormat,
-    MetricsConfig, ServerConfig,
+    MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,
 };
 pub use net::{Cidr, TrustedProxies};
 pub use secret::{REDACTED, Secret};

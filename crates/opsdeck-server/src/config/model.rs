@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::auth::AuthConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::secret::Secret;
 use super::{bytes, duration};
@@ -31,6 +32,12 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `[background]`: leader election and replica bookkeeping.
     pub background: BackgroundConfig,
+    /// `[auth]`: single sign-on (OIDC bearer tokens, trusted proxy headers).
+    pub auth: AuthConfig,
+    /// `[session]`: dashboard sign-in sessions.
+    pub session: SessionConfig,
+    /// `[rate_limit]`: per-principal, per-address and per-key request budgets.
+    pub rate_limit: RateLimitConfig,
 }
 
 /// `[server]`: the HTTP listener.
@@ -204,6 +211,72 @@ impl Default for BackgroundConfig {
             leader_lease: Duration::from_secs(15),
             heartbeat_interval: Duration::from_secs(10),
             instance_retention: Duration::from_secs(600),
+        }
+    }
+}
+
+/// `[session]`: dashboard sign-in sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session unused for this long ends.
+    #[serde(with = "duration")]
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however busy.
+    #[serde(with = "duration")]
+    pub absolute_timeout: Duration,
+    /// Mark the cookie `Secure` (HTTPS only). Turn off only for plain-HTTP localhost.
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(8 * 3600),
+            secure_cookie: true,
+        }
+    }
+}
+
+/// `[rate_limit]`: GCRA budgets, each a sustained rate per minute and a burst that may be
+/// spent at once. Kept in this process's memory, so every replica enforces them on its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Off: no request is ever answered 429 (for load tests behind another limiter).
+    pub enabled: bool,
+    /// GET and HEAD requests per principal.
+    pub reads_per_minute: u32,
+    /// Reads a principal may make at once.
+    pub read_burst: u32,
+    /// Every other method per principal: tighter, writes change things.
+    pub writes_per_minute: u32,
+    /// Writes a principal may make at once.
+    pub write_burst: u32,
+    /// Refused credentials per client address; past the burst, credentials from that
+    /// address are not even looked up until the budget refills.
+    pub failed_auth_per_minute: u32,
+    /// Refused credentials an address may present at once.
+    pub failed_auth_burst: u32,
+    /// Ingest API calls per ingest key: applications report far more than people read.
+    pub ingest_per_minute: u32,
+    /// Ingest calls a key may make at once.
+    pub ingest_burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            reads_per_minute: 600,
+            read_burst: 60,
+            writes_per_minute: 30,
+            write_burst: 10,
+            failed_auth_per_minute: 10,
+            failed_auth_burst: 5,
+            ingest_per_minute: 6000,
+            ingest_burst: 600,
         }
     }
 }

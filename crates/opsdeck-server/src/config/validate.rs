@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::model::{
-    BackgroundConfig, Config, DatabaseConfig, LogConfig, MetricsConfig, ServerConfig,
+    BackgroundConfig, Config, DatabaseConfig, LogConfig, MetricsConfig, RateLimitConfig,
+    ServerConfig, SessionConfig,
 };
 
 /// Problems of one section: (key within the section, message).
@@ -23,6 +24,9 @@ impl Config {
             ("log", self.log.problems()),
             ("metrics", self.metrics.problems()),
             ("background", self.background.problems()),
+            ("auth", self.auth.problems(&self.server.trusted_proxies)),
+            ("rate_limit", self.rate_limit.problems()),
+            ("session", self.session.problems()),
         ];
         sections
             .into_iter()
@@ -128,6 +132,46 @@ impl BackgroundConfig {
                     humantime::format_duration(self.heartbeat_interval)
                 ),
             ));
+        }
+        out
+    }
+}
+
+impl SessionConfig {
+    fn problems(&self) -> Problems {
+        let mut out = Problems::new();
+        positive(&mut out, "idle_timeout", self.idle_timeout);
+        if self.absolute_timeout < self.idle_timeout {
+            out.push((
+                "absolute_timeout",
+                "must be at least session.idle_timeout".to_owned(),
+            ));
+        }
+        out
+    }
+}
+
+impl RateLimitConfig {
+    fn problems(&self) -> Problems {
+        let mut out = Problems::new();
+        // A zero rate or burst would refuse every request; `enabled = false` is the way off.
+        for (key, value) in [
+            ("reads_per_minute", self.reads_per_minute),
+            ("read_burst", self.read_burst),
+            ("writes_per_minute", self.writes_per_minute),
+            ("write_burst", self.write_burst),
+            ("failed_auth_per_minute", self.failed_auth_per_minute),
+            ("failed_auth_burst", self.failed_auth_burst),
+            ("ingest_per_minute", self.ingest_per_minute),
+            ("ingest_burst", self.ingest_burst),
+        ] {
+            if value == 0 {
+                out.push((
+                    key,
+                    "must be at least 1; set rate_limit.enabled = false to turn limits off"
+                        .to_owned(),
+                ));
+            }
         }
         out
     }

@@ -15,6 +15,7 @@ use opsdeck_core::auth::{Permission, Principal};
 
 use crate::audit::{AuditSink, actor_of, record};
 use crate::auth::IngestCaller;
+use crate::auth::session::{CSRF_HEADER, SessionContext, same_origin};
 use crate::error::ApiError;
 use crate::middleware::request_id::RequestId;
 
@@ -75,7 +76,18 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
             ))
             .into_response()
         }
-        Some(_) => next.run(request).await,
+        Some(authenticated) => match csrf_refusal(&request, kind) {
+            Some(refusal) => refusal,
+            // Charged only once the caller may do this: a refused request spends nothing.
+            None => match crate::ratelimit::charge_request(&request, &authenticated.0) {
+                Err(limited) => limited.into_response(),
+                Ok(budget) => {
+                    let mut response = next.run(request).await;
+                    budget.apply(response.headers_mut());
+                    response
+                }
+            },
+        },
     };
     let mut response = response;
     if let (Some(context), Some(mut entry)) = (context, audit) {
@@ -87,6 +99,40 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
         response.extensions_mut().insert(principal);
     }
     response
+}
+
+/// For a request from a dashboard session that changes state: refused unless it comes
+/// from our own origin and (for JSON routes) carries the session's CSRF token in
+/// `X-CSRF-Token`. HTML form routes check the token in their form themselves.
+fn csrf_refusal(request: &Request, kind: Kind) -> Option<Response> {
+    let session = request.extensions().get::<SessionContext>()?;
+    if request.method().is_safe() {
+        return None;
+    }
+    if !same_origin(request.method(), request.headers()) {
+        return Some(
+            ApiError::forbidden(
+                "cross-site request refused: state changes must come from opsdeck's own pages",
+            )
+            .into_response(),
+        );
+    }
+    if kind == Kind::Html {
+        return None;
+    }
+    let presented = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (!session.csrf_matches(presented)).then(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_token_invalid",
+            "send the session's CSRF token (GET /ops/session) in the X-CSRF-Token header",
+        )
+        .into_response()
+    })
 }
 
 /// The audit record of one request: method and route template as the action.

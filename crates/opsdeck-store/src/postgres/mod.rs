@@ -8,6 +8,7 @@
 mod audit;
 mod queries;
 mod schema;
+mod sessions;
 mod tokens;
 
 use std::fmt;

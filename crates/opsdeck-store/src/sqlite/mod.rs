@@ -7,6 +7,7 @@
 
 mod audit;
 mod queries;
+mod sessions;
 mod tokens;
 
 use std::fmt;

@@ -16,6 +16,7 @@ use crate::support::contract::contract;
 use crate::support::db::TestDb;
 
 mod audit;
+mod sessions;
 mod tokens;
 
 contract! {
@@ -317,11 +318,12 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 5] = [
+    const TABLES: [&str; 6] = [
         "_sqlx_migrations",
         "audit_log",
         "instances",
         "leases",
+        "sessions",
         "tokens",
     ];
 

@@ -1,0 +1,187 @@
+//! `/login` (a form to paste a personal token) and `/logout`. Signing in opens a server-side
+//! session and sets the `opsdeck_session` cookie; both events are audited.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Extension;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use opsdeck_core::session::{self, NewSession};
+use serde::Deserialize;
+
+use crate::audit::{actor_of, record};
+use crate::auth::Authenticated;
+use crate::auth::bearer::{Resolution, resolve_bearer};
+use crate::auth::session::{SessionContext, clear_cookie, same_origin, set_cookie};
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::middleware::auth::RequestContext;
+use crate::state::AppState;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    error: Option<String>,
+    next: String,
+}
+
+/// Only same-site paths: never `//host` or a full URL (open redirects).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+pub async fn show_login(
+    Query(query): Query<NextQuery>,
+    principal: Option<Extension<Authenticated>>,
+) -> Response {
+    let next = safe_next(query.next.as_deref());
+    if principal.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    LoginPage { error: None, next }.into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+fn login_failed(message: &str, next: String) -> Response {
+    let mut response = LoginPage {
+        error: Some(message.to_owned()),
+        next,
+    }
+    .into_response();
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response
+}
+
+pub async fn submit_login(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ApiError> {
+    let next = safe_next(form.next.as_deref());
+    if !same_origin(&axum::http::Method::POST, &headers) {
+        return Err(ApiError::forbidden(
+            "sign-in must come from the opsdeck login page",
+        ));
+    }
+    let principal = match resolve_bearer(&state, form.token.trim()).await {
+        Resolution::Principal(principal) => principal,
+        Resolution::Unavailable(err) => return Err(err),
+        other => {
+            let message = match other {
+                Resolution::Refused(reason) => reason,
+                _ => "this credential cannot sign in; use a personal token".to_owned(),
+            };
+            let mut entry = record("auth.login_failed", context.now);
+            entry.client_addr = context.client.map(|ip| ip.to_string());
+            entry.outcome = 401;
+            entry.reason = Some(message.clone());
+            context.audit.record(entry).await;
+            return Ok(login_failed(&message, next));
+        }
+    };
+    let config = &state.config().session;
+    let now = state.clock().now();
+    let token_id = principal.id.parse().ok();
+    let new = NewSession {
+        principal_id: principal.id.clone(),
+        principal_name: principal.name.clone(),
+        role: principal.role,
+        method: principal.method,
+        token_id,
+        client_addr: context.client.map(|ip| ip.to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(200).collect()),
+        idle_timeout: config.idle_timeout,
+        absolute_timeout: config.absolute_timeout,
+    };
+    let (secret, hash) = session::generate();
+    let csrf = session::generate_csrf();
+    let created = state
+        .store()
+        .create_session(&new, &hash, &csrf, now)
+        .await?;
+    let mut entry = record("auth.login", now);
+    entry.actor = Some(actor_of(&principal));
+    entry.target = Some(opsdeck_core::audit::Target {
+        kind: "session".to_owned(),
+        id: created.id.to_string(),
+    });
+    entry.client_addr = context.client.map(|ip| ip.to_string());
+    entry.outcome = 303;
+    context
+        .audit
+        .record_committed(entry)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut response = Redirect::to(&next).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(
+            secret.expose(),
+            config.absolute_timeout,
+            config.secure_cookie,
+        ),
+    );
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {
+    csrf_token: String,
+}
+
+pub async fn submit_logout(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    Extension(Authenticated(principal)): Extension<Authenticated>,
+    session: Option<Extension<SessionContext>>,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, ApiError> {
+    let secure = state.config().session.secure_cookie;
+    if let Some(Extension(session)) = session {
+        if !session.csrf_matches(&form.csrf_token) {
+            return Err(ApiError::forbidden(
+                "the form's CSRF token does not match this session",
+            ));
+        }
+        state.store().end_session(session.id, context.now).await?;
+        let mut entry = record("auth.logout", context.now);
+        entry.actor = Some(actor_of(&principal));
+        entry.target = Some(opsdeck_core::audit::Target {
+            kind: "session".to_owned(),
+            id: session.id.to_string(),
+        });
+        entry.client_addr = context.client.map(|ip| ip.to_string());
+        entry.outcome = 303;
+        context
+            .audit
+            .record_committed(entry)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    let mut response = Redirect::to("/login").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(secure));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
