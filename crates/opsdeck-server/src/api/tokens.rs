@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::guard::{Reason, WriteContext};
+use crate::api::guard::{Guarded, WriteBody};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Json, Path};
+use crate::extract::Path;
 use crate::state::AppState;
 
 /// A token as listed: never its secret or hash.
@@ -91,6 +91,12 @@ pub struct CreateToken {
     pub reason: String,
 }
 
+impl WriteBody for CreateToken {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedToken {
     /// The secret, shown this once.
@@ -105,10 +111,12 @@ pub struct CreatedToken {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    write: WriteContext,
-    Json(body): Json<CreateToken>,
+    Guarded {
+        write,
+        reason,
+        body,
+    }: Guarded<CreateToken>,
 ) -> Result<Response, ApiError> {
-    let reason = Reason::parse(&body.reason)?;
     let grant =
         match (body.role.as_deref(), body.scopes.as_ref()) {
             (Some(role), None) => Grant::Role(role.parse::<Role>().map_err(|e| {
@@ -175,6 +183,12 @@ pub struct RevokeToken {
     pub reason: String,
 }
 
+impl WriteBody for RevokeToken {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
 /// Revokes a token or key at once; it can never be used again.
 #[utoipa::path(delete, path = "/ops/tokens/{id}", tag = "admin", request_body = RevokeToken,
     params(("id" = Uuid, Path, description = "token id")),
@@ -182,11 +196,9 @@ pub struct RevokeToken {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    write: WriteContext,
     Path(id): Path<Uuid>,
-    Json(body): Json<RevokeToken>,
+    Guarded { write, reason, .. }: Guarded<RevokeToken>,
 ) -> Result<StatusCode, ApiError> {
-    let reason = Reason::parse(&body.reason)?;
     let now = state.clock().now();
     if !state.store().revoke_token(id, now).await? {
         return Err(ApiError::not_found("no active token with this id"));

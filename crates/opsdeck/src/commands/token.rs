@@ -143,10 +143,12 @@ pub async fn revoke(
     id: Uuid,
     reason: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    if !store.revoke_token(id, Utc::now()).await? {
+    let now = Utc::now();
+    if !store.revoke_token(id, now).await? {
         eprintln!("no active token with id {id}");
         return Ok(ExitCode::FAILURE);
     }
+    store.end_sessions_for_token(id, now).await?;
     audit(store, "token.revoked", id, reason).await?;
     eprintln!("revoked {id}; sessions opened with it end too");
     Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod audit_log;
 mod cli;
 mod config;
 mod http_basics;
