@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes, TokenName};
+use opsdeck_core::token::{Grant, Scope, Scopes};
 use opsdeck_server::router::{Access, Kind, route_table};
 use reqwest::{Method, StatusCode};
 
@@ -26,48 +26,30 @@ struct Caller {
     authorization: Option<String>,
 }
 
-async fn mint(app: &TestApp, name: &str, grant: Grant, expired: bool) -> (uuid::Uuid, String) {
-    let now = Utc::now();
-    let new = NewToken {
-        name: TokenName::parse(name).unwrap(),
-        grant,
-        created_by: Some("test".into()),
-        expires_at: expired.then(|| now - chrono::Duration::seconds(1)),
-    };
-    let secret = token::generate(new.kind());
-    let record = app
-        .state
-        .store()
-        .create_token(&new, &secret.hash, &secret.display, now)
-        .await
-        .unwrap();
-    (record.id, secret.secret.expose().to_owned())
-}
-
 async fn callers(app: &TestApp) -> Vec<Caller> {
     let mut callers = vec![Caller {
         who: Who::Nobody,
         authorization: None,
     }];
     for role in Role::ALL {
-        let (_, secret) = mint(app, role.as_str(), Grant::Role(role), false).await;
+        let (_, secret) = app.mint(role.as_str(), Grant::Role(role), None).await;
         callers.push(Caller {
             who: Who::Personal(role),
             authorization: Some(format!("Bearer {secret}")),
         });
     }
-    let (_, key) = mint(
-        app,
-        "ingest",
-        Grant::Scopes(Scopes::new([Scope::Checkins, Scope::Jobs, Scope::Events]).unwrap()),
-        false,
-    )
-    .await;
+    let (_, key) = app
+        .mint(
+            "ingest",
+            Grant::Scopes(Scopes::new([Scope::Checkins, Scope::Jobs, Scope::Events]).unwrap()),
+            None,
+        )
+        .await;
     callers.push(Caller {
         who: Who::Ingest,
         authorization: Some(format!("Bearer {key}")),
     });
-    let (id, revoked) = mint(app, "revoked", Grant::Role(Role::Admin), false).await;
+    let (id, revoked) = app.mint("revoked", Grant::Role(Role::Admin), None).await;
     assert!(
         app.state
             .store()
@@ -79,12 +61,18 @@ async fn callers(app: &TestApp) -> Vec<Caller> {
         who: Who::Revoked,
         authorization: Some(format!("Bearer {revoked}")),
     });
-    let (_, expired) = mint(app, "expired", Grant::Role(Role::Admin), true).await;
+    let (_, expired) = app
+        .mint(
+            "expired",
+            Grant::Role(Role::Admin),
+            Some(Utc::now() - chrono::Duration::seconds(1)),
+        )
+        .await;
     callers.push(Caller {
         who: Who::Expired,
         authorization: Some(format!("Bearer {expired}")),
     });
-    let (_, admin) = mint(app, "truncated", Grant::Role(Role::Admin), false).await;
+    let (_, admin) = app.mint("truncated", Grant::Role(Role::Admin), None).await;
     for malformed in [
         "Bearer".to_owned(),
         "Basic YWRtaW46YWRtaW4=".to_owned(),

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, TokenName};
 use opsdeck_server::api::guard::{BulkDecision, BulkGuard};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -16,22 +14,6 @@ use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 use crate::support::process::command;
 use crate::support::wait_for_async;
-
-async fn mint(app: &TestApp, role: Role) -> String {
-    let new = NewToken {
-        name: TokenName::parse(role.as_str()).unwrap(),
-        grant: Grant::Role(role),
-        created_by: None,
-        expires_at: None,
-    };
-    let secret = token::generate(new.kind());
-    app.state
-        .store()
-        .create_token(&new, &secret.hash, &secret.display, Utc::now())
-        .await
-        .unwrap();
-    secret.secret.expose().to_owned()
-}
 
 async fn audit(app: &TestApp, admin: &str, query: &str) -> Value {
     let response = app
@@ -48,8 +30,8 @@ async fn audit(app: &TestApp, admin: &str, query: &str) -> Value {
 #[tokio::test]
 async fn guarded_requests_are_audited_filtered_paged_and_verified() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    let admin = mint(&app, Role::Admin).await;
-    let viewer = mint(&app, Role::Viewer).await;
+    let admin = app.mint_role(Role::Admin).await.1;
+    let viewer = app.mint_role(Role::Viewer).await.1;
     for _ in 0..3 {
         app.client
             .get(app.url("/ops/instances"))

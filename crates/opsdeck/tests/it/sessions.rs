@@ -2,32 +2,13 @@
 //! session authenticates, state changes need same-origin and the CSRF token, logout and
 //! token revocation end the session, and sign-in events are audited.
 
-use chrono::Utc;
 use opsdeck_core::audit::AuditFilter;
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, TokenName};
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
-
-async fn mint(app: &TestApp, role: Role) -> (uuid::Uuid, String) {
-    let new = NewToken {
-        name: TokenName::parse("person").unwrap(),
-        grant: Grant::Role(role),
-        created_by: None,
-        expires_at: None,
-    };
-    let secret = token::generate(new.kind());
-    let record = app
-        .state
-        .store()
-        .create_token(&new, &secret.hash, &secret.display, Utc::now())
-        .await
-        .unwrap();
-    (record.id, secret.secret.expose().to_owned())
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -140,7 +121,7 @@ async fn login_page_renders_and_a_bad_token_is_refused_and_audited() {
 #[tokio::test]
 async fn a_session_works_needs_csrf_for_writes_and_ends_on_logout() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    let (_, admin) = mint(&app, Role::Admin).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
     let cookie = sign_in(&app, &admin).await;
     let http = client();
 
@@ -234,8 +215,8 @@ async fn a_session_works_needs_csrf_for_writes_and_ends_on_logout() {
 #[tokio::test]
 async fn revoking_the_token_ends_its_sessions() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    let (_, admin) = mint(&app, Role::Admin).await;
-    let (viewer_id, viewer) = mint(&app, Role::Viewer).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (viewer_id, viewer) = app.mint_role(Role::Viewer).await;
     let cookie = sign_in(&app, &viewer).await;
     let http = client();
     assert_eq!(

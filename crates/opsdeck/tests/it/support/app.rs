@@ -2,6 +2,9 @@
 
 use std::net::SocketAddr;
 
+use chrono::{DateTime, Utc};
+use opsdeck_core::auth::Role;
+use opsdeck_core::token::{self, Grant, NewToken, TokenName};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::state::AppState;
 use opsdeck_server::{Application, BuildOptions};
@@ -56,6 +59,34 @@ impl TestApp {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Creates a token straight in the store; returns its id and secret.
+    pub async fn mint(
+        &self,
+        name: &str,
+        grant: Grant,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> (uuid::Uuid, String) {
+        let new = NewToken {
+            name: TokenName::parse(name).expect("valid token name"),
+            grant,
+            created_by: Some("test".into()),
+            expires_at,
+        };
+        let secret = token::generate(new.kind());
+        let record = self
+            .state
+            .store()
+            .create_token(&new, &secret.hash, &secret.display, Utc::now())
+            .await
+            .expect("create token");
+        (record.id, secret.secret.expose().to_owned())
+    }
+
+    /// A personal token with `role`, named after it.
+    pub async fn mint_role(&self, role: Role) -> (uuid::Uuid, String) {
+        self.mint(role.as_str(), Grant::Role(role), None).await
     }
 
     pub fn url(&self, path: &str) -> String {
