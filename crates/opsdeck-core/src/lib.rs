@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod health;
 pub mod instance;
 pub mod redact;
 pub mod session;

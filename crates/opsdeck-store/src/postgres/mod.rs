@@ -6,6 +6,7 @@
 //! while holding sqlx's migration advisory lock; the pool is built after that.
 
 mod audit;
+mod checks;
 mod queries;
 mod schema;
 mod sessions;

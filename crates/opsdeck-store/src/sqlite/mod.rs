@@ -6,6 +6,7 @@
 //! timeout instead of failing with `SQLITE_BUSY` the way an upgraded read transaction can.
 
 mod audit;
+mod checks;
 mod queries;
 mod sessions;
 mod tokens;

@@ -16,6 +16,7 @@ use crate::support::contract::contract;
 use crate::support::db::TestDb;
 
 mod audit;
+mod checks;
 mod sessions;
 mod tokens;
 
@@ -318,9 +319,12 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 6] = [
+    const TABLES: [&str; 9] = [
         "_sqlx_migrations",
         "audit_log",
+        "check_sample_buckets",
+        "check_samples",
+        "check_status_changes",
         "instances",
         "leases",
         "sessions",
