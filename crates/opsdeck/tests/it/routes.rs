@@ -115,6 +115,33 @@ fn every_json_route_is_in_the_openapi_document_and_nothing_else_is() {
     assert!(phantom.is_empty(), "documented but not served: {phantom:?}");
     assert!(served.contains(&("GET".to_owned(), "/ops/openapi.json".to_owned())));
     let json = doc.to_json().unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let audit_params: Vec<&str> = spec["paths"]["/ops/audit"]["get"]["parameters"]
+        .as_array()
+        .expect("/ops/audit documents its query parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for name in [
+        "actor",
+        "action",
+        "target",
+        "tenant_id",
+        "since",
+        "until",
+        "before",
+        "limit",
+    ] {
+        assert!(
+            audit_params.contains(&name),
+            "/ops/audit documents `{name}`: {audit_params:?}"
+        );
+    }
+    assert!(
+        spec["paths"]["/ops/tokens"]["get"].is_object()
+            && spec["paths"]["/ops/tokens"]["post"].is_object(),
+        "two handlers on one path are both documented"
+    );
     assert!(
         json.contains("ErrorBody"),
         "the error envelope is a documented schema"
