@@ -18,8 +18,6 @@ pub const METRICS_TOKEN: &str = "test-scrape-token-0123456789";
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
-    /// Kept so the database outlives the app; dropped (and removed) with it.
-    _db: TestDb,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -48,13 +46,20 @@ impl TestApp {
         let addr = app.local_addr().expect("local addr");
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(app.run_until(async move {
-            let _ = stopped.await;
-        }));
+        // The database lives in the app's task, so it is removed only after the app has
+        // stopped writing to it.
+        let task = tokio::spawn(async move {
+            let result = app
+                .run_until(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+            drop(db);
+            result
+        });
         Self {
             addr,
             client: reqwest::Client::new(),
-            _db: db,
             state,
             stop: Some(stop),
             task: Some(task),
