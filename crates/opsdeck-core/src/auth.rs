@@ -104,6 +104,18 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    pub const ALL: [AuthMethod; 4] = [
+        AuthMethod::Token,
+        AuthMethod::Session,
+        AuthMethod::Oidc,
+        AuthMethod::Proxy,
+    ];
+
+    /// Reads back [`AuthMethod::as_str`] exactly, as the stores keep it.
+    pub fn parse(text: &str) -> Option<AuthMethod> {
+        AuthMethod::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::Token => "token",

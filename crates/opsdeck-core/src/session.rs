@@ -155,17 +155,5 @@ pub fn clip_user_agent(user_agent: &str) -> String {
         .collect()
 }
 
-/// Reads back [`AuthMethod::as_str`], as the stores keep it.
-pub fn parse_auth_method(text: &str) -> Option<AuthMethod> {
-    [
-        AuthMethod::Token,
-        AuthMethod::Session,
-        AuthMethod::Oidc,
-        AuthMethod::Proxy,
-    ]
-    .into_iter()
-    .find(|method| method.as_str() == text)
-}
-
 #[cfg(test)]
 mod tests;

@@ -85,6 +85,7 @@ impl Application {
             metrics.clone(),
             instance.id.to_string(),
             config.background.leader_lease,
+            config.background.leader_renew_interval(),
         );
         let (routes, openapi, _) = route_table().into_parts();
         let openapi_json = openapi

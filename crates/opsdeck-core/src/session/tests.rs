@@ -194,8 +194,8 @@ fn auth_methods_read_back_from_their_names() {
         AuthMethod::Oidc,
         AuthMethod::Proxy,
     ] {
-        assert_eq!(parse_auth_method(method.as_str()), Some(method));
+        assert_eq!(AuthMethod::parse(method.as_str()), Some(method));
     }
-    assert_eq!(parse_auth_method("Token"), None);
-    assert_eq!(parse_auth_method("password"), None);
+    assert_eq!(AuthMethod::parse("Token"), None);
+    assert_eq!(AuthMethod::parse("password"), None);
 }

@@ -15,7 +15,7 @@ pub const COOKIE: &str = "opsdeck_session";
 /// The header a script sends the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How often a busy session's last-seen time is written: idle expiry needs no finer grain.
-const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+const TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The session a request came with; attached next to its [`super::Authenticated`].
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ pub async fn resolve(
             _ => return Ok(None),
         }
     }
-    if now - record.last_seen_at >= TOUCH_EVERY {
+    if record.touch_due(now, TOUCH_EVERY) {
         store.touch_session(record.id, now).await?;
     }
     let principal = Principal {

@@ -1,5 +1,6 @@
 //! Leader election on a lease row in the database. Every replica tries to take or renew the
-//! lease every third of its time to live; the holder leads. A leader that dies stops
+//! lease every `background.leader_renew_interval()` (a third of its time to live); the
+//! holder leads. A leader that dies stops
 //! renewing and another replica takes over once the lease expires; a leader that shuts down
 //! releases the lease so the takeover is immediate. The same code serves SQLite, where the
 //! one process simply always wins.
@@ -25,6 +26,7 @@ pub struct LeaderElector {
     metrics: Arc<Metrics>,
     holder: String,
     ttl: Duration,
+    renew_every: Duration,
     sender: watch::Sender<bool>,
 }
 
@@ -35,6 +37,7 @@ impl LeaderElector {
         metrics: Arc<Metrics>,
         holder: String,
         ttl: Duration,
+        renew_every: Duration,
     ) -> (Self, watch::Receiver<bool>) {
         let (sender, receiver) = watch::channel(false);
         (
@@ -44,6 +47,7 @@ impl LeaderElector {
                 metrics,
                 holder,
                 ttl,
+                renew_every,
                 sender,
             },
             receiver,
@@ -68,7 +72,7 @@ impl LeaderElector {
 
     /// Runs until cancelled, then releases the lease if held.
     pub async fn run(self, cancel: CancellationToken) {
-        let renew_every = self.ttl / 3;
+        let renew_every = self.renew_every;
         // When the lease we hold runs out; past it we may no longer act as leader.
         let mut held_until: Option<DateTime<Utc>> = None;
         loop {

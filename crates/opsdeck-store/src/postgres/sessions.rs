@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use opsdeck_core::auth::AuthMethod;
 use opsdeck_core::session::{self, NewSession, SessionHash, SessionRecord};
 use opsdeck_core::store::SessionStore;
 use opsdeck_core::{StoreError, StoreResult};
@@ -192,7 +193,7 @@ fn record(
         principal_id,
         principal_name,
         role: role.parse().map_err(|_| corrupt("session role"))?,
-        method: session::parse_auth_method(&method).ok_or_else(|| corrupt("session method"))?,
+        method: AuthMethod::parse(&method).ok_or_else(|| corrupt("session method"))?,
         token_id,
         csrf,
         created_at,

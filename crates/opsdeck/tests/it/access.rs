@@ -8,6 +8,7 @@ use opsdeck_core::token::{Grant, Scope, Scopes};
 use opsdeck_server::router::{Access, Kind, route_table};
 use reqwest::{Method, StatusCode};
 
+use crate::support;
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 
@@ -88,19 +89,6 @@ async fn callers(app: &TestApp) -> Vec<Caller> {
     callers
 }
 
-fn concrete(path: &str) -> String {
-    path.split('/')
-        .map(|seg| {
-            if seg.starts_with('{') {
-                "00000000-0000-0000-0000-000000000000"
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 #[tokio::test]
 async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
     // Dozens of bad credentials from one address would trip the failed-auth limit, which
@@ -117,7 +105,7 @@ async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
         for caller in &callers {
             let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
             let mut request = client
-                .request(method, app.url(&concrete(&route.path)))
+                .request(method, app.url(&support::concrete_path(&route.path)))
                 .header("content-type", "application/json")
                 .body("{}");
             if let Some(value) = &caller.authorization {

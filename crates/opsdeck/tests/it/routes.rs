@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use opsdeck_server::router::{Access, Kind, methods_of, route_table};
 use reqwest::{Method, StatusCode};
 
+use crate::support;
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 
@@ -17,14 +18,6 @@ const PUBLIC: [(&str, &str); 4] = [
     ("GET", "/login"),
     ("POST", "/login"),
 ];
-
-fn concrete(path: &str) -> String {
-    // Path parameters get a harmless value; the guard must answer before the handler runs.
-    path.split('/')
-        .map(|seg| if seg.starts_with('{') { "x" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 #[tokio::test]
 async fn every_route_is_public_by_name_or_refuses_without_a_principal() {
@@ -49,7 +42,7 @@ async fn every_route_is_public_by_name_or_refuses_without_a_principal() {
     for route in table.routes() {
         let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
         let response = client
-            .request(method, app.url(&concrete(&route.path)))
+            .request(method, app.url(&support::concrete_path(&route.path)))
             .header("content-type", "application/json")
             .body("{}")
             .send()

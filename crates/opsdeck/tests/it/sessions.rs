@@ -9,6 +9,8 @@ use serde_json::json;
 
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
+use crate::support::wait_for_async;
+use std::time::Duration;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -106,15 +108,22 @@ async fn login_page_renders_and_a_bad_token_is_refused_and_audited() {
         "login CSRF is refused"
     );
 
-    let entries = app
-        .state
-        .store()
-        .list_audit(&AuditFilter {
-            action: Some("auth.login_failed".into()),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
+    // Failed sign-ins are queued to the audit writer behind the response: wait for it.
+    let store = app.state.store().clone();
+    let entries = wait_for_async(Duration::from_secs(5), "the failed sign-in entry", || {
+        let store = store.clone();
+        async move {
+            let entries = store
+                .list_audit(&AuditFilter {
+                    action: Some("auth.login_failed".into()),
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap();
+            (!entries.is_empty()).then_some(entries)
+        }
+    })
+    .await;
     assert_eq!(entries.len(), 1);
 }
 

@@ -43,3 +43,19 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A route template with every `{parameter}` filled by a well-formed placeholder (a UUID),
+/// so requests reach the guards and not a path-parsing error.
+pub fn concrete_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                "00000000-0000-0000-0000-000000000000"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
