@@ -183,9 +183,18 @@ pub struct StatusChange {
 /// fail if a critical check fails; warn if any check warns or a non-critical one fails;
 /// else pass. No checks is pass.
 pub fn overall<'a>(results: impl IntoIterator<Item = (&'a CheckResult, bool)>) -> Status {
-    results
+    aggregate(
+        results
+            .into_iter()
+            .map(|(result, critical)| (result.status, critical)),
+    )
+}
+
+/// [`overall`] over bare statuses: (status, critical) of each check.
+pub fn aggregate(statuses: impl IntoIterator<Item = (Status, bool)>) -> Status {
+    statuses
         .into_iter()
-        .map(|(result, critical)| match result.status {
+        .map(|(status, critical)| match status {
             Status::Fail if !critical => Status::Warn,
             status => status,
         })

@@ -242,6 +242,22 @@ pub trait CheckHistoryStore {
     ) -> StoreResult<u64>;
 }
 
+/// The latest result of every check, as every replica serves it: the leader runs the
+/// probes and records here; the others read.
+#[async_trait]
+pub trait CheckLatestStore {
+    /// Records one probe result atomically: its raw sample, the check's latest result
+    /// (replacing the one before) and, when the reported status flipped, the change.
+    async fn record_check_result(
+        &self,
+        result: &CheckResult,
+        change: Option<&StatusChange>,
+    ) -> StoreResult<()>;
+
+    /// The latest result of every check that has one, by name.
+    async fn latest_check_results(&self) -> StoreResult<Vec<CheckResult>>;
+}
+
 /// Everything opsdeck stores, behind one object chosen once at start-up.
 #[async_trait]
 pub trait Store:
@@ -252,6 +268,7 @@ pub trait Store:
     + TokenStore
     + SessionStore
     + CheckHistoryStore
+    + CheckLatestStore
     + Debug
     + Send
     + Sync

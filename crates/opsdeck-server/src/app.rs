@@ -28,6 +28,8 @@ use crate::background::{
 };
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::health::probe::ProbeContext;
+use crate::health::{HealthMonitor, spawn_health_loops};
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
 use crate::ratelimit::{RateLimitSweepJob, RateLimits};
@@ -98,6 +100,15 @@ impl Application {
         let oidc = OidcVerifier::from_config(&config.auth.oidc)
             .await?
             .map(Arc::new);
+        let health = build_health(&config, &store, &clock, &metrics, instance.id)?;
+        // Carry on from the stored state: a restart neither re-reports a flip nor shows
+        // "no result yet" for checks that have results.
+        if let Err(err) = health.load_from_store(true).await {
+            tracing::warn!(error = %err, "could not load the stored health check state");
+        }
+        if let Err(err) = health.refresh_uptime().await {
+            tracing::warn!(error = %err, "could not compute health check uptime");
+        }
         let state = AppState::new(StateParts {
             config,
             store,
@@ -110,6 +121,7 @@ impl Application {
             token_usage: Arc::new(TokenUsage::default()),
             rate_limits,
             oidc,
+            health,
         });
         let router = finish_router(routes, state.clone());
         let listener = TcpListener::bind(listen).await.with_context(|| {
@@ -238,6 +250,12 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
             }),
         );
     }
+    spawn_health_loops(
+        state.health(),
+        &state.config().health,
+        background,
+        state.leader_watch(),
+    );
     let heartbeat = config.heartbeat_interval;
     background.spawn(
         LoopSpec {
@@ -295,6 +313,44 @@ pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), access_log::record))
         .layer(from_fn(request_id::assign))
         .with_state(state)
+}
+
+/// The health monitor of the configured checks, its state restored from the store.
+fn build_health(
+    config: &Config,
+    store: &Arc<dyn opsdeck_core::Store>,
+    clock: &Arc<dyn Clock>,
+    metrics: &Arc<Metrics>,
+    instance_id: uuid::Uuid,
+) -> anyhow::Result<HealthMonitor> {
+    let specs = config.health.specs().map_err(|problems| {
+        // Loading validated them; this only guards configurations built in code.
+        anyhow::anyhow!(
+            "invalid health checks: {}",
+            problems
+                .iter()
+                .map(|(key, message)| format!("health.{key}: {message}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("opsdeck-health/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("building the HTTP client of the health probes")?;
+    let ctx = ProbeContext {
+        store: store.clone(),
+        http,
+        instance_id,
+    };
+    Ok(HealthMonitor::new(
+        specs,
+        config.health.own_database_interval,
+        config.health.flap_threshold,
+        ctx,
+        clock.clone(),
+        metrics,
+    ))
 }
 
 fn hostname() -> String {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod ratelimit;

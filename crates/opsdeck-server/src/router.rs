@@ -65,10 +65,50 @@ pub fn route_table() -> RouteTable {
             Requires(ReadOps),
             post(web::login::submit_logout),
         )
+        // Dashboard pages (SPEC §7) and their static files.
+        .html(
+            Method::GET,
+            "/static/{file}",
+            Public,
+            get(web::assets::get_static),
+        )
+        .html(
+            Method::GET,
+            "/cron",
+            Requires(ReadOps),
+            get(web::placeholder::show_cron),
+        )
+        .html(
+            Method::GET,
+            "/queues",
+            Requires(ReadOps),
+            get(web::placeholder::show_queues),
+        )
+        .html(
+            Method::GET,
+            "/tenants",
+            Requires(ReadTenants),
+            get(web::placeholder::show_tenants),
+        )
+        .html(
+            Method::GET,
+            "/audit",
+            Requires(Administer),
+            get(web::audit::show_audit),
+        )
+        .html(
+            Method::GET,
+            "/tokens",
+            Requires(Administer),
+            get(web::tokens::show_tokens),
+        )
         // Operational reads.
         .json(Requires(ReadOps), routes!(api::session::get_session))
         .json(Requires(ReadOps), routes!(api::openapi::get_openapi))
         .json(Requires(ReadOps), routes!(api::instances::list_instances))
+        .json(Requires(ReadOps), routes!(api::health::get_health))
+        .json(Requires(ReadOps), routes!(api::health::get_check))
+        .json(Requires(OperateOps), routes!(api::health::run_check))
         // Administration.
         .json(Requires(Administer), routes!(api::tokens::list_tokens))
         .json(Requires(Administer), routes!(api::tokens::create_token))

@@ -12,6 +12,7 @@ use crate::audit::AuditSink;
 use crate::auth::TokenUsage;
 use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
+use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 
@@ -34,6 +35,7 @@ struct Inner {
     token_usage: Arc<TokenUsage>,
     rate_limits: Arc<RateLimits>,
     oidc: Option<Arc<OidcVerifier>>,
+    health: HealthMonitor,
 }
 
 /// Everything an [`AppState`] is made of.
@@ -51,6 +53,8 @@ pub struct StateParts {
     pub rate_limits: Arc<RateLimits>,
     /// The OIDC bearer token verifier, when `[auth.oidc]` is configured.
     pub oidc: Option<Arc<OidcVerifier>>,
+    /// The health checks and their latest results.
+    pub health: HealthMonitor,
 }
 
 impl AppState {
@@ -67,6 +71,7 @@ impl AppState {
             token_usage,
             rate_limits,
             oidc,
+            health,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -82,6 +87,7 @@ impl AppState {
                 token_usage,
                 rate_limits,
                 oidc,
+                health,
             }),
         }
     }
@@ -102,6 +108,17 @@ impl AppState {
     /// The OIDC bearer token verifier; `None` when `[auth.oidc]` is not configured.
     pub fn oidc(&self) -> Option<&Arc<OidcVerifier>> {
         self.inner.oidc.as_ref()
+    }
+
+    /// The health checks and what each reports now (SPEC §3).
+    pub fn health(&self) -> &HealthMonitor {
+        &self.inner.health
+    }
+
+    /// Follows leadership changes: leader-only work that must start at once on gaining the
+    /// lease waits on this.
+    pub fn leader_watch(&self) -> watch::Receiver<bool> {
+        self.inner.leader.clone()
     }
 
     pub fn config(&self) -> &Config {

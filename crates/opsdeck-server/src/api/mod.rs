@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod guard;
+pub mod health;
 pub mod instances;
 pub mod metrics;
 pub mod openapi;

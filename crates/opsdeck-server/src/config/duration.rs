@@ -48,3 +48,29 @@ impl Visitor<'_> for DurationVisitor {
         Err(E::invalid_type(Unexpected::Unsigned(value), &self))
     }
 }
+
+/// `#[serde(default, with = "duration::option")]` for optional durations: absent or a string
+/// with a unit.
+pub mod option {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapper(#[serde(with = "super")] Duration);
+        Option::<Wrapper>::deserialize(deserializer).map(|found| found.map(|Wrapper(d)| d))
+    }
+}

@@ -10,12 +10,14 @@
 //! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:`
 //! secrets and the example-file test follow from the struct.
 
+mod alerts;
 mod auth;
 pub mod bytes;
 mod check;
 pub mod duration;
 mod env;
 mod error;
+mod health;
 mod load;
 mod model;
 mod net;
@@ -28,8 +30,10 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
+pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
 pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
 pub use check::{check_file, check_file_with_env};
+pub use health::{CheckConfig, CheckType, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
 pub use model::{

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::alerts::AlertsConfig;
 use super::auth::AuthConfig;
+use super::health::HealthConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::secret::Secret;
 use super::{bytes, duration};
@@ -38,6 +40,10 @@ pub struct Config {
     pub session: SessionConfig,
     /// `[rate_limit]`: per-principal, per-address and per-key request budgets.
     pub rate_limit: RateLimitConfig,
+    /// `[health]`: background probes served at `/ops/health`.
+    pub health: HealthConfig,
+    /// `[alerts]`: webhooks told about status changes.
+    pub alerts: AlertsConfig,
 }
 
 /// `[server]`: the HTTP listener.

@@ -35,6 +35,18 @@ impl Config {
                     .into_iter()
                     .map(move |(key, message)| (format!("{section}.{key}"), message))
             })
+            .chain(
+                [
+                    ("health", self.health.problems()),
+                    ("alerts", self.alerts.problems()),
+                ]
+                .into_iter()
+                .flat_map(|(section, problems)| {
+                    problems
+                        .into_iter()
+                        .map(move |(key, message)| (format!("{section}.{key}"), message))
+                }),
+            )
             .collect()
     }
 }

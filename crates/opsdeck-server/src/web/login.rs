@@ -2,7 +2,6 @@
 //! session and sets the `opsdeck_session` cookie; both events are audited.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::Extension;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,8 +17,9 @@ use crate::error::ApiError;
 use crate::extract::Query;
 use crate::middleware::auth::RequestContext;
 use crate::state::AppState;
+use crate::web::Page;
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
     error: Option<String>,
@@ -47,7 +47,7 @@ pub async fn show_login(
     if principal.is_some() {
         return Redirect::to(&next).into_response();
     }
-    LoginPage { error: None, next }.into_response()
+    Page::new(LoginPage { error: None, next }).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,13 +57,14 @@ pub struct LoginForm {
 }
 
 fn login_failed(message: &str, next: String) -> Response {
-    let mut response = LoginPage {
-        error: Some(message.to_owned()),
-        next,
-    }
-    .into_response();
-    *response.status_mut() = StatusCode::UNAUTHORIZED;
-    response
+    Page::with_status(
+        LoginPage {
+            error: Some(message.to_owned()),
+            next,
+        },
+        StatusCode::UNAUTHORIZED,
+    )
+    .into_response()
 }
 
 pub async fn submit_login(

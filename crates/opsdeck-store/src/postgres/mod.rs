@@ -7,6 +7,7 @@
 
 mod audit;
 mod checks;
+mod latest;
 mod queries;
 mod schema;
 mod sessions;

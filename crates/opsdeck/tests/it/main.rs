@@ -4,9 +4,13 @@
 mod support;
 
 mod access;
+mod alerts;
 mod audit_log;
 mod cli;
 mod config;
+mod dashboard;
+mod health;
+mod health_probes;
 mod http_basics;
 mod rate_limits;
 mod readiness;

@@ -12,11 +12,12 @@ use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 
 /// SPEC §2: the only routes reachable without a principal.
-const PUBLIC: [(&str, &str); 4] = [
+const PUBLIC: [(&str, &str); 5] = [
     ("GET", "/livez"),
     ("GET", "/readyz"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("GET", "/static/{file}"),
 ];
 
 #[tokio::test]

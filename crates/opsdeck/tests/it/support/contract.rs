@@ -42,3 +42,32 @@ macro_rules! contract {
 }
 
 pub(crate) use contract;
+
+/// Generates `sqlite::<test>` and `postgres::<test>` for tests of a whole app, each given
+/// its own fresh [`TestDb`] by value (to hand to `TestApp::spawn_with`).
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            use crate::support::db::TestDb;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(TestDb::sqlite()).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            use crate::support::db::TestDb;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(db) = TestDb::postgres() else { return };
+                    super::$test(db).await;
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) use on_both_backends;

@@ -1,0 +1,220 @@
+//! `/ops/health` (SPEC §3): the service's health in the `application/health+json` format
+//! of the IETF draft, answered from memory; one check's history and figures; and running a
+//! check now (operator, guarded).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use opsdeck_core::health::{CheckName, Status};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::guard::{Guarded, WriteBody};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::extract::Path;
+use crate::health::{CheckDetail, CheckView, check_detail};
+use crate::middleware::request_id;
+use crate::state::AppState;
+
+/// The health document (draft-inadarei-api-health-check-06).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDocument {
+    /// `pass`, `warn` or `fail`: fail if a critical check fails; warn if any check warns or
+    /// a non-critical one fails.
+    #[schema(value_type = String, example = "pass")]
+    pub status: Status,
+    pub version: &'static str,
+    pub release_id: &'static str,
+    /// This replica's id.
+    pub service_id: String,
+    pub description: String,
+    /// `name:measurement` → one entry (this service is one node).
+    pub checks: BTreeMap<String, Vec<CheckEntry>>,
+    pub links: BTreeMap<&'static str, String>,
+    /// With a failing status, the error envelope every 5xx carries.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// One check in the health document.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckEntry {
+    /// The check's name.
+    pub component_id: String,
+    /// `datastore`, `component` or `system`.
+    pub component_type: &'static str,
+    /// Latency in ms, free disk percent, or days until a certificate expires.
+    pub observed_value: Option<f64>,
+    pub observed_unit: Option<String>,
+    /// The reported status, after flap damping; `warn` while there is no result yet or the
+    /// latest is stale.
+    #[schema(value_type = String, example = "pass")]
+    pub status: Status,
+    /// When the observed value was read.
+    pub time: Option<DateTime<Utc>>,
+    /// What is wrong; omitted for pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Since when the reported status has held.
+    pub since: Option<DateTime<Utc>>,
+    /// Percent of the last 24 hours in pass or warn.
+    pub uptime24h: Option<f64>,
+    /// Whether a failure fails the whole service.
+    pub critical: bool,
+    /// How long the latest probe took, in ms.
+    pub latency_ms: Option<f64>,
+    /// The check's type (`postgres`, `http`, …).
+    pub kind: &'static str,
+}
+
+impl CheckEntry {
+    fn new(view: &CheckView) -> Self {
+        let status = view.effective_status();
+        let output = match (view.status, view.stale) {
+            (None, _) => Some("no result yet".to_owned()),
+            (Some(_), true) => Some(format!(
+                "stale: the latest result is from {}; the replica running the probes has stopped reporting",
+                view.checked_at.map(|at| at.to_rfc3339()).unwrap_or_default()
+            )),
+            _ if status == Status::Pass => None,
+            _ => view.output.clone(),
+        };
+        Self {
+            component_id: view.name.to_string(),
+            component_type: view.component_type.as_str(),
+            observed_value: view.observed_value,
+            observed_unit: view.observed_unit.clone(),
+            status,
+            time: view.checked_at,
+            output,
+            since: view.since,
+            uptime24h: view.uptime_24h.map(|u| (u * 100_000.0).round() / 1000.0),
+            critical: view.critical,
+            latency_ms: view.latency_ms.map(|ms| (ms * 1000.0).round() / 1000.0),
+            kind: view.kind,
+        }
+    }
+}
+
+/// The health of the service and each check, from the latest results in memory.
+#[utoipa::path(get, path = "/ops/health", tag = "health",
+    responses(
+        (status = 200, description = "pass or warn", body = HealthDocument, content_type = "application/health+json"),
+        (status = 503, description = "fail", body = HealthDocument, content_type = "application/health+json"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn get_health(State(state): State<AppState>) -> Response {
+    let snapshot = state.health().snapshot();
+    let checks = snapshot
+        .checks
+        .iter()
+        .map(|view| (view.key(), vec![CheckEntry::new(view)]))
+        .collect();
+    let failing = snapshot.status == Status::Fail;
+    let document = HealthDocument {
+        status: snapshot.status,
+        version: crate::app::VERSION,
+        release_id: crate::app::VERSION,
+        service_id: state.instance().id.to_string(),
+        description: "opsdeck: health of the system's dependencies".to_owned(),
+        checks,
+        links: BTreeMap::from([("about", "/health".to_owned())]),
+        error: failing.then(|| ErrorBody {
+            error: ErrorDetail {
+                code: "unhealthy".to_owned(),
+                message: "a critical check fails".to_owned(),
+                request_id: request_id::current().unwrap_or_default(),
+            },
+        }),
+    };
+    let status = if failing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, axum::Json(document)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/health+json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// One check: what it reports now, its status changes over 7 days, its samples over 24
+/// hours, and uptime and latency percentiles over 24 hours and 7 days.
+#[utoipa::path(get, path = "/ops/health/checks/{name}", tag = "health",
+    params(("name" = String, Path, description = "check name")),
+    responses((status = 200, body = Object, description = "the check's detail"),
+              (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn get_check(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<CheckDetail>, ApiError> {
+    let name = known_check(&state, &name)?;
+    check_detail(state.health(), &name)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| no_such_check(name.as_str()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunCheck {
+    /// Why the check is run now (1–500 characters); kept in the audit log.
+    pub reason: String,
+}
+
+impl WriteBody for RunCheck {
+    fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// Runs one check now (waiting for a run already in flight) and answers its new state.
+#[utoipa::path(post, path = "/ops/health/checks/{name}/run", tag = "health", request_body = RunCheck,
+    params(("name" = String, Path, description = "check name")),
+    responses((status = 200, body = Object, description = "the check after the run"),
+              (status = 404, body = ErrorBody), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn run_check(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Guarded { write, reason, .. }: Guarded<RunCheck>,
+) -> Result<axum::Json<CheckView>, ApiError> {
+    let name = known_check(&state, &name)?;
+    write
+        .audit(
+            "health.check.run",
+            Some(("check", name.to_string())),
+            &reason,
+            200,
+        )
+        .await?;
+    state
+        .health()
+        .run_now(&name)
+        .await
+        .map(axum::Json)
+        .ok_or_else(|| no_such_check(name.as_str()))
+}
+
+fn known_check(state: &AppState, name: &str) -> Result<CheckName, ApiError> {
+    CheckName::parse(name)
+        .ok()
+        .filter(|name| state.health().spec(name).is_some())
+        .ok_or_else(|| no_such_check(name))
+}
+
+fn no_such_check(name: &str) -> ApiError {
+    // The name came from the URL: echo it only if it is a plausible check name.
+    match CheckName::parse(name) {
+        Ok(name) => ApiError::not_found(format!("no health check named \"{name}\"")),
+        Err(_) => ApiError::not_found("no health check with that name"),
+    }
+}

@@ -1,0 +1,122 @@
+//! `s3`: an S3-compatible bucket answers a listing (the "head bucket" of any store that
+//! speaks the S3 API) and a probe object `opsdeck-probe/<instance id>` survives a
+//! put/get/delete round trip with its content intact.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+
+use super::{Observation, ProbeContext, ProbeSpec, strip_credentials};
+
+/// Longest error text quoted from the store: S3 errors carry a whole XML document.
+const ERROR_LIMIT: usize = 240;
+
+pub(super) async fn observe(spec: &ProbeSpec, ctx: &ProbeContext) -> Observation {
+    let ProbeSpec::S3 {
+        endpoint,
+        bucket,
+        region,
+        access_key_id,
+        secret_access_key,
+    } = spec
+    else {
+        return Observation::fail("internal error: the s3 probe got another check type");
+    };
+    let at = match endpoint {
+        Some(endpoint) => format!("bucket \"{bucket}\" at {}", strip_credentials(endpoint)),
+        None => format!("bucket \"{bucket}\""),
+    };
+    // Retrying is the monitor's business (the next interval): object_store's default of
+    // ten retries over three minutes would turn a down store into a timeout, hiding why.
+    let retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 0,
+        retry_timeout: Duration::from_secs(5),
+    };
+    let mut builder = AmazonS3Builder::new()
+        .with_client_options(ClientOptions::new().with_connect_timeout(Duration::from_secs(5)))
+        .with_retry(retry)
+        .with_bucket_name(bucket)
+        .with_region(region)
+        .with_virtual_hosted_style_request(false);
+    if let Some(endpoint) = endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    builder = match (access_key_id, secret_access_key) {
+        (Some(key), Some(secret)) => builder
+            .with_access_key_id(key.expose())
+            .with_secret_access_key(secret.expose()),
+        // Without configured keys, requests go unsigned: looking up ambient credentials
+        // (instance metadata) could stall a probe for seconds on a machine that has none.
+        _ => builder.with_skip_signature(true),
+    };
+    let store = match builder.build() {
+        Ok(store) => store,
+        Err(err) => return Observation::fail(format!("the s3 check is misconfigured: {err}")),
+    };
+    match round_trip(&store, ctx.instance_id).await {
+        Ok(()) => Observation::pass(),
+        Err((step, err)) => Observation::fail(format!("{at}: {step} failed: {}", short(&err))),
+    }
+}
+
+/// The probe proper: each failure names the step that failed.
+async fn round_trip(
+    store: &AmazonS3,
+    instance_id: uuid::Uuid,
+) -> Result<(), (&'static str, object_store::Error)> {
+    let prefix = Path::from("opsdeck-probe");
+    store
+        .list_with_delimiter(Some(&prefix))
+        .await
+        .map_err(|err| ("listing the bucket", err))?;
+    let location = prefix.clone().join(instance_id.to_string());
+    // A fresh content per run: an object left over from an earlier run cannot pass for
+    // this one.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let content = format!("opsdeck health probe {instance_id} {nanos}");
+    store
+        .put(&location, content.clone().into())
+        .await
+        .map_err(|err| ("writing the probe object", err))?;
+    let read = async { store.get(&location).await?.bytes().await }
+        .await
+        .map_err(|err| ("reading the probe object back", err))?;
+    store
+        .delete(&location)
+        .await
+        .map_err(|err| ("deleting the probe object", err))?;
+    if read.as_ref() == content.as_bytes() {
+        Ok(())
+    } else {
+        Err((
+            "comparing the probe object",
+            object_store::Error::Generic {
+                store: "S3",
+                source: "the object read back differs from what was written".into(),
+            },
+        ))
+    }
+}
+
+/// The store's error on one short line.
+fn short(err: &object_store::Error) -> String {
+    let text = err
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.chars().count() <= ERROR_LIMIT {
+        text
+    } else {
+        let cut: String = text.chars().take(ERROR_LIMIT).collect();
+        format!("{cut}…")
+    }
+}

@@ -1,0 +1,42 @@
+//! `sqlite`: the database file exists and reads as a database. Opened read-only and never
+//! created: a probe must not conjure up an empty database where the real one went missing.
+
+use std::path::Path;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Connection};
+
+use super::Observation;
+
+pub(super) async fn observe(path: &Path) -> Observation {
+    let shown = path.display();
+    match tokio::fs::metadata(path).await {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Observation::fail(format!("{shown} is not a file")),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Observation::fail(format!("sqlite database {shown} does not exist"));
+        }
+        Err(err) => return Observation::fail(format!("could not access {shown}: {err}")),
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .create_if_missing(false)
+        .disable_statement_logging();
+    let mut conn = match SqliteConnection::connect_with(&options).await {
+        Ok(conn) => conn,
+        Err(err) => {
+            return Observation::fail(format!("could not open sqlite database {shown}: {err}"));
+        }
+    };
+    // Unlike `SELECT 1`, reading the schema touches the file, so a file that is not a
+    // database (or is corrupt at its first page) fails here.
+    let answer = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master")
+        .fetch_one(&mut conn)
+        .await;
+    let _ = conn.close().await;
+    match answer {
+        Ok(_) => Observation::pass(),
+        Err(err) => Observation::fail(format!("sqlite database {shown} cannot be read: {err}")),
+    }
+}

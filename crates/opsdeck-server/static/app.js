@@ -1,0 +1,50 @@
+// opsdeck dashboard: refreshes marked regions in place. An element with
+// data-refresh="<url>" is replaced by the same element from that URL's HTML every
+// data-interval seconds (default 5), only while the tab is visible. Pages work without it.
+"use strict";
+(function () {
+  function start(region) {
+    var url = region.getAttribute("data-refresh");
+    var every = Math.max(2, parseInt(region.getAttribute("data-interval") || "5", 10)) * 1000;
+    var timer = null;
+    var busy = false;
+
+    function schedule() {
+      clearTimeout(timer);
+      if (!document.hidden) timer = setTimeout(tick, every);
+    }
+
+    function tick() {
+      if (busy || document.hidden) return schedule();
+      busy = true;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
+        .then(function (response) {
+          // Signed out or session expired: a full load lands on the login page.
+          if (response.redirected || response.status === 401) { window.location.reload(); return null; }
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          if (html === null) return;
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById(region.id);
+          if (fresh) {
+            region.replaceChildren.apply(region, Array.prototype.slice.call(fresh.childNodes));
+            region.removeAttribute("data-stale");
+          }
+        })
+        .catch(function () { region.setAttribute("data-stale", "true"); })
+        .then(function () { busy = false; schedule(); });
+    }
+
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) clearTimeout(timer); else tick();
+    });
+    schedule();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var regions = document.querySelectorAll("[data-refresh][id]");
+    for (var i = 0; i < regions.length; i++) start(regions[i]);
+  });
+})();

@@ -1,0 +1,111 @@
+//! The PostgreSQL SQL behind [`CheckLatestStore`]: one transaction per probe result.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use opsdeck_core::StoreResult;
+use opsdeck_core::health::{CheckName, CheckResult, Status, StatusChange};
+use opsdeck_core::store::CheckLatestStore;
+
+use super::PgStore;
+use crate::error::corrupt;
+
+/// `name, at, status, latency_us, observed_value, observed_unit, output`.
+type LatestRow = (
+    String,
+    DateTime<Utc>,
+    String,
+    i64,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+);
+
+#[async_trait]
+impl CheckLatestStore for PgStore {
+    async fn record_check_result(
+        &self,
+        result: &CheckResult,
+        change: Option<&StatusChange>,
+    ) -> StoreResult<()> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| self.fail(e))?;
+        let at = result.at.trunc_subsecs(3);
+        let latency = i64::try_from(result.latency.as_micros()).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO check_samples (name, at, status, latency_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(result.name.as_str())
+        .bind(at)
+        .bind(result.status.rank())
+        .bind(latency)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        sqlx::query(
+            "INSERT INTO check_latest
+                 (name, at, status, latency_us, observed_value, observed_unit, output)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (name) DO UPDATE SET
+                 at = excluded.at, status = excluded.status, latency_us = excluded.latency_us,
+                 observed_value = excluded.observed_value,
+                 observed_unit = excluded.observed_unit, output = excluded.output",
+        )
+        .bind(result.name.as_str())
+        .bind(at)
+        .bind(result.status.as_str())
+        .bind(latency)
+        .bind(result.observed_value)
+        .bind(result.observed_unit.as_deref())
+        .bind(result.output.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.fail(e))?;
+        if let Some(change) = change {
+            sqlx::query(
+                "INSERT INTO check_status_changes (name, at, from_status, to_status, output)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(change.name.as_str())
+            .bind(change.at.trunc_subsecs(3))
+            .bind(change.from.map(Status::as_str))
+            .bind(change.to.as_str())
+            .bind(change.output.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        }
+        tx.commit().await.map_err(|e| self.fail(e))
+    }
+
+    async fn latest_check_results(&self) -> StoreResult<Vec<CheckResult>> {
+        let rows: Vec<LatestRow> = sqlx::query_as(
+            "SELECT name, at, status, latency_us, observed_value, observed_unit, output
+             FROM check_latest ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        rows.into_iter()
+            .map(|(name, at, status, latency, value, unit, output)| {
+                Ok(CheckResult {
+                    name: CheckName::parse(&name).map_err(|_| corrupt("check name"))?,
+                    status: status
+                        .parse::<Status>()
+                        .map_err(|_| corrupt("check status"))?,
+                    latency: Duration::from_micros(
+                        u64::try_from(latency).map_err(|_| corrupt("check latency"))?,
+                    ),
+                    observed_value: value,
+                    observed_unit: unit,
+                    output,
+                    at,
+                })
+            })
+            .collect()
+    }
+}
