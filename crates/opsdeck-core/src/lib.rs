@@ -1,6 +1,7 @@
 //! The opsdeck domain: identifiers, roles and permissions, time, and the storage contracts
 //! that every backend implements. This crate knows nothing of HTTP or SQL.
 
+pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod clock;

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::alerts::{AlertWorkers, Dispatcher};
+use opsdeck_core::alert::AlertEvent;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::auth::oidc::{JwksRefreshJob, OidcVerifier};
 use crate::auth::{TokenUsage, TokenUsageFlushJob};
@@ -61,6 +63,7 @@ pub struct Application {
     elector: LeaderElector,
     audit_writer: AuditWriter,
     background: Background,
+    alert_workers: AlertWorkers,
 }
 
 impl Application {
@@ -100,7 +103,22 @@ impl Application {
         let oidc = OidcVerifier::from_config(&config.auth.oidc)
             .await?
             .map(Arc::new);
+        let (alerts, alert_workers) = Dispatcher::new(
+            store.clone(),
+            &config.alerts,
+            alert_http_client()?,
+            clock.clone(),
+            &metrics,
+        );
         let health = build_health(&config, &store, &clock, &metrics, instance.id)?;
+        {
+            let alerts = alerts.clone();
+            health.on_change(Arc::new(move |_spec, change| {
+                if let Some(event) = AlertEvent::for_check(change) {
+                    alerts.notify(event);
+                }
+            }));
+        }
         // Carry on from the stored state: a restart neither re-reports a flip nor shows
         // "no result yet" for checks that have results.
         if let Err(err) = health.load_from_store(true).await {
@@ -122,6 +140,7 @@ impl Application {
             rate_limits,
             oidc,
             health,
+            alerts,
         });
         let router = finish_router(routes, state.clone());
         let listener = TcpListener::bind(listen).await.with_context(|| {
@@ -134,6 +153,7 @@ impl Application {
             elector,
             audit_writer,
             background,
+            alert_workers,
         })
     }
 
@@ -159,8 +179,10 @@ impl Application {
             elector,
             audit_writer,
             background,
+            alert_workers,
         } = self;
         start_loops(&state, &background, elector);
+        alert_workers.spawn(&background, state.leader_watch());
         // The audit writer drains its queue after the loops are told to stop, so every
         // request that was answered is also on the chain.
         let audit_stop = tokio_util::sync::CancellationToken::new();
@@ -351,6 +373,15 @@ fn build_health(
         clock.clone(),
         metrics,
     ))
+}
+
+/// The client of the alert webhooks. Redirects are not followed: a redirected POST would
+/// arrive as a GET, so a 3xx counts as a failed attempt.
+fn alert_http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the HTTP client of the alert webhooks")
 }
 
 fn hostname() -> String {

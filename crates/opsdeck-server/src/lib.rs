@@ -4,6 +4,7 @@
 //! [`app::Application`] builds everything from a [`config::Config`] and a bound listener, so
 //! tests start it on port 0; the `opsdeck` binary only parses flags and calls in here.
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -74,6 +74,36 @@ pub fn route_table() -> RouteTable {
         )
         .html(
             Method::GET,
+            "/",
+            Requires(ReadOps),
+            get(web::overview::show_overview),
+        )
+        .html(
+            Method::GET,
+            "/overview/live",
+            Requires(ReadOps),
+            get(web::overview::show_overview_live),
+        )
+        .html(
+            Method::GET,
+            "/health",
+            Requires(ReadOps),
+            get(web::health::show_health),
+        )
+        .html(
+            Method::GET,
+            "/health/{name}",
+            Requires(ReadOps),
+            get(web::health::show_check),
+        )
+        .html(
+            Method::POST,
+            "/health/{name}/run",
+            Requires(OperateOps),
+            post(web::health::run_check_now),
+        )
+        .html(
+            Method::GET,
             "/cron",
             Requires(ReadOps),
             get(web::placeholder::show_cron),
@@ -89,6 +119,12 @@ pub fn route_table() -> RouteTable {
             "/tenants",
             Requires(ReadTenants),
             get(web::placeholder::show_tenants),
+        )
+        .html(
+            Method::GET,
+            "/alerts",
+            Requires(ReadOps),
+            get(web::alerts::show_alerts),
         )
         .html(
             Method::GET,
@@ -109,6 +145,7 @@ pub fn route_table() -> RouteTable {
         .json(Requires(ReadOps), routes!(api::health::get_health))
         .json(Requires(ReadOps), routes!(api::health::get_check))
         .json(Requires(OperateOps), routes!(api::health::run_check))
+        .json(Requires(ReadOps), routes!(api::alerts::list_alerts))
         // Administration.
         .json(Requires(Administer), routes!(api::tokens::list_tokens))
         .json(Requires(Administer), routes!(api::tokens::create_token))

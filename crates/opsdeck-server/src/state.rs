@@ -8,6 +8,7 @@ use opsdeck_core::instance::InstanceInfo;
 use opsdeck_core::{Clock, Store};
 use tokio::sync::watch;
 
+use crate::alerts::Dispatcher;
 use crate::audit::AuditSink;
 use crate::auth::TokenUsage;
 use crate::auth::oidc::OidcVerifier;
@@ -36,6 +37,7 @@ struct Inner {
     rate_limits: Arc<RateLimits>,
     oidc: Option<Arc<OidcVerifier>>,
     health: HealthMonitor,
+    alerts: Dispatcher,
 }
 
 /// Everything an [`AppState`] is made of.
@@ -55,6 +57,8 @@ pub struct StateParts {
     pub oidc: Option<Arc<OidcVerifier>>,
     /// The health checks and their latest results.
     pub health: HealthMonitor,
+    /// Raises alerts to the configured webhooks.
+    pub alerts: Dispatcher,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             rate_limits,
             oidc,
             health,
+            alerts,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -88,6 +93,7 @@ impl AppState {
                 rate_limits,
                 oidc,
                 health,
+                alerts,
             }),
         }
     }
@@ -113,6 +119,11 @@ impl AppState {
     /// The health checks and what each reports now (SPEC §3).
     pub fn health(&self) -> &HealthMonitor {
         &self.inner.health
+    }
+
+    /// Raises alerts: status changes sent to the configured webhooks (SPEC §4).
+    pub fn alerts(&self) -> &Dispatcher {
+        &self.inner.alerts
     }
 
     /// Follows leadership changes: leader-only work that must start at once on gaining the

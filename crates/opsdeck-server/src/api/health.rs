@@ -87,7 +87,7 @@ impl CheckEntry {
         Self {
             component_id: view.name.to_string(),
             component_type: view.component_type.as_str(),
-            observed_value: view.observed_value,
+            observed_value: view.observed_value.map(|v| (v * 1000.0).round() / 1000.0),
             observed_unit: view.observed_unit.clone(),
             status,
             time: view.checked_at,

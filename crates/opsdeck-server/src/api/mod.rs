@@ -2,6 +2,7 @@
 //! they parse input with the extractors of [`crate::extract`], call the store or a domain
 //! service, and return JSON or an [`crate::ApiError`].
 
+pub mod alerts;
 pub mod audit;
 pub mod guard;
 pub mod health;

@@ -203,6 +203,9 @@ pub async fn revoke_token(
     if !state.store().revoke_token(id, now).await? {
         return Err(ApiError::not_found("no active token with this id"));
     }
+    // This process stops accepting the token and its sessions now; other replicas within
+    // their cache's lifetime (`auth::cache::TTL`).
+    state.token_usage().credentials().forget_token(id);
     let ended = state.store().end_sessions_for_token(id, now).await?;
     if ended > 0 {
         tracing::info!(ended, "ended the sessions opened with a revoked token");

@@ -1,6 +1,7 @@
 //! `Authorization: Bearer …` for personal tokens and ingest keys. The token's format and
 //! checksum are checked before any database lookup, so a mistyped, truncated or random
-//! token costs nothing; the lookup is by SHA-256 of the token in a unique index. A JWT is
+//! token costs nothing; the lookup is by SHA-256 of the token in a unique index, and a token
+//! found active is then served from the [`super::cache`] for a few seconds. A JWT is
 //! checked by the OIDC verifier instead, when `[auth.oidc]` is configured; identity headers
 //! of a trusted proxy are read first (an explicit bearer token still wins over them).
 
@@ -72,15 +73,30 @@ pub async fn resolve_bearer(state: &AppState, presented: &str) -> Resolution {
         Ok(parsed) => parsed,
         Err(err) => return Resolution::Refused(format!("not a valid opsdeck token: {err}")),
     };
-    let record = match state.store().find_token_by_hash(&parsed.hash).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return Resolution::Refused("unknown token".to_owned()),
-        Err(err) => return Resolution::Unavailable(ApiError::from(err)),
-    };
     let now = state.clock().now();
-    if record.revoked_at.is_some() {
-        return Resolution::Refused("this token was revoked".to_owned());
-    }
+    let cache = state.token_usage().credentials();
+    // Only tokens found active are cached; anything else is looked up every time.
+    static XP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let xp = *XP.get_or_init(|| std::env::var_os("XP_NO_CACHE").is_some());
+    let record = match cache.token(parsed.hash.as_hex()).filter(|_| !xp) {
+        Some(record) => record,
+        None => {
+            let start = cache.before_read();
+            let record = match state.store().find_token_by_hash(&parsed.hash).await {
+                Ok(Some(record)) => record,
+                Ok(None) => return Resolution::Refused("unknown token".to_owned()),
+                Err(err) => return Resolution::Unavailable(ApiError::from(err)),
+            };
+            if record.revoked_at.is_some() {
+                return Resolution::Refused("this token was revoked".to_owned());
+            }
+            if !record.is_active(now) {
+                return Resolution::Refused("this token has expired".to_owned());
+            }
+            cache.put_token(start, parsed.hash.as_hex(), record)
+        }
+    };
+    // Checked on every hit too: a cached token stops working at the instant it expires.
     if !record.is_active(now) {
         return Resolution::Refused("this token has expired".to_owned());
     }
@@ -88,15 +104,15 @@ pub async fn resolve_bearer(state: &AppState, presented: &str) -> Resolution {
     match (record.kind, record.role) {
         (TokenKind::Personal, Some(role)) => Resolution::Principal(Principal {
             id: record.id.to_string(),
-            name: record.name,
+            name: record.name.clone(),
             role,
             method: AuthMethod::Token,
         }),
         (TokenKind::IngestKey, None) if !record.scopes.is_empty() => {
             Resolution::Ingest(IngestCaller {
                 key_id: record.id,
-                name: record.name,
-                scopes: record.scopes,
+                name: record.name.clone(),
+                scopes: record.scopes.clone(),
             })
         }
         _ => Resolution::Refused("this token is not usable".to_owned()),
@@ -164,9 +180,11 @@ pub async fn authenticate(
         (Ok(None), ProxyIdentity::Refused(message)) => Resolution::Refused(message),
         (Ok(None), ProxyIdentity::Absent) => {
             // No bearer: a dashboard session, if its cookie names a live one.
+            let mut session_id = None;
             if let Some(value) = super::session::cookie_value(request.headers()) {
                 match super::session::resolve(&state, &value).await {
                     Ok(Some((principal, session))) => {
+                        session_id = Some(session.id);
                         request.extensions_mut().insert(Authenticated(principal));
                         request.extensions_mut().insert(session);
                     }
@@ -174,7 +192,15 @@ pub async fn authenticate(
                     Err(err) => return ApiError::from(err).into_response(),
                 }
             }
-            return next.run(request).await;
+            let response = next.run(request).await;
+            // A response that clears the cookie ended the session (logout): it must stop
+            // working at once, not when its cache entry runs out.
+            if let Some(id) = session_id
+                && super::session::clears_cookie(response.headers())
+            {
+                state.token_usage().credentials().forget_session_id(id);
+            }
+            return response;
         }
         (Ok(Some(presented)), _) => {
             // An address that spent its failed-authentication budget is refused before

@@ -4,10 +4,13 @@
 //! [`ScrapeCaller`]; the result is attached to the request for the route table's
 //! authorization step. A credential that is presented but not valid is refused with 401.
 //! Token last-use times are collected in memory and written in batches by a background loop,
-//! so authenticating a request never writes to the database.
+//! so authenticating a request never writes to the database; resolved tokens and sessions are
+//! kept for a few seconds ([`cache`]), so a busy caller rarely reads it either. Revocation
+//! through this process takes effect at once, elsewhere within [`cache::TTL`].
 
 pub mod bearer;
 mod bootstrap;
+pub mod cache;
 pub mod oidc;
 pub mod proxy;
 pub mod session;

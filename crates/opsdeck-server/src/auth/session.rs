@@ -9,6 +9,7 @@ use opsdeck_core::auth::{AuthMethod, Principal};
 use opsdeck_core::session::{SessionHash, SessionRecord};
 use uuid::Uuid;
 
+use super::cache::CachedSession;
 use crate::state::AppState;
 
 pub const COOKIE: &str = "opsdeck_session";
@@ -56,7 +57,9 @@ pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The principal of a live session, or `None` (no such session, ended, expired, or its
-/// token revoked or expired): the caller is then treated as anonymous.
+/// token revoked or expired): the caller is then treated as anonymous. A session found live
+/// is served from the [`super::cache`] for a few seconds; its deadlines are checked on every
+/// request all the same.
 pub async fn resolve(
     state: &AppState,
     value: &str,
@@ -65,21 +68,44 @@ pub async fn resolve(
         return Ok(None);
     };
     let store = state.store();
-    let Some(record) = store.find_session(&hash).await? else {
-        return Ok(None);
-    };
+    let cache = state.token_usage().credentials();
     let now = state.clock().now();
-    if !record.is_live(now) {
-        return Ok(None);
-    }
-    if let Some(token_id) = record.token_id {
-        match store.get_token(token_id).await? {
-            Some(token) if token.is_active(now) => {}
-            _ => return Ok(None),
+    let session = match cache.session(hash.as_hex()) {
+        Some(session) if session.is_live(now) => session,
+        cached => {
+            // Over by what the cache knows: ask the store, which may know a later idle
+            // deadline (another replica touched the session) or that it really ended.
+            if cached.is_some() {
+                cache.forget_session(hash.as_hex());
+            }
+            let start = cache.before_read();
+            let Some(record) = store.find_session(&hash).await? else {
+                return Ok(None);
+            };
+            if !record.is_live(now) {
+                return Ok(None);
+            }
+            let token_expires_at = match record.token_id {
+                None => None,
+                Some(token_id) => match store.get_token(token_id).await? {
+                    Some(token) if token.is_active(now) => token.expires_at,
+                    _ => return Ok(None),
+                },
+            };
+            cache.put_session(
+                start,
+                hash.as_hex(),
+                CachedSession {
+                    record,
+                    token_expires_at,
+                },
+            )
         }
-    }
+    };
+    let record = &session.record;
     if record.touch_due(now, TOUCH_EVERY) {
         store.touch_session(record.id, now).await?;
+        cache.session_touched(hash.as_hex(), now);
     }
     let principal = Principal {
         id: record.principal_id.clone(),
@@ -87,7 +113,18 @@ pub async fn resolve(
         role: record.role,
         method: AuthMethod::Session,
     };
-    Ok(Some((principal, SessionContext::new(&record))))
+    Ok(Some((principal, SessionContext::new(record))))
+}
+
+/// Whether a response tells the browser to drop the session cookie: the session it came with
+/// is over (logout), so this process stops serving it from its cache at once.
+pub fn clears_cookie(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.trim().split_once('='))
+        .any(|(name, value)| name == COOKIE && value.is_empty())
 }
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {

@@ -1,5 +1,7 @@
-//! Token last-use times: recorded in memory on every authenticated request and written in
-//! one batch per interval, so the hot path never waits on a database write.
+//! What this process keeps about token use: last-use times, recorded in memory on every
+//! authenticated request and written in one batch per interval, so the hot path never waits
+//! on a database write; and the [`CredentialCache`] of recently resolved tokens and sessions,
+//! so it rarely waits on a read either.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,15 +11,22 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::Store;
 use uuid::Uuid;
 
+use super::cache::CredentialCache;
 use crate::background::Job;
 
-/// Pending last-use stamps, newest per token.
+/// Pending last-use stamps, newest per token, and the credential cache.
 #[derive(Debug, Default)]
 pub struct TokenUsage {
     pending: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+    credentials: CredentialCache,
 }
 
 impl TokenUsage {
+    /// Recently resolved tokens and sessions (see [`super::cache`]).
+    pub fn credentials(&self) -> &CredentialCache {
+        &self.credentials
+    }
+
     pub fn record(&self, id: Uuid, at: DateTime<Utc>) {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let slot = pending.entry(id).or_insert(at);

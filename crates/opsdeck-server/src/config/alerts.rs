@@ -25,6 +25,9 @@ pub struct AlertsConfig {
     /// Longest a webhook may take to answer one attempt.
     #[serde(with = "duration")]
     pub timeout: Duration,
+    /// How long delivered and failed deliveries stay in the delivery log.
+    #[serde(with = "duration")]
+    pub retention: Duration,
     /// The dashboard's public address (`https://ops.example.com`), for links in
     /// notifications. Unset: notifications carry paths only.
     pub dashboard_url: Option<String>,
@@ -39,6 +42,7 @@ impl Default for AlertsConfig {
             initial_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(300),
             timeout: Duration::from_secs(10),
+            retention: Duration::from_secs(30 * 24 * 3600),
             dashboard_url: None,
             webhooks: Vec::new(),
         }
@@ -80,6 +84,7 @@ impl AlertsConfig {
             ("initial_backoff", self.initial_backoff),
             ("max_backoff", self.max_backoff),
             ("timeout", self.timeout),
+            ("retention", self.retention),
         ] {
             if value.is_zero() {
                 out.push((key.to_owned(), "must be greater than zero".to_owned()));

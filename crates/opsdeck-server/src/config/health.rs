@@ -252,20 +252,22 @@ impl HealthConfig {
     pub fn specs(&self) -> Result<Vec<CheckSpec>, Problems> {
         let mut problems = Problems::new();
         let mut specs = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
         for (index, check) in self.checks.iter().enumerate() {
             let prefix = format!("checks[{index}]");
+            if !seen.insert(check.name.as_str())
+                || check.name == crate::health::OWN_DATABASE_CHECK
+            {
+                problems.push((
+                    format!("{prefix}.name"),
+                    format!(
+                        "check name \"{}\" is used twice (opsdeck-database is opsdeck's own)",
+                        check.name
+                    ),
+                ));
+            }
             match check.spec() {
-                Ok(spec) => {
-                    if specs.iter().any(|s: &CheckSpec| s.name == spec.name)
-                        || spec.name.as_str() == crate::health::OWN_DATABASE_CHECK
-                    {
-                        problems.push((
-                            format!("{prefix}.name"),
-                            format!("check name \"{}\" is used twice", spec.name),
-                        ));
-                    }
-                    specs.push(spec);
-                }
+                Ok(spec) => specs.push(spec),
                 Err(found) => problems.extend(
                     found
                         .into_iter()

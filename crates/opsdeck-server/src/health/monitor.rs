@@ -24,8 +24,8 @@ use crate::metrics::Metrics;
 /// How many results each check keeps in memory for sparklines.
 pub const RECENT_RESULTS: usize = 30;
 
-/// Called on every reported status flip (not on a check's first result): the alert
-/// dispatcher listens here.
+/// Called on every reported status change, a check's first result included (the listener
+/// decides what is worth telling): the alert dispatcher listens here.
 pub type ChangeHook = Arc<dyn Fn(&CheckSpec, &StatusChange) + Send + Sync>;
 
 /// The configured checks and their latest state. Cheap to clone.
@@ -253,16 +253,14 @@ impl HealthMonitor {
                 to = change.to.as_str(),
                 "health check status changed"
             );
-            if change.from.is_some() {
-                let hook = self
-                    .inner
-                    .hook
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone();
-                if let Some(hook) = hook {
-                    hook(&check.spec, &change);
-                }
+            let hook = self
+                .inner
+                .hook
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(hook) = hook {
+                hook(&check.spec, &change);
             }
         }
     }

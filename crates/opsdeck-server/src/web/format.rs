@@ -15,12 +15,11 @@ pub fn clock(at: DateTime<Utc>) -> String {
     at.format("%H:%M:%S").to_string()
 }
 
-/// How long ago, coarsely: `now`, `42 s`, `5 min`, `3 h`, `2 d`.
+/// How long ago, coarsely: `0 s`, `42 s`, `5 min`, `3 h`, `2 d` (pages add "ago").
 pub fn ago(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let seconds = (now - at).num_seconds().max(0);
     match seconds {
-        0 => "now".to_owned(),
-        1..=59 => format!("{seconds} s"),
+        0..=59 => format!("{seconds} s"),
         60..=3599 => format!("{} min", seconds / 60),
         3600..=86_399 => format!("{} h", seconds / 3600),
         _ => format!("{} d", seconds / 86_400),
@@ -64,9 +63,9 @@ pub fn percent(fraction: Option<f64>) -> String {
 /// A probe interval: `1s`, `15s`, `5m`.
 pub fn interval(every: Duration) -> String {
     let secs = every.as_secs();
-    if secs > 0 && secs % 3600 == 0 {
+    if secs > 0 && secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs > 0 && secs % 60 == 0 {
+    } else if secs > 0 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else if secs > 0 {
         format!("{secs}s")

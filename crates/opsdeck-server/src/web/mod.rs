@@ -3,11 +3,15 @@
 //! through [`Page`], which adds the security headers pages need; the frame of every signed-in
 //! page (who is signed in, the navigation that principal may use) is [`shell::Shell`].
 
+pub mod alerts;
 pub mod assets;
 pub mod audit;
 pub mod charts;
+pub mod checks;
 pub mod format;
+pub mod health;
 pub mod login;
+pub mod overview;
 pub mod placeholder;
 pub mod shell;
 pub mod tokens;

@@ -5,6 +5,7 @@
 //! refused, bad password, missing database) rather than a pool timeout, and migrates on it
 //! while holding sqlx's migration advisory lock; the pool is built after that.
 
+mod alerts;
 mod audit;
 mod checks;
 mod latest;

@@ -5,6 +5,7 @@
 //! autocommit statement, which takes the write lock up front and so waits out the busy
 //! timeout instead of failing with `SQLITE_BUSY` the way an upgraded read transaction can.
 
+mod alerts;
 mod audit;
 mod checks;
 mod latest;

@@ -1,6 +1,7 @@
 //! Configuration: defaults, layer precedence, error reports with key paths and origins,
 //! `env:` secrets and their redaction, value formats, and the annotated example file.
 
+mod checks;
 mod layers;
 mod reports;
 mod secrets;

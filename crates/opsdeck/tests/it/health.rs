@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use crate::support::app::TestApp;
 use crate::support::contract::on_both_backends;
 use crate::support::db::TestDb;
-use crate::support::wait_for_async;
+use crate::support::{wait_for, wait_for_async};
 
 on_both_backends!(
     document_follows_the_health_json_draft,
@@ -21,6 +21,7 @@ on_both_backends!(
     a_flip_needs_consecutive_results_and_is_recorded_once,
     run_now_is_for_operators_with_a_reason,
     check_detail_gives_changes_samples_uptime_and_percentiles,
+    each_flip_is_announced_once_and_retried_after_a_failure,
 );
 
 /// A `[[health.checks]]` entry of `kind` with nothing else set.
@@ -387,3 +388,126 @@ async fn a_hung_dependency_does_not_slow_the_health_endpoint() {
     }
     app.shutdown().await.expect("clean shutdown");
 }
+
+/// Two replicas on one PostgreSQL: only the leader probes; the other serves the results it
+/// reads from the store, and takes over the probing when the leader stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_replica_serves_the_leaders_results() {
+    let Some(db) = TestDb::postgres() else { return };
+    let url = db.url.clone();
+    let (address, _live) = live_port().await;
+    let tweak = |config: &mut Config| {
+        fast(config);
+        config.background.leader_lease = Duration::from_secs(3);
+        config.health.checks = vec![tcp_check("broker", address.clone())];
+    };
+    let first = TestApp::spawn_replica(&url, tweak).await;
+    wait_for_async(Duration::from_secs(10), "the first replica to lead", || async {
+        first.state.is_leader().then_some(())
+    })
+    .await;
+    let second = TestApp::spawn_replica(&url, tweak).await;
+    let (_, viewer) = second.mint_role(Role::Viewer).await;
+    let name = CheckName::parse("broker").unwrap();
+    let (_, doc) = settled(&second, &viewer).await;
+    assert!(!second.state.is_leader());
+    assert_eq!(doc["checks"]["broker:responseTime"][0]["status"], "pass", "{doc}");
+    // The follower ran no probe itself: its results are the leader's.
+    let leader_view = first.state.health().view(&name).expect("view");
+    let follower_metrics = second.metrics().await;
+    assert!(
+        !follower_metrics.contains("opsdeck_health_check_duration_seconds_count{check=\"broker\"}"),
+        "the follower probed: {follower_metrics}"
+    );
+    assert!(leader_view.checked_at.is_some());
+    // The leader stops; the follower takes over and probes on its own.
+    first.shutdown().await.expect("clean shutdown");
+    wait_for_async(Duration::from_secs(20), "the follower to probe", || async {
+        let metrics = second.metrics().await;
+        metrics
+            .contains("opsdeck_health_check_duration_seconds_count{check=\"broker\"}")
+            .then_some(())
+    })
+    .await;
+    second.shutdown().await.expect("clean shutdown");
+    drop(db);
+}
+
+/// A check flips to fail and back: each flip reaches the webhook exactly once, and the first
+/// delivery succeeds on its retry after the receiver answered 500.
+async fn each_flip_is_announced_once_and_retried_after_a_failure(db: TestDb) {
+    use crate::alerts::{Receiver, webhook};
+    use opsdeck_server::config::WebhookFormat;
+
+    let receiver = Receiver::start().await;
+    receiver.script("ops", [500]);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("addr");
+    let accept = |listener: TcpListener| {
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        })
+    };
+    let live = accept(listener);
+    let hook = webhook(&receiver, "ops", WebhookFormat::Json);
+    let app = TestApp::spawn_with(db, |config| {
+        fast(config);
+        config.alerts.initial_backoff = Duration::from_millis(100);
+        config.alerts.webhooks = vec![hook];
+        config.health.checks = vec![tcp_check("payments", address.to_string())];
+    })
+    .await;
+    let name = CheckName::parse("payments").unwrap();
+    let monitor = app.state.health().clone();
+    let reported = |want_up: bool| {
+        let monitor = monitor.clone();
+        let name = name.clone();
+        async move {
+            wait_for_async(Duration::from_secs(15), "the reported status", || async {
+                monitor
+                    .view(&name)
+                    .and_then(|v| v.status)
+                    .filter(|s| s.is_up() == want_up)
+            })
+            .await
+        }
+    };
+    reported(true).await;
+    live.abort();
+    let _ = live.await;
+    reported(false).await;
+    // Delivered on the second attempt: one 500, then one 200.
+    let requests = wait_for_async(Duration::from_secs(15), "the retried delivery", || async {
+        let requests = receiver.requests("ops");
+        (requests.len() == 2).then_some(requests)
+    })
+    .await;
+    assert_eq!(requests[0].body["event"]["id"], requests[1].body["event"]["id"], "one event, retried");
+    assert_eq!(requests[1].body["event"]["subject"], "payments");
+    assert_eq!(requests[1].body["event"]["kind"], "down", "{}", requests[1].body);
+
+    // The dependency comes back on the same port: one recovery notice.
+    let listener = TcpListener::bind(address).await.expect("rebind");
+    let _back = accept(listener);
+    reported(true).await;
+    let requests = wait_for_async(Duration::from_secs(15), "the recovery notice", || async {
+        let requests = receiver.requests("ops");
+        (requests.len() == 3).then_some(requests)
+    })
+    .await;
+    assert_eq!(requests[2].body["event"]["kind"], "recovered", "{}", requests[2].body);
+    // Results keep coming; no further notification does.
+    let seen = monitor.view(&name).map(|v| v.recent.len()).unwrap_or(0);
+    wait_for(Duration::from_secs(15), "two more results", || {
+        (monitor.view(&name).map(|v| v.recent.len()).unwrap_or(0) >= seen + 2
+            || monitor.view(&name).is_some_and(|v| v.recent.len() == RECENT))
+        .then_some(())
+    })
+    .await;
+    assert_eq!(receiver.requests("ops").len(), 3, "exactly one notification per flip");
+    app.shutdown().await.expect("clean shutdown");
+}
+
+const RECENT: usize = opsdeck_server::health::RECENT_RESULTS;

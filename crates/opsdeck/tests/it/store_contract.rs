@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::support::contract::contract;
 use crate::support::db::TestDb;
 
+mod alerts;
 mod audit;
 mod checks;
 mod sessions;

@@ -2,6 +2,7 @@
 //! speaks the S3 API) and a probe object `opsdeck-probe/<instance id>` survives a
 //! put/get/delete round trip with its content intact.
 
+use std::error::Error as StdError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -106,10 +107,41 @@ async fn round_trip(
     }
 }
 
-/// The store's error on one short line.
+/// The store's error on one short line. object_store wraps the cause in layers that repeat
+/// the object path and request URL; what an engineer needs is the kind of failure and the
+/// innermost cause (a status with S3's error code, or "connection refused").
 fn short(err: &object_store::Error) -> String {
-    let text = err
-        .to_string()
+    let kind = match err {
+        object_store::Error::NotFound { .. } => "not found: ",
+        object_store::Error::PermissionDenied { .. } => "permission denied: ",
+        object_store::Error::Unauthenticated { .. } => "not authenticated: ",
+        _ => "",
+    };
+    let mut chain = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(error) = current {
+        chain.push(error.to_string());
+        current = error.source();
+    }
+    // Below the retry layer ("Error performing GET <url> in 3ms - …") are the causes.
+    let start = chain
+        .iter()
+        .rposition(|text| text.starts_with("Error performing"))
+        .map_or(0, |index| index + 1)
+        .min(chain.len() - 1);
+    let mut kept: Vec<String> = Vec::new();
+    for text in &chain[start..] {
+        // reqwest's top-level message quotes the whole URL and says nothing its cause
+        // does not.
+        if text.contains("for url (") {
+            continue;
+        }
+        let text = without_xml(text).trim_end_matches([':', ' ']).to_owned();
+        if !kept.iter().any(|seen| seen.contains(&text)) {
+            kept.push(text);
+        }
+    }
+    let text = format!("{kind}{}", kept.join(": "))
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
@@ -118,5 +150,24 @@ fn short(err: &object_store::Error) -> String {
     } else {
         let cut: String = text.chars().take(ERROR_LIMIT).collect();
         format!("{cut}…")
+    }
+}
+
+/// An S3 error document reduced to its `Code` and `Message`.
+fn without_xml(text: &str) -> String {
+    let Some(at) = text.find("<?xml").or_else(|| text.find("<Error")) else {
+        return text.to_owned();
+    };
+    let head = text[..at].trim_end().trim_end_matches(':');
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let from = text.find(&open)? + open.len();
+        let to = text[from..].find('<')? + from;
+        Some(text[from..to].trim().to_owned())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{head} ({code}: {message})"),
+        (Some(code), None) => format!("{head} ({code})"),
+        _ => head.to_owned(),
     }
 }

@@ -88,10 +88,11 @@ pub(super) async fn observe(
         .unwrap_or_else(PoisonError::into_inner)
         .take();
     let observation = if let Some(err) = verify_error {
-        Observation::fail(format!(
-            "certificate does not verify: {}; {expiry}",
-            reason(&err)
-        ))
+        Observation::fail(match reason(&err) {
+            // The expiry says it all: "certificate does not verify: it expired 2.0 days ago".
+            None => format!("certificate does not verify: it {expiry}"),
+            Some(reason) => format!("certificate does not verify: {reason}; {expiry}"),
+        })
     } else if days < fail_days {
         Observation::fail(format!(
             "certificate {expiry}, within the failure threshold of {fail_days} days"
@@ -207,24 +208,47 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// Why a certificate did not verify, in an on-call engineer's words.
-fn reason(err: &rustls::Error) -> String {
+/// Why a certificate did not verify, in an on-call engineer's words; `None` when it is only
+/// that the certificate has expired, which the expiry itself says.
+fn reason(err: &rustls::Error) -> Option<String> {
     let rustls::Error::InvalidCertificate(cert) = err else {
-        return err.to_string();
+        return Some(err.to_string());
     };
-    match cert {
+    let text = match cert {
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => return None,
         CertificateError::UnknownIssuer => "it is issued by an unknown certificate authority \
              (self-signed, or a private CA: set ca_file)"
             .to_owned(),
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
-            "it has expired".to_owned()
-        }
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             "it is not valid yet".to_owned()
         }
         CertificateError::Revoked => "it has been revoked".to_owned(),
         CertificateError::BadSignature => "its signature is invalid".to_owned(),
         CertificateError::NotValidForName => "it is not valid for this server name".to_owned(),
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => {
+            // rustls lists the names as `DnsName("host")`; the bare names read better.
+            let names: Vec<&str> = presented
+                .iter()
+                .map(|name| {
+                    name.strip_prefix("DnsName(\"")
+                        .and_then(|rest| rest.strip_suffix("\")"))
+                        .unwrap_or(name)
+                })
+                .collect();
+            format!(
+                "it is not valid for \"{}\" (it names {})",
+                expected.to_str(),
+                if names.is_empty() {
+                    "no host at all".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            )
+        }
         other => other.to_string(),
-    }
+    };
+    Some(text)
 }

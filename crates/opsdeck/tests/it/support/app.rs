@@ -38,7 +38,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = test_config(&db.url);
+        let url = db.url.clone();
+        Self::spawn_owning(&url, Some(db), tweak).await
+    }
+
+    /// Another replica on a database whose [`TestDb`] someone else owns (and outlives this
+    /// app).
+    pub async fn spawn_replica(url: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_owning(url, None, tweak).await
+    }
+
+    async fn spawn_owning(url: &str, db: Option<TestDb>, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(url);
         tweak(&mut config);
         let app = Application::build(config, BuildOptions::default())
             .await

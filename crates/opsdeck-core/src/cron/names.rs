@@ -1,0 +1,242 @@
+//! The names a monitor is known by: its [`Slug`] (the ping URL and the key everywhere),
+//! its [`MonitorName`] for people, its [`Tags`] and the [`TenantId`] it belongs to. Each
+//! parses its input, so a handler holds a valid value or has answered 400.
+//!
+//! Errors name the field and say what is wrong, but never repeat a tenant id: that is
+//! tenant data, and errors end up in logs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A value was refused: `field` says which, `problem` what is wrong with it, so the
+/// message reads "grace must be between 1s and 365days".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct InvalidField {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl InvalidField {
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// The longest slug, as healthchecks.io allows.
+pub const SLUG_MAX_CHARS: usize = 100;
+/// The longest monitor name.
+pub const NAME_MAX_CHARS: usize = 100;
+/// The longest tag.
+pub const TAG_MAX_CHARS: usize = 64;
+/// The most tags one monitor carries.
+pub const TAGS_MAX: usize = 32;
+/// The longest tenant id.
+pub const TENANT_ID_MAX_CHARS: usize = 128;
+
+/// Checks length and characters; `allowed` decides each character, `allowed_text` says
+/// which are allowed, and `echo` whether the error may quote the character it refused.
+fn check(
+    field: &'static str,
+    text: &str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+    allowed_text: &str,
+    echo: bool,
+) -> Result<(), InvalidField> {
+    if text.is_empty() {
+        return Err(InvalidField::new(field, "must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(InvalidField::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    match text.chars().find(|&c| !allowed(c)) {
+        Some(c) if echo => Err(InvalidField::new(
+            field,
+            format!("may only contain {allowed_text} (found {c:?})"),
+        )),
+        Some(_) => Err(InvalidField::new(
+            field,
+            format!("may only contain {allowed_text}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+macro_rules! text_newtype {
+    ($ty:ident) => {
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = InvalidField;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $ty::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $ty {
+            type Error = InvalidField;
+
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                $ty::parse(&text)
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(value: $ty) -> Self {
+                value.0
+            }
+        }
+    };
+}
+
+/// A monitor's key: 1–100 characters of `a-z`, `0-9`, `_`, `-`. Uppercase is refused, not
+/// folded, as healthchecks.io does: `/ping/key/Backup` is a client bug worth a 400 rather
+/// than a silent second monitor.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(text: &str) -> Result<Self, InvalidField> {
+        if text.chars().any(|c| c.is_ascii_uppercase()) {
+            return Err(InvalidField::new("slug", "must be lowercase"));
+        }
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
+        check("slug", text, SLUG_MAX_CHARS, allowed, "a-z, 0-9, '_' and '-'", true)?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+text_newtype!(Slug);
+
+/// A monitor's name for people: 1–100 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MonitorName(String);
+
+impl MonitorName {
+    pub fn parse(text: &str) -> Result<Self, InvalidField> {
+        let text = text.trim();
+        let printable = |c: char| !c.is_control();
+        check("name", text, NAME_MAX_CHARS, printable, "printable characters", true)?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+text_newtype!(MonitorName);
+
+impl From<&Slug> for MonitorName {
+    /// A slug is always a valid name: what a monitor created by its first ping is called.
+    fn from(slug: &Slug) -> Self {
+        Self(slug.0.clone())
+    }
+}
+
+/// The tenant a monitor (and its runs) belongs to: 1–128 characters of ASCII letters,
+/// digits and `_ - . : @`, which covers UUIDs, numeric ids and slugs.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(text: &str) -> Result<Self, InvalidField> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '@');
+        check(
+            "tenant_id",
+            text,
+            TENANT_ID_MAX_CHARS,
+            allowed,
+            "ASCII letters, digits, '_', '-', '.', ':' and '@'",
+            // The refused id may itself be tenant data: say what is wrong, not what it was.
+            false,
+        )?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+text_newtype!(TenantId);
+
+impl fmt::Debug for TenantId {
+    /// Kept out of `Debug` output, which reaches logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TenantId(..)")
+    }
+}
+
+/// A monitor's tags: each 1–64 characters of ASCII letters, digits and `_ - . : / =`
+/// (so `team:billing` and `env=prod` work), at most 32, duplicates dropped, first
+/// appearance kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    pub fn parse<S: AsRef<str>>(tags: impl IntoIterator<Item = S>) -> Result<Self, InvalidField> {
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/' | '=');
+        let mut kept: Vec<String> = Vec::new();
+        for tag in tags {
+            let tag = tag.as_ref().trim();
+            let allowed_text = "ASCII letters, digits and _ - . : / =";
+            check("tags", tag, TAG_MAX_CHARS, allowed, allowed_text, true)?;
+            if !kept.iter().any(|k| k == tag) {
+                kept.push(tag.to_owned());
+            }
+        }
+        if kept.len() > TAGS_MAX {
+            return Err(InvalidField::new("tags", format!("must be at most {TAGS_MAX}")));
+        }
+        Ok(Self(kept))
+    }
+
+    /// Tags written healthchecks.io's way: one string, separated by spaces.
+    pub fn parse_spaced(text: &str) -> Result<Self, InvalidField> {
+        Self::parse(text.split_whitespace())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn contains(&self, tag: &str) -> bool {
+        self.0.iter().any(|t| t == tag)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl TryFrom<Vec<String>> for Tags {
+    type Error = InvalidField;
+
+    fn try_from(tags: Vec<String>) -> Result<Self, Self::Error> {
+        Tags::parse(tags)
+    }
+}
+
+impl From<Tags> for Vec<String> {
+    fn from(tags: Tags) -> Self {
+        tags.0
+    }
+}

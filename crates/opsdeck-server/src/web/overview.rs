@@ -1,0 +1,77 @@
+//! `GET /` (the overview): the service's status, a tile per health check, recent alerts and
+//! the cron and queue widgets. `GET /overview/live` answers the refreshing part alone, which
+//! the page's script swaps in every few seconds. Both render from the health monitor's
+//! memory: the first byte never waits on a dependency or on a query per check.
+
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::State;
+
+use super::Page;
+use super::alerts::{EventRow, recent_events};
+use super::checks::Board;
+use super::shell::{Section, Shell};
+use crate::state::AppState;
+
+/// Seconds between refreshes of the live part (script), and of the whole page without it.
+const REFRESH_SECONDS: u32 = 5;
+const NOSCRIPT_REFRESH_SECONDS: u32 = 15;
+/// The one query of the overview, recent alerts, gets this long: a slow database shows as
+/// a note in that box, never as a slow page.
+const ALERTS_BUDGET: Duration = Duration::from_millis(250);
+
+/// The part of the overview that refreshes: health from memory, alerts from the store.
+struct Live {
+    board: Board,
+    alerts: Result<Vec<EventRow>, &'static str>,
+    /// Without webhooks no alert is sent, so none is listed: the page says so.
+    webhooks: usize,
+}
+
+async fn live(state: &AppState) -> Live {
+    let snapshot = state.health().snapshot();
+    let alerts = match tokio::time::timeout(ALERTS_BUDGET, recent_events(state, snapshot.at)).await
+    {
+        Ok(Ok(events)) => Ok(events),
+        Ok(Err(_)) => Err("Recent alerts could not be read from the database."),
+        Err(_) => Err("Recent alerts are slow to load; the database is not answering quickly."),
+    };
+    Live {
+        board: Board::new(&snapshot),
+        alerts,
+        webhooks: state.config().alerts.webhooks.len(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    shell: Shell,
+    live: Live,
+    refresh: u32,
+    noscript_refresh: u32,
+}
+
+#[derive(Template)]
+#[template(path = "overview_live_fragment.html")]
+struct OverviewLive {
+    live: Live,
+}
+
+/// `GET /`.
+pub async fn show_overview(State(state): State<AppState>, shell: Shell) -> Page<impl Template> {
+    Page::new(OverviewPage {
+        shell: shell.at(Section::Overview),
+        live: live(&state).await,
+        refresh: REFRESH_SECONDS,
+        noscript_refresh: NOSCRIPT_REFRESH_SECONDS,
+    })
+}
+
+/// `GET /overview/live`: the part of the overview that changes.
+pub async fn show_overview_live(State(state): State<AppState>) -> Page<impl Template> {
+    Page::new(OverviewLive {
+        live: live(&state).await,
+    })
+}

@@ -1,0 +1,154 @@
+//! `[[health.checks]]` and `[[alerts.webhooks]]`: every entry becomes a validated spec, and
+//! every mistake is reported with the entry's index and key.
+
+use opsdeck_server::config::Env;
+use opsdeck_server::health::probe::ProbeSpec;
+
+use super::parse;
+
+/// The messages of a failed parse, one line each.
+fn problems(text: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
+#[test]
+fn each_check_type_becomes_its_spec_with_defaults() {
+    let config = parse(
+        r#"
+[[health.checks]]
+name = "db"
+type = "postgres"
+url = "postgres://app:pw@db:5432/app"
+
+[[health.checks]]
+name = "api"
+type = "http"
+url = "https://api.internal/healthz"
+expect_body = "ok"
+headers = { Authorization = "Bearer abc" }
+critical = false
+interval = "30s"
+timeout = "2s"
+warn_latency = "300ms"
+
+[[health.checks]]
+name = "root"
+type = "disk"
+path = "/"
+
+[[health.checks]]
+name = "cert"
+type = "tls"
+address = "example.com:443"
+"#,
+    )
+    .expect("valid");
+    let specs = config.health.specs().expect("specs");
+    assert_eq!(specs.len(), 4);
+    assert!(matches!(specs[0].probe, ProbeSpec::Postgres { .. }));
+    assert!(specs[0].critical);
+    assert_eq!(specs[0].interval.as_secs(), 15);
+    assert_eq!(specs[0].timeout.as_secs(), 3);
+    let api = &specs[1];
+    assert!(!api.critical);
+    assert_eq!(api.interval.as_secs(), 30);
+    assert_eq!(api.warn_latency.map(|d| d.as_millis()), Some(300));
+    match &api.probe {
+        ProbeSpec::Http {
+            expect_status,
+            headers,
+            ..
+        } => {
+            assert_eq!(*expect_status, 200);
+            assert_eq!(headers.len(), 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &specs[2].probe {
+        ProbeSpec::Disk {
+            warn_free_percent,
+            fail_free_percent,
+            ..
+        } => assert_eq!((*warn_free_percent, *fail_free_percent), (10.0, 5.0)),
+        other => panic!("{other:?}"),
+    }
+    match &specs[3].probe {
+        ProbeSpec::Tls {
+            warn_days,
+            fail_days,
+            ..
+        } => assert_eq!((*warn_days, *fail_days), (14.0, 3.0)),
+        other => panic!("{other:?}"),
+    }
+    // The secrets of a spec never show in its Debug form.
+    let debug = format!("{specs:?}");
+    assert!(!debug.contains("pw@") && !debug.contains("Bearer abc"), "{debug}");
+}
+
+#[test]
+fn every_mistake_in_checks_is_reported_with_its_entry_and_key() {
+    let report = problems(
+        r#"
+[[health.checks]]
+name = "Bad Name"
+type = "tcp"
+address = "no-port"
+path = "/tmp"
+
+[[health.checks]]
+name = "web"
+type = "http"
+
+[[health.checks]]
+name = "web"
+type = "disk"
+path = "/"
+warn_free_percent = 5.0
+fail_free_percent = 10.0
+
+[[health.checks]]
+name = "ftp"
+type = "gopher"
+"#,
+    );
+    for expected in [
+        "health.checks[0].name",
+        "health.checks[0].address",
+        "health.checks[0].path",
+        "not used by a tcp check",
+        "health.checks[1].url",
+        "required for a http check",
+        "health.checks[2].name",
+        "used twice",
+        "health.checks[2].fail_free_percent",
+        "health.checks[3]",
+    ] {
+        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
+    }
+}
+
+#[test]
+fn the_own_database_check_name_is_reserved() {
+    let report = problems(
+        "[[health.checks]]\nname = \"opsdeck-database\"\ntype = \"tcp\"\naddress = \"db:5432\"\n",
+    );
+    assert!(report.contains("health.checks[0].name"), "{report}");
+}
+
+#[test]
+fn webhook_mistakes_are_reported_without_echoing_the_url() {
+    let env = Env::from([("HOOK", "not a url with secret-part")]);
+    let errors = opsdeck_server::config::Config::from_toml_str(
+        "[[alerts.webhooks]]\nname = \"ops\"\nurl = \"env:HOOK\"\n\n[[alerts.webhooks]]\nname = \"ops\"\nurl = \"https://hooks.example.com/x\"\nformat = \"slack\"\n",
+        "test.toml",
+        &env,
+    )
+    .expect_err("invalid");
+    let report = errors.to_string();
+    assert!(report.contains("alerts.webhooks[0].url"), "{report}");
+    assert!(report.contains("alerts.webhooks[1].name"), "{report}");
+    assert!(!report.contains("secret-part"), "{report}");
+}
