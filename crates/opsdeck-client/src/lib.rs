@@ -1,5 +1,7 @@
 //! A Rust client for opsdeck, for the application's own processes and for tooling.
-//! It speaks opsdeck's HTTP API: probes now; pings, jobs and events as those APIs arrive.
+//! It speaks opsdeck's HTTP API: probes, cron monitors ([`NewCronMonitor`]) and pings
+//! ([`ping::Pinger`], and [`exec`], which wraps a command in them); jobs and events as
+//! those APIs arrive.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), opsdeck_client::Error> {
@@ -10,8 +12,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod exec;
+mod monitors;
+pub mod ping;
+pub mod tail;
+
 use std::time::Duration;
 
+pub use monitors::{Created, NewCronMonitor};
 use serde::Deserialize;
 use url::Url;
 

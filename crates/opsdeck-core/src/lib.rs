@@ -5,6 +5,7 @@ pub mod alert;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod cron;
 pub mod health;
 pub mod instance;
 pub mod redact;

@@ -29,6 +29,7 @@ use crate::background::{
     Background, HeartbeatJob, LeaderElector, LoopSpec, PruneReplicasJob, Scope,
 };
 use crate::config::Config;
+use crate::cron::ingest::{Ingest, IngestWriter};
 use crate::error::ApiError;
 use crate::health::probe::ProbeContext;
 use crate::health::{HealthMonitor, spawn_health_loops};
@@ -64,6 +65,7 @@ pub struct Application {
     audit_writer: AuditWriter,
     background: Background,
     alert_workers: AlertWorkers,
+    ingest_writer: IngestWriter,
 }
 
 impl Application {
@@ -110,6 +112,10 @@ impl Application {
             clock.clone(),
             &metrics,
         );
+        crate::cron::sync_config(store.as_ref(), clock.as_ref(), &config.cron)
+            .await
+            .context("creating the cron monitors of the configuration")?;
+        let (ingest, ingest_writer) = Ingest::new(store.clone(), alerts.clone(), &metrics);
         let health = build_health(&config, &store, &clock, &metrics, instance.id)?;
         {
             let alerts = alerts.clone();
@@ -141,6 +147,7 @@ impl Application {
             oidc,
             health,
             alerts,
+            ingest,
         });
         let router = finish_router(routes, state.clone());
         let listener = TcpListener::bind(listen).await.with_context(|| {
@@ -154,6 +161,7 @@ impl Application {
             audit_writer,
             background,
             alert_workers,
+            ingest_writer,
         })
     }
 
@@ -180,6 +188,7 @@ impl Application {
             audit_writer,
             background,
             alert_workers,
+            ingest_writer,
         } = self;
         start_loops(&state, &background, elector);
         alert_workers.spawn(&background, state.leader_watch());
@@ -187,6 +196,10 @@ impl Application {
         // request that was answered is also on the chain.
         let audit_stop = tokio_util::sync::CancellationToken::new();
         let audit_task = tokio::spawn(audit_writer.run(audit_stop.clone()));
+        // Pings are answered once committed: the writer outlives the server, and commits
+        // what is still queued before the loops (and the alert recorder) stop.
+        let ingest_stop = tokio_util::sync::CancellationToken::new();
+        let ingest_task = tokio::spawn(ingest_writer.run(ingest_stop.clone()));
 
         let stopping = Arc::new(tokio::sync::Notify::new());
         let signal = {
@@ -212,6 +225,10 @@ impl Application {
                 tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish in time; closing them");
                 server.abort();
             }
+        }
+        ingest_stop.cancel();
+        if let Err(err) = ingest_task.await {
+            tracing::error!(error = %err, "ping ingest writer task failed");
         }
         background.shutdown().await;
         if let Err(err) = state.token_usage().flush(state.store().as_ref()).await {
@@ -272,6 +289,7 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
             }),
         );
     }
+    crate::cron::spawn_cron_loops(state, background);
     spawn_health_loops(
         state.health(),
         &state.config().health,

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod background;
 pub mod config;
+pub mod cron;
 pub mod demo;
 pub mod error;
 pub mod extract;

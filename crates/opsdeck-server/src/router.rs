@@ -8,6 +8,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
+use axum::handler::Handler;
 use axum::routing::MethodRouter;
 use opsdeck_core::auth::Permission;
 use utoipa::OpenApi as _;
@@ -39,7 +40,7 @@ pub struct RouteTable {
 
 /// Every route opsdeck serves.
 pub fn route_table() -> RouteTable {
-    use Access::{Public, Requires, ScrapeToken};
+    use Access::{Ingest, Public, Requires, ScrapeToken};
     use Permission::*;
     RouteTable::new()
         // Probes and scraping.
@@ -50,6 +51,17 @@ pub fn route_table() -> RouteTable {
             "/metrics",
             ScrapeToken,
             get(api::metrics::get_metrics),
+        )
+        // Pings (SPEC §4), healthchecks.io's slug URLs: the ingest key in the path is the
+        // credential, checked by the handler. JSON check-ins for SDKs take it as bearer.
+        .pings("/ping/{key}/{slug}", api::ping::ping_success)
+        .pings("/ping/{key}/{slug}/start", api::ping::ping_start)
+        .pings("/ping/{key}/{slug}/fail", api::ping::ping_fail)
+        .pings("/ping/{key}/{slug}/log", api::ping::ping_log)
+        .pings("/ping/{key}/{slug}/{exit_status}", api::ping::ping_exit)
+        .json(
+            Ingest(opsdeck_core::token::Scope::Checkins),
+            routes!(api::checkins::create_checkin),
         )
         // Signing in and out of the dashboard.
         .html(Method::GET, "/login", Public, get(web::login::show_login))
@@ -145,8 +157,16 @@ pub fn route_table() -> RouteTable {
         .json(Requires(ReadOps), routes!(api::health::get_health))
         .json(Requires(ReadOps), routes!(api::health::get_check))
         .json(Requires(OperateOps), routes!(api::health::run_check))
+        .json(Requires(ReadOps), routes!(api::cron::list_monitors))
+        .json(Requires(ReadOps), routes!(api::cron::get_monitor))
+        .json(Requires(ReadOps), routes!(api::cron::list_runs))
+        .json(Requires(OperateOps), routes!(api::cron_admin::pause_monitor))
+        .json(Requires(OperateOps), routes!(api::cron_admin::resume_monitor))
         .json(Requires(ReadOps), routes!(api::alerts::list_alerts))
         // Administration.
+        .json(Requires(Administer), routes!(api::cron_admin::create_monitor))
+        .json(Requires(Administer), routes!(api::cron_admin::update_monitor))
+        .json(Requires(Administer), routes!(api::cron_admin::delete_monitor))
         .json(Requires(Administer), routes!(api::tokens::list_tokens))
         .json(Requires(Administer), routes!(api::tokens::create_token))
         .json(Requires(Administer), routes!(api::tokens::revoke_token))
@@ -212,6 +232,23 @@ impl RouteTable {
     ) -> Self {
         self.add_info(method, path, access, Kind::Text);
         self.router = self.router.route(path, guard(handler, access, Kind::Text));
+        self
+    }
+
+    /// Adds a public plain-text route answering HEAD, GET and POST alike: a ping URL, whose
+    /// credential is in its path.
+    fn pings<H, T>(mut self, path: &str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        for method in [Method::HEAD, Method::GET, Method::POST] {
+            self.add_info(method, path, Access::Public, Kind::Text);
+        }
+        let methods = get(handler.clone()).head(handler.clone()).post(handler);
+        self.router = self
+            .router
+            .route(path, guard(methods, Access::Public, Kind::Text));
         self
     }
 

@@ -13,6 +13,7 @@ use crate::audit::AuditSink;
 use crate::auth::TokenUsage;
 use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
+use crate::cron::ingest::Ingest;
 use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
@@ -38,6 +39,7 @@ struct Inner {
     oidc: Option<Arc<OidcVerifier>>,
     health: HealthMonitor,
     alerts: Dispatcher,
+    ingest: Ingest,
 }
 
 /// Everything an [`AppState`] is made of.
@@ -59,6 +61,8 @@ pub struct StateParts {
     pub health: HealthMonitor,
     /// Raises alerts to the configured webhooks.
     pub alerts: Dispatcher,
+    /// Commits pings and check-ins (SPEC §4).
+    pub ingest: Ingest,
 }
 
 impl AppState {
@@ -77,6 +81,7 @@ impl AppState {
             oidc,
             health,
             alerts,
+            ingest,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -94,6 +99,7 @@ impl AppState {
                 oidc,
                 health,
                 alerts,
+                ingest,
             }),
         }
     }
@@ -124,6 +130,11 @@ impl AppState {
     /// Raises alerts: status changes sent to the configured webhooks (SPEC §4).
     pub fn alerts(&self) -> &Dispatcher {
         &self.inner.alerts
+    }
+
+    /// Commits pings and check-ins, group-committed by one writer (SPEC §4).
+    pub fn ingest(&self) -> &Ingest {
+        &self.inner.ingest
     }
 
     /// Follows leadership changes: leader-only work that must start at once on gaining the

@@ -42,6 +42,12 @@ enum Command {
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run a command as a monitored cron job: start ping, output passed through, finish
+    /// ping with its exit status and output tail; exits with the command's status.
+    Exec(commands::exec::ExecArgs),
+    /// Cron monitoring: import monitors from crontabs, Kubernetes CronJobs, vercel.json.
+    #[command(subcommand)]
+    Cron(commands::cron::CronCommand),
 }
 
 #[derive(Subcommand)]
@@ -138,6 +144,8 @@ fn main() -> ExitCode {
                 let store = commands::open_store(cli.config, database).await?;
                 commands::audit::verify(store.as_ref()).await
             }
+            Command::Exec(args) => commands::exec::exec(args).await,
+            Command::Cron(command) => commands::cron::run(command).await,
         }
     });
     match result {

@@ -121,8 +121,16 @@ impl Slug {
         if text.chars().any(|c| c.is_ascii_uppercase()) {
             return Err(InvalidField::new("slug", "must be lowercase"));
         }
-        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
-        check("slug", text, SLUG_MAX_CHARS, allowed, "a-z, 0-9, '_' and '-'", true)?;
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
+        check(
+            "slug",
+            text,
+            SLUG_MAX_CHARS,
+            allowed,
+            "a-z, 0-9, '_' and '-'",
+            true,
+        )?;
         Ok(Self(text.to_owned()))
     }
 }
@@ -138,7 +146,14 @@ impl MonitorName {
     pub fn parse(text: &str) -> Result<Self, InvalidField> {
         let text = text.trim();
         let printable = |c: char| !c.is_control();
-        check("name", text, NAME_MAX_CHARS, printable, "printable characters", true)?;
+        check(
+            "name",
+            text,
+            NAME_MAX_CHARS,
+            printable,
+            "printable characters",
+            true,
+        )?;
         Ok(Self(text.to_owned()))
     }
 }
@@ -160,7 +175,8 @@ pub struct TenantId(String);
 
 impl TenantId {
     pub fn parse(text: &str) -> Result<Self, InvalidField> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '@');
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '@');
         check(
             "tenant_id",
             text,
@@ -204,7 +220,10 @@ impl Tags {
             }
         }
         if kept.len() > TAGS_MAX {
-            return Err(InvalidField::new("tags", format!("must be at most {TAGS_MAX}")));
+            return Err(InvalidField::new(
+                "tags",
+                format!("must be at most {TAGS_MAX}"),
+            ));
         }
         Ok(Self(kept))
     }

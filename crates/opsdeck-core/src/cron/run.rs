@@ -6,12 +6,16 @@
 //! is built, so the store never sees it raw. Both keep the *tail*: a failing job prints
 //! its error last.
 
+// `fmt`, `FromStr` and `UnknownName` are named by what `named!` expands to.
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::{NoContext, Timestamp, Uuid};
 
 use super::Slug;
-use crate::alert::named;
+use crate::alert::{UnknownName, named};
 use crate::redact::redact_text;
 
 /// The largest error snippet kept, in bytes.
@@ -54,7 +58,10 @@ named!(RunStatus, "run status", "running, success, failed, timed_out, missed, un
 impl RunStatus {
     /// Failed, timed out and missed runs count towards `failure_threshold`.
     pub fn is_failure(self) -> bool {
-        matches!(self, RunStatus::Failed | RunStatus::TimedOut | RunStatus::Missed)
+        matches!(
+            self,
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Missed
+        )
     }
 }
 

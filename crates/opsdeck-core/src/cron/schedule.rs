@@ -17,6 +17,7 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
 use super::InvalidField;
+use super::span::delta;
 
 /// The shortest interval: opsdeck's own HTTP scheduler fires jobs every second.
 pub const INTERVAL_MIN: Duration = Duration::from_secs(1);
@@ -42,9 +43,7 @@ const ALIASES: [(&str, &str); 7] = [
 pub enum ScheduleError {
     #[error("schedule must not be empty")]
     Empty,
-    #[error(
-        "schedule must have 5 fields (minute hour day-of-month month day-of-week), found {0}"
-    )]
+    #[error("schedule must have 5 fields (minute hour day-of-month month day-of-week), found {0}")]
     FieldCount(usize),
     #[error(
         "schedule alias {0:?} is unknown: use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly"
@@ -84,7 +83,8 @@ impl From<ScheduleError> for InvalidField {
 pub struct CronSchedule {
     expr: String,
     tz: Tz,
-    cron: Cron,
+    // Boxed: a parsed pattern is some 300 bytes, and schedules travel by value.
+    cron: Box<Cron>,
 }
 
 impl CronSchedule {
@@ -105,7 +105,7 @@ impl CronSchedule {
         let schedule = Self {
             expr: expr.to_owned(),
             tz,
-            cron,
+            cron: Box::new(cron),
         };
         // `30 2 31 2 *` parses but never comes; say so now rather than never alert.
         let since = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
@@ -280,16 +280,4 @@ impl Schedule {
             }
         }
     }
-}
-
-/// `d` as a chrono delta; durations beyond chrono's range (none that validation lets
-/// through) saturate.
-pub(crate) fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
-}
-
-/// `t + d`, saturating at the end of time rather than panicking.
-pub(crate) fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    t.checked_add_signed(delta(d))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

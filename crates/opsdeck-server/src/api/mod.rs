@@ -4,11 +4,15 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod checkins;
+pub mod cron;
+pub mod cron_admin;
 pub mod guard;
 pub mod health;
 pub mod instances;
 pub mod metrics;
 pub mod openapi;
+pub mod ping;
 pub mod probes;
 pub mod session;
 pub mod tokens;

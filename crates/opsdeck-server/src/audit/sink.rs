@@ -1,12 +1,13 @@
 //! The audit writer: a bounded channel drained by one task that appends what has queued up
 //! in one batch. A full channel makes callers wait (back-pressure) rather than drop entries.
 //!
-//! Under load the cost of the log is the transaction per batch (taking the chain's lock,
-//! reading its head, and on SQLite writing every touched index page to the WAL), not the
-//! rows, so the writer lets a batch gather for [`LINGER`] before writing it: at thousands of
-//! requests a second one transaction then carries hundreds of entries instead of a handful.
-//! Nobody waits for that: a request only queues its entry. A caller that does wait for its
-//! entry to be committed (an action that changes state) cuts the lingering short.
+//! Every transaction has a fixed cost besides its rows: taking the chain's lock (SQLite's
+//! write lock, PostgreSQL's advisory lock, for which replicas queue), reading the head, and
+//! committing, which on SQLite writes each touched table and index page to the WAL again. So
+//! the writer lets a batch gather for [`LINGER`] before writing it: under load one transaction
+//! then carries a few hundred entries instead of a few dozen. Nobody waits for that: a request
+//! only queues its entry. A caller that does wait for its entry to be committed (an action
+//! that changes state) cuts the lingering short.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,10 +76,6 @@ impl AuditSink {
 
     /// Queues a record; returns once it is queued, not when it is committed.
     pub async fn record(&self, record: AuditRecord) {
-        static XP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        if *XP.get_or_init(|| std::env::var_os("XP_NO_AUDIT").is_some()) {
-            return;
-        }
         let item = Item { record, done: None };
         // The common case needs no waiting, so it skips the future a full queue needs.
         let item = match self.sender.try_send(item) {
@@ -136,13 +133,14 @@ impl AuditWriter {
     /// Lets more records join `batch` for up to [`LINGER`]; returns at once when the batch
     /// is full, a caller waits for its commit, or the writer is stopping.
     async fn gather(&mut self, batch: &mut Vec<Item>, cancel: &CancellationToken) {
-        static XP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let xp = *XP.get_or_init(|| std::env::var_os("XP_NO_LINGER").is_some());
-        if xp || batch.iter().any(|item| item.done.is_some()) || cancel.is_cancelled() {
+        if batch.len() >= BATCH
+            || batch.iter().any(|item| item.done.is_some())
+            || cancel.is_cancelled()
+        {
             return;
         }
-        // Sleeping rather than receiving: senders then find no waiting receiver to wake, so a
-        // busy server does not wake this task once per request.
+        // Sleeping rather than receiving, so requests queueing meanwhile do not wake this task
+        // one by one; what they queued is collected afterwards.
         tokio::select! {
             biased;
             () = cancel.cancelled() => {}
@@ -160,20 +158,7 @@ impl AuditWriter {
     async fn write(&self, batch: &mut Vec<Item>) {
         let (records, waiting): (Vec<AuditRecord>, Vec<_>) =
             batch.drain(..).map(|item| (item.record, item.done)).unzip();
-        let xp_started = std::time::Instant::now();
         let mut result = self.store.append_audit(&records).await;
-        {
-            use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-            static B: AtomicU64 = AtomicU64::new(0);
-            static R: AtomicU64 = AtomicU64::new(0);
-            static T: AtomicU64 = AtomicU64::new(0);
-            let b = B.fetch_add(1, Relaxed) + 1;
-            let r = R.fetch_add(records.len() as u64, Relaxed) + records.len() as u64;
-            let t = T.fetch_add(xp_started.elapsed().as_micros() as u64, Relaxed) + xp_started.elapsed().as_micros() as u64;
-            if b % 500 == 0 && std::env::var_os("XP_TIMING").is_some() {
-                eprintln!("XP audit: {b} batches, {r} rows, {} rows/batch, {} us/batch, {:.1} us/row", r / b, t / b, t as f64 / r as f64);
-            }
-        }
         if result.is_err() {
             // One retry after a short pause covers a blip; a lasting outage is logged.
             tokio::time::sleep(Duration::from_millis(200)).await;

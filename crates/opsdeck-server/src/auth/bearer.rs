@@ -76,9 +76,7 @@ pub async fn resolve_bearer(state: &AppState, presented: &str) -> Resolution {
     let now = state.clock().now();
     let cache = state.token_usage().credentials();
     // Only tokens found active are cached; anything else is looked up every time.
-    static XP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let xp = *XP.get_or_init(|| std::env::var_os("XP_NO_CACHE").is_some());
-    let record = match cache.token(parsed.hash.as_hex()).filter(|_| !xp) {
+    let record = match cache.token(parsed.hash.as_hex()) {
         Some(record) => record,
         None => {
             let start = cache.before_read();

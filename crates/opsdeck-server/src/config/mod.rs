@@ -14,6 +14,7 @@ mod alerts;
 mod auth;
 pub mod bytes;
 mod check;
+mod cron;
 pub mod duration;
 mod env;
 mod error;
@@ -32,6 +33,7 @@ use std::path::Path;
 
 pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
 pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
+pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use check::{check_file, check_file_with_env};
 pub use health::{CheckConfig, CheckType, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use env::{Env, env_var_name};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::alerts::AlertsConfig;
 use super::auth::AuthConfig;
+use super::cron::CronConfig;
 use super::health::HealthConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::secret::Secret;
@@ -44,6 +45,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// `[alerts]`: webhooks told about status changes.
     pub alerts: AlertsConfig,
+    /// `[cron]`: cron monitors and HTTP cron jobs.
+    pub cron: CronConfig,
 }
 
 /// `[server]`: the HTTP listener.

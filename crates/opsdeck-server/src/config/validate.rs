@@ -39,6 +39,7 @@ impl Config {
                 [
                     ("health", self.health.problems()),
                     ("alerts", self.alerts.problems()),
+                    ("cron", self.cron.problems()),
                 ]
                 .into_iter()
                 .flat_map(|(section, problems)| {

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::audit::Target;
 use opsdeck_core::auth::{Permission, Principal};
+use opsdeck_core::token::Scope;
 
 use crate::audit::{AuditSink, actor_of, record};
 use crate::auth::IngestCaller;
@@ -37,6 +38,9 @@ pub enum Access {
     ScrapeToken,
     /// An authenticated principal whose role grants the permission.
     Requires(Permission),
+    /// The ingest API: an ingest key (bearer) with this scope, charged to its ingest
+    /// budget. Personal tokens and sessions are refused (403), as ingest keys are on /ops.
+    Ingest(Scope),
 }
 
 /// What a route answers with; decides how a missing principal is told to authenticate.
@@ -53,11 +57,18 @@ pub enum Kind {
 pub struct Authenticated(pub Principal);
 
 pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next) -> Response {
-    let Access::Requires(permission) = access else {
-        return next.run(request).await;
+    let permission = match access {
+        Access::Requires(permission) => permission,
+        Access::Ingest(scope) => return authorize_ingest(scope, request, next).await,
+        Access::Public | Access::ScrapeToken => return next.run(request).await,
     };
     let context = request.extensions().get::<RequestContext>().cloned();
     let audit = context.as_ref().map(|c| audit_record(c, &request));
+    let request_route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     let principal = request.extensions().get::<Authenticated>().cloned();
     let response = match &principal {
         None if request.extensions().get::<IngestCaller>().is_some() => ApiError::forbidden(
@@ -69,12 +80,15 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
             Kind::Json | Kind::Text => ApiError::unauthorized().into_response(),
         },
         Some(authenticated) if !authenticated.0.role.allows(permission) => {
-            ApiError::forbidden(format!(
+            let message = format!(
                 "role `{}` may not {}",
                 authenticated.0.role,
                 permission.describe()
-            ))
-            .into_response()
+            );
+            match kind {
+                Kind::Html => crate::web::refused_page(&message),
+                Kind::Json | Kind::Text => ApiError::forbidden(message).into_response(),
+            }
         }
         Some(authenticated) => match csrf_refusal(&request, kind) {
             Some(refusal) => refusal,
@@ -90,7 +104,8 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
         },
     };
     let mut response = response;
-    if let (Some(context), Some(mut entry)) = (context, audit) {
+    let quiet = response.status().is_success() && is_refresh(&request_route);
+    if let (Some(context), Some(mut entry)) = (context, audit.filter(|_| !quiet)) {
         entry.actor = principal.as_ref().map(|p| actor_of(&p.0));
         entry.outcome = response.status().as_u16();
         context.audit.record(entry).await;
@@ -99,6 +114,48 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
         response.extensions_mut().insert(principal);
     }
     response
+}
+
+/// [`Access::Ingest`]: the caller's key must carry `scope`; the call is charged to the key's
+/// ingest budget. Not audited: ingest calls are the application's traffic, not /ops access.
+async fn authorize_ingest(scope: Scope, request: Request, next: Next) -> Response {
+    let key_id = match request.extensions().get::<IngestCaller>() {
+        Some(caller) if caller.scopes.contains(&scope) => caller.key_id,
+        Some(_) => {
+            return ApiError::forbidden(format!("this ingest key lacks the scope `{scope}`"))
+                .into_response();
+        }
+        None if request.extensions().get::<Authenticated>().is_some() => {
+            return ApiError::forbidden(format!(
+                "the ingest API takes an ingest key (opsdeck_key_…) with scope `{scope}`, \
+                 not a personal token or a session"
+            ))
+            .into_response();
+        }
+        None => return ApiError::unauthorized().into_response(),
+    };
+    let limits = request
+        .extensions()
+        .get::<std::sync::Arc<crate::ratelimit::RateLimits>>()
+        .cloned();
+    match limits.map(|limits| limits.check_ingest(key_id)) {
+        Some(Err(limited)) => limited.into_response(),
+        Some(Ok(budget)) => {
+            let mut response = next.run(request).await;
+            budget.apply(response.headers_mut());
+            response
+        }
+        None => next.run(request).await,
+    }
+}
+
+/// Routes a page polls on its own to refresh in place (every few seconds while open). The
+/// opening of the page is audited; its allowed refreshes are not, or one open tab would
+/// add some 17,000 entries a day. A refused refresh is still audited.
+const REFRESH_ROUTES: [&str; 1] = ["/overview/live"];
+
+fn is_refresh(route: &str) -> bool {
+    REFRESH_ROUTES.contains(&route)
 }
 
 /// For a request from a dashboard session that changes state: refused unless it comes

@@ -66,6 +66,18 @@ impl<T: Template> IntoResponse for Page<T> {
     }
 }
 
+#[derive(Template)]
+#[template(path = "refused.html")]
+struct RefusedPage<'a> {
+    message: &'a str,
+}
+
+/// The page a signed-in person sees for a page or form their role may not use (403): the
+/// same refusal the JSON API gives, readable in a browser.
+pub fn refused_page(message: &str) -> Response {
+    Page::with_status(RefusedPage { message }, StatusCode::FORBIDDEN).into_response()
+}
+
 /// The headers every page carries: pages show operational data of the moment, so they are
 /// never stored by the browser or a proxy, and they are never framed or sniffed.
 pub fn secure_page_headers(headers: &mut axum::http::HeaderMap) {

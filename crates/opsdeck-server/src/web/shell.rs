@@ -83,7 +83,7 @@ static SECTION_ACCESS: LazyLock<Vec<(Section, Permission)>> = LazyLock::new(|| {
                 })
                 .and_then(|r| match r.access {
                     Access::Requires(permission) => Some((section, permission)),
-                    Access::Public | Access::ScrapeToken => None,
+                    Access::Public | Access::ScrapeToken | Access::Ingest(_) => None,
                 })
         })
         .collect()

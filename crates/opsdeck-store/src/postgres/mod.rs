@@ -8,6 +8,10 @@
 mod alerts;
 mod audit;
 mod checks;
+mod cron;
+mod cron_apply;
+mod cron_guard;
+mod cron_runs;
 mod latest;
 mod queries;
 mod schema;

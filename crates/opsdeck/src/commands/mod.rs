@@ -11,6 +11,8 @@ use tracing::{error, info};
 use crate::{DatabaseArgs, ServeArgs, TokenCommand, load_config};
 
 pub mod audit;
+pub mod cron;
+pub mod exec;
 mod token;
 
 pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Result<ExitCode> {

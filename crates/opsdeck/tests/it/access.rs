@@ -120,6 +120,12 @@ async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
             let bad_credentials =
                 matches!(caller.who, Who::Revoked | Who::Expired | Who::Malformed);
             match route.access {
+                Access::Public if route.path.contains("{key}") => {
+                    // A ping URL: the key in its path is the credential, and the
+                    // placeholder is a wrong one whoever calls (pings.rs proves that a
+                    // right one gets through).
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                }
                 Access::Public => {
                     if bad_credentials {
                         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
@@ -140,6 +146,21 @@ async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
                         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
                     }
                 }
+                // The ingest key minted above carries every scope.
+                Access::Ingest(_) => match caller.who {
+                    Who::Ingest => assert!(
+                        status != StatusCode::UNAUTHORIZED
+                            && status != StatusCode::FORBIDDEN
+                            && !status.is_server_error(),
+                        "{what}: an ingest key gets through, got {status}"
+                    ),
+                    Who::Personal(_) => assert_eq!(status, StatusCode::FORBIDDEN, "{what}"),
+                    Who::Nobody | Who::Revoked | Who::Expired | Who::Malformed => {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                        let body: serde_json::Value = response.json().await.unwrap();
+                        assert!(body["error"]["code"].is_string(), "{what}: envelope");
+                    }
+                },
                 Access::Requires(permission) => match caller.who {
                     Who::Nobody if route.kind == Kind::Html => {
                         assert_eq!(status, StatusCode::SEE_OTHER, "{what}");
@@ -165,5 +186,218 @@ async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
     assert!(
         checked >= table.routes().len() * 10,
         "walked {checked} route × caller pairs"
+    );
+}
+
+/// An app on a fresh SQLite database whose clock only moves when the test says so: for
+/// proving that expiry is checked on every request, also for credentials the app has cached.
+pub(crate) struct ClockedApp {
+    pub clock: std::sync::Arc<opsdeck_core::ManualClock>,
+    pub state: opsdeck_server::state::AppState,
+    addr: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl ClockedApp {
+    pub(crate) async fn spawn() -> Self {
+        let db = TestDb::sqlite();
+        let clock = std::sync::Arc::new(opsdeck_core::ManualClock::new(Utc::now()));
+        let app = opsdeck_server::Application::build(
+            support::app::test_config(&db.url),
+            opsdeck_server::BuildOptions {
+                clock: clock.clone(),
+            },
+        )
+        .await
+        .expect("build app");
+        let addr = app.local_addr().expect("local addr");
+        let state = app.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The database goes only once the app has stopped writing to it.
+        tokio::spawn(async move {
+            let _ = app.run_until(async move { drop(stopped.await) }).await;
+            drop(db);
+        });
+        Self {
+            clock,
+            state,
+            addr,
+            stop: Some(stop),
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A personal token created at the app's "now", expiring `lifetime` later if given.
+    pub(crate) async fn mint(
+        &self,
+        role: Role,
+        lifetime: Option<chrono::Duration>,
+    ) -> (uuid::Uuid, String) {
+        use opsdeck_core::Clock as _;
+        let now = self.clock.now();
+        let new = opsdeck_core::token::NewToken {
+            name: opsdeck_core::token::TokenName::parse(role.as_str()).unwrap(),
+            grant: Grant::Role(role),
+            created_by: Some("test".into()),
+            expires_at: lifetime.map(|lifetime| now + lifetime),
+        };
+        let secret = opsdeck_core::token::generate(new.kind());
+        let record = self
+            .state
+            .store()
+            .create_token(&new, &secret.hash, &secret.display, now)
+            .await
+            .unwrap();
+        (record.id, secret.secret.expose().to_owned())
+    }
+}
+
+impl Drop for ClockedApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn whoami(client: &reqwest::Client, url: &str, token: &str) -> StatusCode {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_token_revoked_through_the_api_is_refused_at_once_though_it_was_just_cached() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (viewer_id, viewer) = app.mint_role(Role::Viewer).await;
+    let url = app.url("/ops/session");
+    // Two successes: the second is served from the credential cache.
+    for _ in 0..2 {
+        assert_eq!(whoami(&app.client, &url, &viewer).await, StatusCode::OK);
+    }
+    let revoked = app
+        .client
+        .delete(app.url(&format!("/ops/tokens/{viewer_id}")))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"reason": "laptop lost"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let refused = app
+        .client
+        .get(&url)
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+    // The admin's own cached token is untouched by revoking another.
+    assert_eq!(whoami(&app.client, &url, &admin).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_revoked_by_another_process_stops_working_within_the_cache_lifetime() {
+    // What `opsdeck token revoke` or another replica does: write the database behind this
+    // process's back. The cached success may be served for up to the cache's lifetime (the
+    // README promises no more), then the store's answer counts. (Polling must not trip the
+    // read limit.)
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.rate_limit.enabled = false).await;
+    let (viewer_id, viewer) = app.mint_role(Role::Viewer).await;
+    let url = app.url("/ops/session");
+    assert_eq!(whoami(&app.client, &url, &viewer).await, StatusCode::OK);
+    let revoked_at = std::time::Instant::now();
+    assert!(
+        app.state
+            .store()
+            .revoke_token(viewer_id, Utc::now())
+            .await
+            .unwrap()
+    );
+    let ttl = opsdeck_server::auth::cache::TTL;
+    let status = support::wait_for_async(ttl * 2, "the revocation to take effect", || {
+        let client = app.client.clone();
+        let url = url.clone();
+        let viewer = viewer.clone();
+        async move {
+            let status = whoami(&client, &url, &viewer).await;
+            (status == StatusCode::UNAUTHORIZED).then_some(status)
+        }
+    })
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        revoked_at.elapsed() <= ttl + std::time::Duration::from_secs(1),
+        "took {:?}, the cache lifetime is {ttl:?}",
+        revoked_at.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_cached_token_is_refused_the_instant_it_expires() {
+    let app = ClockedApp::spawn().await;
+    let client = reqwest::Client::new();
+    let url = app.url("/ops/session");
+    let (_, token) = app
+        .mint(Role::Viewer, Some(chrono::Duration::hours(1)))
+        .await;
+    for _ in 0..2 {
+        assert_eq!(whoami(&client, &url, &token).await, StatusCode::OK);
+    }
+    // Just before the deadline it still works (and stays cached); at the deadline it does not,
+    // though far less wall-clock time than the cache's lifetime has passed.
+    app.clock.advance(std::time::Duration::from_secs(3600 - 1));
+    assert_eq!(whoami(&client, &url, &token).await, StatusCode::OK);
+    app.clock.advance(std::time::Duration::from_secs(1));
+    let refused = client.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_tokens_are_not_cached_so_guessing_stays_rate_limited() {
+    // The same well-formed but unknown token, again and again from one address: every try
+    // is a failed authentication, and the failed-auth limit answers 429 long before the
+    // tries run out. Nothing is remembered that would let a retry skip that.
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| {
+        c.rate_limit.failed_auth_per_minute = 1;
+        c.rate_limit.failed_auth_burst = 3;
+    })
+    .await;
+    let unknown = opsdeck_core::token::generate(opsdeck_core::token::TokenKind::Personal);
+    let url = app.url("/ops/session");
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(whoami(&app.client, &url, unknown.secret.expose()).await);
+    }
+    assert_eq!(statuses[..3], [StatusCode::UNAUTHORIZED; 3], "{statuses:?}");
+    assert!(
+        statuses[3..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
     );
 }

@@ -20,6 +20,16 @@ const PUBLIC: [(&str, &str); 5] = [
     ("GET", "/static/{file}"),
 ];
 
+/// SPEC §2's `/ping/…`, by HEAD, GET and POST: public, as the ingest key in the path is
+/// the credential.
+const PING_PATHS: [&str; 5] = [
+    "/ping/{key}/{slug}",
+    "/ping/{key}/{slug}/start",
+    "/ping/{key}/{slug}/fail",
+    "/ping/{key}/{slug}/log",
+    "/ping/{key}/{slug}/{exit_status}",
+];
+
 #[tokio::test]
 async fn every_route_is_public_by_name_or_refuses_without_a_principal() {
     let table = route_table();
@@ -29,9 +39,13 @@ async fn every_route_is_public_by_name_or_refuses_without_a_principal() {
         .filter(|r| r.access == Access::Public)
         .map(|r| (r.method.to_string(), r.path.clone()))
         .collect();
+    let pings = PING_PATHS
+        .iter()
+        .flat_map(|p| ["HEAD", "GET", "POST"].map(|m| (m.to_owned(), p.to_string())));
     let expected: BTreeSet<(String, String)> = PUBLIC
         .iter()
         .map(|(m, p)| (m.to_string(), p.to_string()))
+        .chain(pings)
         .collect();
     assert_eq!(public, expected, "public routes are exactly SPEC §2's list");
 
@@ -52,6 +66,11 @@ async fn every_route_is_public_by_name_or_refuses_without_a_principal() {
         let status = response.status();
         let what = format!("{} {}", route.method, route.path);
         match (route.access, route.kind) {
+            // The placeholder is a wrong ping key; after a few, the address is blocked.
+            (Access::Public, _) if route.path.contains("{key}") => assert!(
+                status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
+                "{what} refuses a wrong key in its path, answered {status}"
+            ),
             (Access::Public, _) => assert!(
                 status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
                 "{what} is public but answered {status}"
@@ -66,7 +85,7 @@ async fn every_route_is_public_by_name_or_refuses_without_a_principal() {
                         .starts_with("/login")
                 );
             }
-            (Access::Requires(_), _) => {
+            (Access::Requires(_) | Access::Ingest(_), _) => {
                 assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
                 let body: serde_json::Value = response.json().await.unwrap();
                 assert_eq!(body["error"]["code"], "unauthorized", "{what}");

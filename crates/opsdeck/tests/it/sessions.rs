@@ -2,11 +2,14 @@
 //! session authenticates, state changes need same-origin and the CSRF token, logout and
 //! token revocation end the session, and sign-in events are audited.
 
+use opsdeck_core::Clock as _;
 use opsdeck_core::audit::AuditFilter;
 use opsdeck_core::auth::Role;
+use opsdeck_core::session::SessionHash;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::access::ClockedApp;
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 use crate::support::wait_for_async;
@@ -263,4 +266,123 @@ async fn revoking_the_token_ends_its_sessions() {
         StatusCode::OK,
         "the login page still opens with a dead cookie"
     );
+}
+
+/// Signs in to a [`ClockedApp`]; returns the `name=value` cookie pair.
+async fn sign_in_clocked(app: &ClockedApp, token: &str) -> String {
+    let response = client()
+        .post(app.url("/login"))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("token", token), ("next", "/ops/session")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn session_status(app: &ClockedApp, cookie: &str) -> StatusCode {
+    client()
+        .get(app.url("/ops/session"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_cached_session_is_still_touched_and_ends_the_instant_it_idles_out() {
+    let app = ClockedApp::spawn().await;
+    let idle = app.state.config().session.idle_timeout;
+    let (_, token) = app.mint(Role::Viewer, None).await;
+    let cookie = sign_in_clocked(&app, &token).await;
+    let secret = cookie.split_once('=').unwrap().1;
+    let hash = SessionHash::of(secret).unwrap();
+    assert_eq!(session_status(&app, &cookie).await, StatusCode::OK);
+
+    // Busy: a request shortly before each idle deadline keeps the session alive, because it
+    // is still written down as seen although the session itself comes from the cache.
+    for _ in 0..3 {
+        app.clock.advance(idle - Duration::from_secs(1));
+        assert_eq!(session_status(&app, &cookie).await, StatusCode::OK);
+        let stored = app
+            .state
+            .store()
+            .find_session(&hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.last_seen_at.timestamp_millis(),
+            app.clock.now().timestamp_millis(),
+            "the request was recorded as the session's last use"
+        );
+    }
+    // Idle: at the deadline it is over, with no wall-clock time for a cache entry to age.
+    app.clock.advance(idle);
+    assert_eq!(
+        session_status(&app, &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_cached_session_ends_the_instant_its_token_expires() {
+    let app = ClockedApp::spawn().await;
+    let (_, token) = app
+        .mint(Role::Viewer, Some(chrono::Duration::minutes(10)))
+        .await;
+    let cookie = sign_in_clocked(&app, &token).await;
+    assert_eq!(session_status(&app, &cookie).await, StatusCode::OK);
+    app.clock.advance(Duration::from_secs(10 * 60 - 1));
+    assert_eq!(session_status(&app, &cookie).await, StatusCode::OK);
+    app.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        session_status(&app, &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_cached_session_ends_at_once_on_logout_and_on_revoking_its_token() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (viewer_id, viewer) = app.mint_role(Role::Viewer).await;
+    let http = client();
+    let get = |cookie: String| {
+        let request = http.get(app.url("/ops/session")).header("cookie", cookie);
+        async move { request.send().await.unwrap().status() }
+    };
+
+    // Logout: the next request with the same cookie (a copy an attacker kept) is anonymous.
+    let cookie = sign_in(&app, &viewer).await;
+    let csrf = csrf_of(&app, &cookie).await;
+    assert_eq!(get(cookie.clone()).await, StatusCode::OK);
+    let logout = http
+        .post(app.url("/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::SEE_OTHER);
+    assert_eq!(get(cookie).await, StatusCode::UNAUTHORIZED);
+
+    // Revocation of the token it was opened with.
+    let cookie = sign_in(&app, &viewer).await;
+    for _ in 0..2 {
+        assert_eq!(get(cookie.clone()).await, StatusCode::OK);
+    }
+    let revoke = http
+        .delete(app.url(&format!("/ops/tokens/{viewer_id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"reason": "left the team"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_eq!(get(cookie).await, StatusCode::UNAUTHORIZED);
 }

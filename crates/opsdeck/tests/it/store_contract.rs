@@ -18,6 +18,7 @@ use crate::support::db::TestDb;
 mod alerts;
 mod audit;
 mod checks;
+mod cron;
 mod sessions;
 mod tokens;
 
@@ -320,14 +321,23 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 9] = [
+    const TABLES: [&str; 18] = [
         "_sqlx_migrations",
+        "alert_deliveries",
+        "alert_events",
         "audit_log",
+        "check_latest",
         "check_sample_buckets",
         "check_samples",
         "check_status_changes",
+        "cron_monitors",
+        "cron_run_logs",
+        "cron_runs",
+        "cron_slots",
         "instances",
         "leases",
+        "liveness",
+        "outages",
         "sessions",
         "tokens",
     ];

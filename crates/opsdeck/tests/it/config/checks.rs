@@ -152,3 +152,62 @@ fn webhook_mistakes_are_reported_without_echoing_the_url() {
     assert!(report.contains("alerts.webhooks[1].name"), "{report}");
     assert!(!report.contains("secret-part"), "{report}");
 }
+
+#[test]
+fn cron_monitors_and_jobs_become_specs_and_report_mistakes_by_key() {
+    let config = parse(
+        r#"
+[[cron.monitors]]
+slug = "nightly-backup"
+schedule = "30 2 * * *"
+tz = "Europe/Berlin"
+grace = "15m"
+max_runtime = "2h"
+tags = ["backup"]
+maintenance = [{ schedule = "0 3 * * 0", duration = "2h" }]
+
+[[cron.jobs]]
+slug = "digests"
+interval = "15m"
+url = "https://app.internal/cron/digests"
+"#,
+    )
+    .expect("valid");
+    let spec = config.cron.monitors[0].to_spec().expect("spec");
+    assert_eq!(spec.slug().as_str(), "nightly-backup");
+    assert_eq!(spec.grace().as_secs(), 900);
+    assert_eq!(config.cron.jobs[0].monitor.slug, "digests");
+
+    let report = problems(
+        r#"
+[[cron.monitors]]
+slug = "Bad Slug"
+schedule = "61 * * * *"
+
+[[cron.monitors]]
+slug = "both"
+schedule = "@daily"
+interval = "1h"
+
+[[cron.jobs]]
+slug = "both"
+schedule = "@hourly"
+url = "ftp://x"
+"#,
+    );
+    for expected in [
+        "cron.monitors[0].slug",
+        "cron.monitors[0].schedule",
+        "cron.monitors[1].interval",
+        "cron.jobs[0].slug",
+        "used twice",
+        "cron.jobs[0].url",
+    ] {
+        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
+    }
+    // A misspelt key of a job is an error naming it, not a silently ignored line.
+    let report = problems(
+        "[[cron.jobs]]\nslug = \"x\"\ninterval = \"1m\"\nurl = \"https://a/b\"\nmethd = \"POST\"\n",
+    );
+    assert!(report.contains("cron.jobs[0]") && report.contains("`methd`"), "{report}");
+}

@@ -2,7 +2,7 @@
 //! the navigation each role sees, security headers, static assets, and the overview's time
 //! to first byte.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use opsdeck_core::auth::{Permission, Role};
 use opsdeck_server::router::{Access, Kind, route_table};
@@ -11,6 +11,7 @@ use reqwest::{Method, StatusCode};
 use super::{client, fast_health};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
+use crate::support::wait_for_async;
 
 /// A page route with its parameters filled with something that exists.
 fn page_path(template: &str) -> String {
@@ -94,6 +95,10 @@ async fn every_page_answers_its_roles_and_refuses_or_redirects_the_rest() {
                 assert_no_inline_code(&body, &what);
             } else {
                 assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+                // A browser gets a page saying so, not the JSON API's envelope.
+                assert_page_headers(&response, &what);
+                let body = response.text().await.unwrap();
+                assert!(body.contains("Not allowed") && body.contains(role.as_str()), "{what}: {body}");
             }
         }
     }
@@ -224,4 +229,54 @@ async fn overview_first_byte_is_measured() {
         times[times.len() * 9 / 10].as_secs_f64() * 1000.0,
         times[times.len() - 1].as_secs_f64() * 1000.0,
     );
+}
+
+/// Opening a page is audited; the page's own in-place refreshes are not (one open tab
+/// would otherwise add an entry every few seconds), but a refused refresh is.
+#[tokio::test]
+async fn page_views_are_audited_and_their_refreshes_are_not() {
+    use opsdeck_core::audit::AuditFilter;
+
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    for path in ["/", "/overview/live", "/overview/live"] {
+        let response = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let anonymous = app.get("/overview/live").await;
+    assert_eq!(anonymous.url().path(), "/login", "sent to sign in");
+    let count = |action: &'static str| {
+        let store = app.state.store().clone();
+        async move {
+            store
+                .list_audit(&AuditFilter {
+                    action: Some(action.to_owned()),
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    wait_for_async(Duration::from_secs(10), "the page view's audit entry", || async {
+        (count("GET /").await == 1 && count("GET /overview/live").await == 1).then_some(())
+    })
+    .await;
+    // The one refresh entry is the refused, anonymous one.
+    let refresh = app
+        .state
+        .store()
+        .list_audit(&AuditFilter {
+            action: Some("GET /overview/live".to_owned()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(refresh[0].record.actor.is_none(), "{refresh:?}");
 }

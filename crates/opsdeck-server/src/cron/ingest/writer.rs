@@ -1,0 +1,315 @@
+//! The writer task: takes what has queued up, applies it and commits it in one transaction,
+//! answers every waiter, and tries again what conflicted (see the module docs of
+//! [`super`]).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug, StateWrite, Upserted};
+use opsdeck_core::{Store, StoreError, StoreResult};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::batch::{self, Applied, Group, Item};
+use super::cache::{Known, MonitorCache};
+use super::{ATTEMPTS, Accepted, BATCH_MAX, IngestError, IngestMetrics, Job, Provision};
+use crate::alerts::Dispatcher;
+use crate::error::chain;
+
+/// The task behind [`super::Ingest`]; run it with [`IngestWriter::run`].
+#[derive(Debug)]
+pub struct IngestWriter {
+    receiver: mpsc::Receiver<Job>,
+    store: Arc<dyn Store>,
+    alerts: Dispatcher,
+    metrics: IngestMetrics,
+    cache: MonitorCache,
+    /// The time given to the latest ping, so pings' times never go backwards.
+    last_now: Option<DateTime<Utc>>,
+}
+
+/// A group applied to its monitor, waiting for the commit.
+#[derive(Debug)]
+struct Planned {
+    known: Known,
+    items: Vec<Applied>,
+}
+
+/// What provisioning found for one ping.
+enum Provisioned {
+    /// The monitor as known serves.
+    Same,
+    /// Created or changed just now: its stored form, and whether this ping created it.
+    Fresh(Known, bool),
+    /// It does not exist and this ping may not create it.
+    Missing,
+}
+
+impl IngestWriter {
+    pub(super) fn new(
+        receiver: mpsc::Receiver<Job>,
+        store: Arc<dyn Store>,
+        alerts: Dispatcher,
+        metrics: IngestMetrics,
+    ) -> Self {
+        Self {
+            receiver,
+            store,
+            alerts,
+            metrics,
+            cache: MonitorCache::default(),
+            last_now: None,
+        }
+    }
+
+    /// Commits pings until cancelled, then refuses new ones and commits what is still
+    /// queued, so every ping that was queued is answered.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut jobs = Vec::with_capacity(BATCH_MAX);
+        loop {
+            let received = tokio::select! {
+                biased;
+                n = self.receiver.recv_many(&mut jobs, BATCH_MAX) => n,
+                () = cancel.cancelled() => {
+                    self.receiver.close();
+                    self.receiver.recv_many(&mut jobs, BATCH_MAX).await
+                }
+            };
+            if received == 0 {
+                break;
+            }
+            self.commit_batch(std::mem::take(&mut jobs)).await;
+        }
+        tracing::debug!(target: "opsdeck::cron", "ingest writer stopped");
+    }
+
+    async fn commit_batch(&mut self, jobs: Vec<Job>) {
+        let mut pending: Vec<Item> = jobs
+            .into_iter()
+            .map(|job| Item {
+                now: self.stamp(job.request.received_at),
+                job,
+                created: false,
+            })
+            .collect();
+        for _ in 0..ATTEMPTS {
+            if pending.is_empty() {
+                return;
+            }
+            pending = self.attempt(pending).await;
+        }
+        if !pending.is_empty() {
+            tracing::warn!(
+                target: "opsdeck::cron",
+                pings = pending.len(),
+                "pings not recorded: their monitors kept changing under them"
+            );
+        }
+        for item in pending {
+            item.answer(Err(IngestError::Unavailable));
+        }
+    }
+
+    /// One round: applies and commits `items`, answers what is settled and returns the
+    /// pings whose monitors conflicted, to be applied again on fresh state.
+    async fn attempt(&mut self, items: Vec<Item>) -> Vec<Item> {
+        let mut planned = Vec::new();
+        let mut writes = Vec::new();
+        for group in batch::group(items) {
+            if let Some((plan, write)) = self.plan(group).await {
+                planned.push(plan);
+                writes.push(write);
+            }
+        }
+        if writes.is_empty() {
+            return Vec::new();
+        }
+        let pings = planned.iter().map(|plan| plan.items.len()).sum();
+        let started = Instant::now();
+        let results = self.store.apply_outcomes(&writes).await;
+        self.metrics.commit(pings, started.elapsed());
+        let results = match results {
+            Ok(results) => results,
+            Err(err) => {
+                tracing::error!(
+                    target: "opsdeck::cron",
+                    pings,
+                    error = %chain(&err),
+                    "pings not recorded: the commit failed"
+                );
+                for (plan, write) in planned.into_iter().zip(writes) {
+                    self.cache.forget(&write.slug);
+                    for applied in plan.items {
+                        applied.item.answer(Err(IngestError::Unavailable));
+                    }
+                }
+                return Vec::new();
+            }
+        };
+        let mut again = Vec::new();
+        for ((plan, write), result) in planned.into_iter().zip(writes).zip(results) {
+            match result {
+                Ok(version) => self.committed(plan, write, version),
+                Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+                    self.metrics.conflict();
+                    self.cache.forget(&write.slug);
+                    again.extend(plan.items.into_iter().map(|applied| applied.item));
+                }
+                Err(err) => {
+                    tracing::error!(
+                        target: "opsdeck::cron",
+                        slug = %write.slug,
+                        error = %chain(&err),
+                        "pings not recorded"
+                    );
+                    self.cache.forget(&write.slug);
+                    for applied in plan.items {
+                        applied.item.answer(Err(IngestError::Unavailable));
+                    }
+                }
+            }
+        }
+        again
+    }
+
+    /// Answers the pings of a committed write, raises their alerts and remembers the
+    /// monitor as written.
+    fn committed(&mut self, plan: Planned, write: StateWrite, version: u64) {
+        let Planned { known, items } = plan;
+        for applied in items {
+            if let Some(alert) = applied.alert {
+                self.alerts.notify(alert.event(&known.spec));
+            }
+            let accepted = Accepted {
+                created: applied.item.created,
+                run_id: applied.run_id,
+            };
+            applied.item.answer(Ok(accepted));
+        }
+        let known = Known {
+            state: write.state,
+            version,
+            ..known
+        };
+        self.cache.put(write.slug, known);
+    }
+
+    /// Finds (or provisions) the monitor of a group and applies its pings; answers the
+    /// pings that cannot be applied. `None` when none is left to commit.
+    async fn plan(&mut self, group: Group) -> Option<(Planned, StateWrite)> {
+        let Group { slug, items } = group;
+        let mut known = match self.known(&slug).await {
+            Ok(known) => known,
+            Err(err) => {
+                unavailable(&slug, &err, items);
+                return None;
+            }
+        };
+        let mut kept = Vec::with_capacity(items.len());
+        for mut item in items {
+            let provision = &item.job.request.provision;
+            match self
+                .provision(&slug, known.as_ref(), provision, item.now)
+                .await
+            {
+                Ok(Provisioned::Same) => kept.push(item),
+                Ok(Provisioned::Fresh(fresh, created)) => {
+                    known = Some(fresh);
+                    item.created |= created;
+                    kept.push(item);
+                }
+                Ok(Provisioned::Missing) => item.answer(Err(IngestError::NotFound)),
+                Err(err) => unavailable(&slug, &err, vec![item]),
+            }
+        }
+        let known = known.filter(|_| !kept.is_empty())?;
+        let (write, items) = batch::apply(slug, &known, kept);
+        Some((Planned { known, items }, write))
+    }
+
+    /// The monitor as last known here, else as stored; `None` if it does not exist.
+    async fn known(&self, slug: &Slug) -> StoreResult<Option<Known>> {
+        if let Some(known) = self.cache.get(slug) {
+            return Ok(Some(known.clone()));
+        }
+        Ok(self.store.get_monitor(slug).await?.map(Known::from))
+    }
+
+    async fn provision(
+        &self,
+        slug: &Slug,
+        known: Option<&Known>,
+        provision: &Provision,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Provisioned> {
+        match (provision, known) {
+            (Provision::Existing | Provision::AutoCreate, Some(_)) => Ok(Provisioned::Same),
+            (Provision::Existing, None) => Ok(Provisioned::Missing),
+            (Provision::AutoCreate, None) => {
+                let spec = MonitorSpec::auto_created(slug.clone());
+                match self
+                    .store
+                    .create_monitor(&spec, MonitorSource::Ping, now)
+                    .await
+                {
+                    Ok(record) => Ok(Provisioned::Fresh(record.into(), true)),
+                    // Created meanwhile by another replica or request: use that one.
+                    Err(StoreError::Conflict(_)) => self.reread(slug, false).await,
+                    Err(err) => Err(err),
+                }
+            }
+            (Provision::Upsert(spec), known) => {
+                if known.is_some_and(|known| same_config(known, spec)) {
+                    return Ok(Provisioned::Same);
+                }
+                let upserted = (self.store)
+                    .upsert_monitor(spec, MonitorSource::Checkin, now)
+                    .await?;
+                self.reread(slug, upserted == Upserted::Created).await
+            }
+        }
+    }
+
+    async fn reread(&self, slug: &Slug, created: bool) -> StoreResult<Provisioned> {
+        Ok(match self.store.get_monitor(slug).await? {
+            Some(record) => Provisioned::Fresh(record.into(), created),
+            None => Provisioned::Missing,
+        })
+    }
+
+    /// The time for a ping that arrived `at`: never before the previous ping's, so runs
+    /// of one monitor never end before they start when requests overtake each other.
+    fn stamp(&mut self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let now = self.last_now.map_or(at, |last| last.max(at));
+        self.last_now = Some(now);
+        now
+    }
+}
+
+/// Whether a check-in's config is what is stored already (from a check-in): then the
+/// upsert would change nothing and is skipped. The paused flag is an operator's, not the
+/// config's.
+fn same_config(known: &Known, wanted: &MonitorSpec) -> bool {
+    if known.source != MonitorSource::Checkin {
+        return false;
+    }
+    if known.spec.is_paused() == wanted.is_paused() {
+        return *known.spec == *wanted;
+    }
+    let mut wanted = wanted.clone();
+    wanted.set_paused(known.spec.is_paused());
+    *known.spec == wanted
+}
+
+fn unavailable(slug: &Slug, err: &StoreError, items: Vec<Item>) {
+    tracing::error!(
+        target: "opsdeck::cron",
+        slug = %slug,
+        error = %chain(err),
+        "pings not recorded: the monitor could not be read"
+    );
+    for item in items {
+        item.answer(Err(IngestError::Unavailable));
+    }
+}

@@ -1,0 +1,148 @@
+//! No acknowledged ping is lost: many at once to a few monitors, a monitor changed behind
+//! the writer's back (it reads it again and keeps the ping), and two replicas pinging the
+//! same monitors through their own writers.
+
+use std::collections::BTreeSet;
+
+use chrono::Utc;
+use opsdeck_core::cron::{MonitorStatus, RunStatus, Slug};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use super::{Pinger, key};
+use crate::support::app::TestApp;
+use crate::support::contract::on_both_backends;
+use crate::support::db::TestDb;
+
+on_both_backends!(
+    two_hundred_concurrent_pings_are_all_acknowledged_and_all_kept,
+    a_monitor_changed_elsewhere_is_read_again_and_the_ping_kept,
+    two_replicas_ping_the_same_monitors_and_lose_nothing,
+);
+
+const MONITORS: [&str; 5] = ["alpha", "bravo", "charlie", "delta", "echo"];
+
+/// Sends a start and a finish with a fresh rid for `runs` jobs spread over [`MONITORS`],
+/// all at once; returns the rids sent per monitor.
+async fn storm(client: &reqwest::Client, base: &str, runs: usize) -> Vec<(String, Uuid)> {
+    let mut tasks = Vec::new();
+    for n in 0..runs {
+        let slug = MONITORS[n % MONITORS.len()];
+        let (client, base, rid) = (client.clone(), base.to_owned(), Uuid::new_v4());
+        tasks.push(tokio::spawn(async move {
+            for tail in ["/start", "/0"] {
+                let url = format!("{base}/{slug}{tail}?rid={rid}");
+                let response = client.get(&url).send().await.expect("ping");
+                assert_eq!(response.status(), StatusCode::OK, "{url}");
+            }
+            (slug.to_owned(), rid)
+        }));
+    }
+    let mut sent = Vec::new();
+    for task in tasks {
+        sent.push(task.await.expect("ping task"));
+    }
+    sent
+}
+
+/// Every rid sent is one successful, paired run of its monitor; nothing else is stored.
+async fn assert_all_kept(p: &Pinger, sent: &[(String, Uuid)]) {
+    for slug in MONITORS {
+        let expected: BTreeSet<Uuid> = sent
+            .iter()
+            .filter(|(s, _)| s == slug)
+            .map(|(_, rid)| *rid)
+            .collect();
+        let runs = p.runs(slug).await;
+        let stored: BTreeSet<Uuid> = runs.iter().map(|run| run.run_id).collect();
+        assert_eq!(stored, expected, "{slug}");
+        assert_eq!(runs.len(), expected.len(), "{slug}: one row per run");
+        for run in &runs {
+            assert_eq!(run.status, RunStatus::Success, "{slug}: {run:?}");
+            assert!(run.started_at.is_some() && run.duration_ms.is_some());
+        }
+        let record = p.record(slug).await.unwrap();
+        assert_eq!(record.state.status, MonitorStatus::Up, "{slug}");
+        assert!(record.state.open_runs.is_empty(), "{slug}");
+    }
+}
+
+async fn two_hundred_concurrent_pings_are_all_acknowledged_and_all_kept(db: TestDb) {
+    let p = Pinger::spawn(db).await;
+    for slug in MONITORS {
+        p.monitor(slug).await;
+    }
+    let base = p.url("");
+    let base = base.trim_end_matches('/');
+    let sent = storm(&p.app.client, base, 100).await;
+    assert_all_kept(&p, &sent).await;
+    let metrics = p.app.metrics().await;
+    let committed = metric(&metrics, "opsdeck_cron_ping_batch_size_sum");
+    assert_eq!(committed, 200.0, "every ping went through a group commit");
+    let accepted = metric(
+        &metrics,
+        "opsdeck_cron_pings_total{kind=\"exit_zero\",outcome=\"accepted\"}",
+    );
+    assert_eq!(accepted, 100.0);
+}
+
+/// The value of the sample named exactly `name` (with its labels).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {name}"))
+        .parse()
+        .unwrap()
+}
+
+async fn a_monitor_changed_elsewhere_is_read_again_and_the_ping_kept(db: TestDb) {
+    let p = Pinger::spawn(db).await;
+    p.monitor("nightly").await;
+    // The writer now knows the monitor at this version.
+    p.ok("nightly").await;
+    let slug = Slug::parse("nightly").unwrap();
+    let store = p.app.state.store();
+    store
+        .set_monitor_paused(&slug, true, Utc::now())
+        .await
+        .unwrap();
+    p.ok("nightly").await;
+    let record = p.record("nightly").await.unwrap();
+    assert_eq!(
+        record.state.status,
+        MonitorStatus::Paused,
+        "the ping was applied under the spec as changed, not as remembered"
+    );
+    assert_eq!(p.runs("nightly").await.len(), 2);
+    let metrics = p.app.metrics().await;
+    assert!(metric(&metrics, "opsdeck_cron_ping_conflicts_total") >= 1.0);
+
+    // Deleted behind its back: the next ping is a plain 404.
+    assert!(store.delete_monitor(&slug).await.unwrap());
+    let response = p.ping(reqwest::Method::GET, "nightly", "").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+async fn two_replicas_ping_the_same_monitors_and_lose_nothing(db: TestDb) {
+    let url = db.url.clone();
+    let p = Pinger::spawn(db).await;
+    for slug in MONITORS {
+        p.monitor(slug).await;
+    }
+    let other = TestApp::spawn_replica(&url, super::roomy).await;
+    let other_key = key(
+        &other,
+        "other replica",
+        &[opsdeck_core::token::Scope::Checkins],
+    )
+    .await;
+    let here = p.url("");
+    let there = other.url(&format!("/ping/{other_key}"));
+    let (a, b) = tokio::join!(
+        storm(&p.app.client, here.trim_end_matches('/'), 50),
+        storm(&other.client, &there, 50),
+    );
+    let sent: Vec<_> = a.into_iter().chain(b).collect();
+    assert_all_kept(&p, &sent).await;
+    other.shutdown().await.unwrap();
+}
