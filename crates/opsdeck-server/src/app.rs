@@ -21,7 +21,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::alerts::{AlertWorkers, Dispatcher};
-use opsdeck_core::alert::AlertEvent;
 use crate::audit::{AuditSink, AuditWriter};
 use crate::auth::oidc::{JwksRefreshJob, OidcVerifier};
 use crate::auth::{TokenUsage, TokenUsageFlushJob};
@@ -38,6 +37,7 @@ use crate::middleware::{access_log, envelope, request_id};
 use crate::ratelimit::{RateLimitSweepJob, RateLimits};
 use crate::router::route_table;
 use crate::state::{AppState, StateParts};
+use opsdeck_core::alert::AlertEvent;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -199,7 +199,7 @@ impl Application {
         // Pings are answered once committed: the writer outlives the server, and commits
         // what is still queued before the loops (and the alert recorder) stop.
         let ingest_stop = tokio_util::sync::CancellationToken::new();
-        let ingest_task = tokio::spawn(ingest_writer.run(ingest_stop.clone()));
+        let ingest_task = ingest_writer.spawn(ingest_stop.clone());
 
         let stopping = Arc::new(tokio::sync::Notify::new());
         let signal = {

@@ -70,7 +70,10 @@ fn demo_checks(config: &Config) -> Vec<CheckConfig> {
         ..check("disk", CheckType::Disk)
     });
     checks.push(CheckConfig {
-        url: Some(Secret::new(format!("http://{}/livez", config.server.listen))),
+        url: Some(Secret::new(format!(
+            "http://{}/livez",
+            config.server.listen
+        ))),
         warn_latency: Some(Duration::from_millis(250)),
         ..check("self-livez", CheckType::Http)
     });

@@ -6,9 +6,9 @@
 
 use axum::Router;
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::http::Method;
 use axum::middleware::{self, Next};
-use axum::handler::Handler;
 use axum::routing::MethodRouter;
 use opsdeck_core::auth::Permission;
 use utoipa::OpenApi as _;
@@ -160,13 +160,28 @@ pub fn route_table() -> RouteTable {
         .json(Requires(ReadOps), routes!(api::cron::list_monitors))
         .json(Requires(ReadOps), routes!(api::cron::get_monitor))
         .json(Requires(ReadOps), routes!(api::cron::list_runs))
-        .json(Requires(OperateOps), routes!(api::cron_admin::pause_monitor))
-        .json(Requires(OperateOps), routes!(api::cron_admin::resume_monitor))
+        .json(
+            Requires(OperateOps),
+            routes!(api::cron_admin::pause_monitor),
+        )
+        .json(
+            Requires(OperateOps),
+            routes!(api::cron_admin::resume_monitor),
+        )
         .json(Requires(ReadOps), routes!(api::alerts::list_alerts))
         // Administration.
-        .json(Requires(Administer), routes!(api::cron_admin::create_monitor))
-        .json(Requires(Administer), routes!(api::cron_admin::update_monitor))
-        .json(Requires(Administer), routes!(api::cron_admin::delete_monitor))
+        .json(
+            Requires(Administer),
+            routes!(api::cron_admin::create_monitor),
+        )
+        .json(
+            Requires(Administer),
+            routes!(api::cron_admin::update_monitor),
+        )
+        .json(
+            Requires(Administer),
+            routes!(api::cron_admin::delete_monitor),
+        )
         .json(Requires(Administer), routes!(api::tokens::list_tokens))
         .json(Requires(Administer), routes!(api::tokens::create_token))
         .json(Requires(Administer), routes!(api::tokens::revoke_token))

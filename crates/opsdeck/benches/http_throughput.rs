@@ -133,7 +133,8 @@ fn main() {
         let rounds = env_or("BENCH_ROUNDS", 5).max(1);
         let connections = env_or("BENCH_CONNECTIONS", 16);
         let slice = Duration::from_secs_f64(seconds as f64 / rounds as f64);
-        let dir = std::env::temp_dir().join(format!("opsdeck-bench-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("opsdeck-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
@@ -142,7 +143,9 @@ fn main() {
         // load cannot exhaust.
         config.rate_limit.reads_per_minute = 1_000_000_000;
         config.rate_limit.read_burst = 1_000_000_000;
-        let app = Application::build(config, BuildOptions::default()).await.unwrap();
+        let app = Application::build(config, BuildOptions::default())
+            .await
+            .unwrap();
         let addr = app.local_addr().unwrap();
         let store = app.state().store().clone();
         let new = NewToken {
@@ -152,7 +155,10 @@ fn main() {
             expires_at: None,
         };
         let secret = token::generate(new.kind());
-        store.create_token(&new, &secret.hash, &secret.display, Utc::now()).await.unwrap();
+        store
+            .create_token(&new, &secret.hash, &secret.display, Utc::now())
+            .await
+            .unwrap();
         let token = secret.secret.expose().to_owned();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
@@ -172,21 +178,41 @@ fn main() {
             Route::new("GET /livez (public)", "/livez", false),
             Route::new("GET /ops/health (token, audited)", "/ops/health", true),
             Route::new("GET /ops/session (token, audited)", "/ops/session", true),
-            Route::new("GET /ops/instances (token, audited)", "/ops/instances", true),
+            Route::new(
+                "GET /ops/instances (token, audited)",
+                "/ops/instances",
+                true,
+            ),
         ];
         // Warm up connections and caches.
         for route in &routes {
             let token = route.authenticated.then_some(token.as_str());
-            measure(&client, &format!("{base}{}", route.path), token, connections, Duration::from_millis(500)).await;
+            measure(
+                &client,
+                &format!("{base}{}", route.path),
+                token,
+                connections,
+                Duration::from_millis(500),
+            )
+            .await;
         }
         tokio::time::sleep(SETTLE).await;
         for _ in 0..rounds {
             for route in &mut routes {
                 let token = route.authenticated.then_some(token.as_str());
                 let before = cpu_time();
-                let (requests, elapsed) = measure(&client, &format!("{base}{}", route.path), token, connections, slice).await;
+                let (requests, elapsed) = measure(
+                    &client,
+                    &format!("{base}{}", route.path),
+                    token,
+                    connections,
+                    slice,
+                )
+                .await;
                 tokio::time::sleep(SETTLE).await;
-                let cpu = before.zip(cpu_time()).map(|(before, after)| after.saturating_sub(before));
+                let cpu = before
+                    .zip(cpu_time())
+                    .map(|(before, after)| after.saturating_sub(before));
                 route.requests += requests;
                 route.elapsed += elapsed;
                 route.cpu = route.cpu.zip(cpu).map(|(total, cpu)| total + cpu);
@@ -194,7 +220,10 @@ fn main() {
         }
         let livez = routes[0].per_second();
         let livez_cpu = routes[0].cpu_per_request();
-        println!("{:<36} {:>10}  {:>8}  {:>13}  {:>8}", "route", "req/s", "vs livez", "CPU µs/req", "vs livez");
+        println!(
+            "{:<36} {:>10}  {:>8}  {:>13}  {:>8}",
+            "route", "req/s", "vs livez", "CPU µs/req", "vs livez"
+        );
         for route in &routes {
             let cpu = route.cpu_per_request();
             let cpu_ratio = livez_cpu.zip(cpu).map(|(livez, cpu)| livez / cpu);

@@ -7,8 +7,8 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorStatus, Run, RunCursor, Schedule, Slug,
-    TenantId, derive_status,
+    LastRun, MonitorFilter, MonitorRecord, MonitorStatus, Run, RunCursor, Schedule, Slug, TenantId,
+    derive_status,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -157,7 +157,10 @@ pub async fn list_monitors(
     let wanted = query
         .status
         .as_deref()
-        .map(|s| s.parse::<MonitorStatus>().map_err(|e| invalid("status", &e)))
+        .map(|s| {
+            s.parse::<MonitorStatus>()
+                .map_err(|e| invalid("status", &e))
+        })
         .transpose()?;
     let filter = MonitorFilter {
         status: None,

@@ -43,8 +43,8 @@ fn definition_and_reason<'de, D: serde::Deserializer<'de>>(
         Some(_) => return Err(D::Error::custom("field `reason`: expected a string")),
         None => String::new(),
     };
-    let definition =
-        MonitorDefinition::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)?;
+    let definition = MonitorDefinition::deserialize(serde_json::Value::Object(fields))
+        .map_err(D::Error::custom)?;
     Ok((definition, reason))
 }
 
@@ -80,7 +80,11 @@ fn spec_of(definition: &MonitorDefinition) -> Result<MonitorSpec, ApiError> {
               (status = 403, body = ErrorBody)))]
 pub async fn create_monitor(
     State(state): State<AppState>,
-    Guarded { write, reason, body }: Guarded<CreateMonitor>,
+    Guarded {
+        write,
+        reason,
+        body,
+    }: Guarded<CreateMonitor>,
 ) -> Result<(StatusCode, axum::Json<MonitorView>), ApiError> {
     let spec = spec_of(&body.monitor)?;
     let now = state.clock().now();
@@ -99,9 +103,17 @@ pub async fn create_monitor(
         other => other?,
     };
     write
-        .audit("cron.monitor.created", Some(("monitor", spec.slug().to_string())), &reason, 201)
+        .audit(
+            "cron.monitor.created",
+            Some(("monitor", spec.slug().to_string())),
+            &reason,
+            201,
+        )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(MonitorView::new(&record, now))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(MonitorView::new(&record, now)),
+    ))
 }
 
 /// The new definition of a monitor (its slug stays), and why. Fields left out keep
@@ -128,7 +140,11 @@ impl WriteBody for UpdateMonitor {
 pub async fn update_monitor(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Guarded { write, reason, body }: Guarded<UpdateMonitor>,
+    Guarded {
+        write,
+        reason,
+        body,
+    }: Guarded<UpdateMonitor>,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
     let slug = slug_of(&slug)?;
     if body.monitor.slug != slug.as_str() {
@@ -142,7 +158,12 @@ pub async fn update_monitor(
     let now = state.clock().now();
     let record = state.store().update_monitor(&spec, now).await?;
     write
-        .audit("cron.monitor.updated", Some(("monitor", slug.to_string())), &reason, 200)
+        .audit(
+            "cron.monitor.updated",
+            Some(("monitor", slug.to_string())),
+            &reason,
+            200,
+        )
         .await?;
     Ok(axum::Json(MonitorView::new(&record, now)))
 }
@@ -176,7 +197,12 @@ pub async fn delete_monitor(
         return Err(ApiError::not_found(format!("no cron monitor \"{slug}\"")));
     }
     write
-        .audit("cron.monitor.deleted", Some(("monitor", slug.to_string())), &reason, 204)
+        .audit(
+            "cron.monitor.deleted",
+            Some(("monitor", slug.to_string())),
+            &reason,
+            204,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -228,7 +254,12 @@ pub async fn resume_monitor(
 ) -> Result<axum::Json<MonitorView>, ApiError> {
     let view = set_paused(&state, &slug, false).await?;
     write
-        .audit("cron.monitor.resumed", Some(("monitor", slug)), &reason, 200)
+        .audit(
+            "cron.monitor.resumed",
+            Some(("monitor", slug)),
+            &reason,
+            200,
+        )
         .await?;
     Ok(view)
 }

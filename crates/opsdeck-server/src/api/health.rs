@@ -79,7 +79,9 @@ impl CheckEntry {
             (None, _) => Some("no result yet".to_owned()),
             (Some(_), true) => Some(format!(
                 "stale: the latest result is from {}; the replica running the probes has stopped reporting",
-                view.checked_at.map(|at| at.to_rfc3339()).unwrap_or_default()
+                view.checked_at
+                    .map(|at| at.to_rfc3339())
+                    .unwrap_or_default()
             )),
             _ if status == Status::Pass => None,
             _ => view.output.clone(),

@@ -75,19 +75,35 @@ pub struct MonitorDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tz: Option<String>,
     /// A fixed period between runs, e.g. `"10m"`; give this or `schedule`.
-    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, example = "10m")]
     pub interval: Option<Duration>,
     /// How late a run may start before it counts as missed (default 5m).
-    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, example = "5m")]
     pub grace: Option<Duration>,
     /// How long a started run may last before it is timed out.
-    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, example = "1h")]
     pub max_runtime: Option<Duration>,
     /// A successful run faster than this is flagged as suspicious.
-    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(value_type = Option<String>, example = "5s")]
     pub min_runtime: Option<Duration>,
     /// Consecutive failed, missed or timed-out runs before the monitor is down (default 1).
@@ -131,7 +147,11 @@ pub struct JobRequest {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Secret>,
     /// Longest the call may take (default 30s); a slower call is a failed run.
-    #[serde(default, with = "duration::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
     /// The status that counts as success; unset, any 2xx does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,14 +229,16 @@ impl MonitorDefinition {
                     .ok()
             }
             (Some(_), Some(_)) => {
-                field("interval", "give either `schedule` or `interval`, not both".into());
+                field(
+                    "interval",
+                    "give either `schedule` or `interval`, not both".into(),
+                );
                 None
             }
             (None, None) => {
                 field(
                     "schedule",
-                    "required: a cron expression such as \"*/5 * * * *\", or set `interval`"
-                        .into(),
+                    "required: a cron expression such as \"*/5 * * * *\", or set `interval`".into(),
                 );
                 None
             }
@@ -254,9 +276,8 @@ impl MonitorDefinition {
         };
         match (slug, name, schedule) {
             (Some(slug), Some(name), Some(schedule)) if problems.is_empty() => {
-                MonitorSpec::new(slug, name, schedule, settings).map_err(|e| {
-                    vec![(e.field.to_owned(), e.to_string())]
-                })
+                MonitorSpec::new(slug, name, schedule, settings)
+                    .map_err(|e| vec![(e.field.to_owned(), e.to_string())])
             }
             _ => Err(problems),
         }
@@ -331,13 +352,18 @@ impl JobRequest {
         {
             out.push((
                 "method".to_owned(),
-                format!("unsupported method \"{method}\"; expected GET, POST, PUT, PATCH or DELETE"),
+                format!(
+                    "unsupported method \"{method}\"; expected GET, POST, PUT, PATCH or DELETE"
+                ),
             ));
         }
         if self.timeout.is_some_and(|t| t.is_zero()) {
             out.push(("timeout".to_owned(), "must be greater than zero".to_owned()));
         }
-        if self.expect_status.is_some_and(|s| !(100..=599).contains(&s)) {
+        if self
+            .expect_status
+            .is_some_and(|s| !(100..=599).contains(&s))
+        {
             out.push((
                 "expect_status".to_owned(),
                 "must be an HTTP status between 100 and 599".to_owned(),

@@ -255,8 +255,7 @@ impl HealthConfig {
         let mut seen = std::collections::BTreeSet::new();
         for (index, check) in self.checks.iter().enumerate() {
             let prefix = format!("checks[{index}]");
-            if !seen.insert(check.name.as_str())
-                || check.name == crate::health::OWN_DATABASE_CHECK
+            if !seen.insert(check.name.as_str()) || check.name == crate::health::OWN_DATABASE_CHECK
             {
                 problems.push((
                     format!("{prefix}.name"),

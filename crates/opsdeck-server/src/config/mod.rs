@@ -33,11 +33,11 @@ use std::path::Path;
 
 pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
 pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
-pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use check::{check_file, check_file_with_env};
-pub use health::{CheckConfig, CheckType, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
+pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
+pub use health::{CheckConfig, CheckType, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use model::{
     BackgroundConfig, Config, DEFAULT_DATABASE_URL, DatabaseConfig, LogConfig, LogFormat,
     MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,

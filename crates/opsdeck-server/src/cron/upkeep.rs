@@ -58,7 +58,10 @@ impl Job for CronRetentionJob {
         let runs = self.store.prune_runs(cutoff(self.run_retention)).await?;
         // Slot claims only need to outlive the slot's firing; outages the longest window
         // the evaluator looks back over.
-        let slots = self.store.prune_slots(cutoff(Duration::from_secs(7 * 86400))).await?;
+        let slots = self
+            .store
+            .prune_slots(cutoff(Duration::from_secs(7 * 86400)))
+            .await?;
         let outages = self
             .store
             .prune_outages(cutoff(Duration::from_secs(400 * 86400)))

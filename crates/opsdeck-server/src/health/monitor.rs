@@ -14,11 +14,11 @@ use opsdeck_core::health::{
 };
 use opsdeck_core::{Clock, Store, StoreResult};
 
+use super::OWN_DATABASE_CHECK;
 use super::metrics::HealthMetrics;
 use super::probe::{self, CheckSpec, ProbeContext, ProbeSpec};
 use super::scrub::scrub;
 use super::view::{CheckView, HealthSnapshot, RecentResult};
-use super::OWN_DATABASE_CHECK;
 use crate::metrics::Metrics;
 
 /// How many results each check keeps in memory for sparklines.
@@ -137,10 +137,7 @@ impl HealthMonitor {
     }
 
     fn check(&self, name: &CheckName) -> Option<&Check> {
-        self.inner
-            .index
-            .get(name)
-            .map(|&i| &self.inner.checks[i])
+        self.inner.index.get(name).map(|&i| &self.inner.checks[i])
     }
 
     /// Every check as shown now, and the overall status (SPEC §3).
@@ -234,7 +231,9 @@ impl HealthMonitor {
             push_recent(&mut state.recent, &result);
             state.latest = Some(result.clone());
             if let Some(reported) = state.debounce.reported() {
-                self.inner.metrics.set_status(result.name.as_str(), reported);
+                self.inner
+                    .metrics
+                    .set_status(result.name.as_str(), reported);
             }
             change
         };
@@ -282,7 +281,9 @@ impl HealthMonitor {
             if state.since.is_none_or(|since| since <= change.at) {
                 state.debounce = DebounceState::resume(change.to);
                 state.since = Some(change.at);
-                self.inner.metrics.set_status(change.name.as_str(), change.to);
+                self.inner
+                    .metrics
+                    .set_status(change.name.as_str(), change.to);
             }
         }
         for result in results {
@@ -290,7 +291,11 @@ impl HealthMonitor {
                 continue;
             };
             let mut state = check.state.lock().unwrap_or_else(|e| e.into_inner());
-            if state.latest.as_ref().is_none_or(|latest| latest.at < result.at) {
+            if state
+                .latest
+                .as_ref()
+                .is_none_or(|latest| latest.at < result.at)
+            {
                 push_recent(&mut state.recent, &result);
                 state.latest = Some(result);
             }
@@ -303,8 +308,8 @@ impl HealthMonitor {
         let now = self.inner.clock.now();
         let since = now - chrono::Duration::hours(24);
         for check in &self.inner.checks {
-            let figure = window_uptime(self.inner.store.as_ref(), &check.spec.name, since, now)
-                .await?;
+            let figure =
+                window_uptime(self.inner.store.as_ref(), &check.spec.name, since, now).await?;
             check
                 .state
                 .lock()
@@ -359,9 +364,8 @@ fn view(check: &Check, now: DateTime<Utc>) -> CheckView {
     let latest = state.latest.as_ref();
     // Three missed runs (and their timeouts) before a result counts as stale.
     let allowed = (spec.interval + spec.timeout) * 3;
-    let stale = latest.is_some_and(|result| {
-        (now - result.at).to_std().is_ok_and(|age| age > allowed)
-    });
+    let stale =
+        latest.is_some_and(|result| (now - result.at).to_std().is_ok_and(|age| age > allowed));
     let measurement = spec.probe.measurement();
     let (observed_value, observed_unit) = match latest {
         Some(result) if result.observed_value.is_some() => {

@@ -29,11 +29,7 @@ impl CheckLatestStore for PgStore {
         result: &CheckResult,
         change: Option<&StatusChange>,
     ) -> StoreResult<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         let at = result.at.trunc_subsecs(3);
         let latency = i64::try_from(result.latency.as_micros()).unwrap_or(i64::MAX);
         sqlx::query(

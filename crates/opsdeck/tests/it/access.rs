@@ -79,7 +79,12 @@ async fn callers(app: &TestApp) -> Vec<Caller> {
         "Basic YWRtaW46YWRtaW4=".to_owned(),
         "Bearer not-an-opsdeck-token".to_owned(),
         format!("Bearer {}", &admin[..admin.len() - 1]),
-        format!("Bearer {}x", &admin[..admin.len() - 1]),
+        // The last character changed to another one: the checksum no longer matches.
+        format!(
+            "Bearer {}{}",
+            &admin[..admin.len() - 1],
+            if admin.ends_with('x') { 'y' } else { 'x' }
+        ),
     ] {
         callers.push(Caller {
             who: Who::Malformed,

@@ -34,7 +34,10 @@ async fn send(
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 async fn monitors_are_managed_through_the_api_with_roles_and_reasons(db: TestDb) {
@@ -48,9 +51,23 @@ async fn monitors_are_managed_through_the_api_with_roles_and_reasons(db: TestDb)
         "tz": "Europe/Berlin", "grace": "15m", "max_runtime": "2h", "tags": ["db"],
         "reason": "monitor the backup"
     });
-    let (status, _) = send(&app, Method::POST, "/ops/cron", &operator, Some(backup.clone())).await;
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/ops/cron",
+        &operator,
+        Some(backup.clone()),
+    )
+    .await;
     assert_eq!(status, 403, "operators do not manage monitors");
-    let (status, created) = send(&app, Method::POST, "/ops/cron", &admin, Some(backup.clone())).await;
+    let (status, created) = send(
+        &app,
+        Method::POST,
+        "/ops/cron",
+        &admin,
+        Some(backup.clone()),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "new");
     assert_eq!(created["tz"], "Europe/Berlin");
@@ -61,40 +78,101 @@ async fn monitors_are_managed_through_the_api_with_roles_and_reasons(db: TestDb)
 
     // Bad input: a 400 naming the field, and nothing stored.
     for (body, field) in [
-        (json!({"slug": "x", "schedule": "61 * * * *", "reason": "r"}), "schedule"),
-        (json!({"slug": "Bad", "interval": "1h", "reason": "r"}), "slug"),
-        (json!({"slug": "y", "interval": "1h", "schedule": "@daily", "reason": "r"}), "interval"),
-        (json!({"slug": "z", "interval": "1h", "gracee": "1m", "reason": "r"}), "gracee"),
+        (
+            json!({"slug": "x", "schedule": "61 * * * *", "reason": "r"}),
+            "schedule",
+        ),
+        (
+            json!({"slug": "Bad", "interval": "1h", "reason": "r"}),
+            "slug",
+        ),
+        (
+            json!({"slug": "y", "interval": "1h", "schedule": "@daily", "reason": "r"}),
+            "interval",
+        ),
+        (
+            json!({"slug": "z", "interval": "1h", "gracee": "1m", "reason": "r"}),
+            "gracee",
+        ),
         (json!({"slug": "w", "interval": "1h"}), "reason"),
     ] {
         let (status, error) = send(&app, Method::POST, "/ops/cron", &admin, Some(body)).await;
         assert_eq!(status, 400, "{error}");
-        assert!(error["error"]["message"].as_str().unwrap().contains(field), "{field}: {error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(field),
+            "{field}: {error}"
+        );
     }
 
     let (status, list) = send(&app, Method::GET, "/ops/cron", &viewer, None).await;
     assert_eq!(status, 200);
     assert_eq!(list["monitors"].as_array().unwrap().len(), 1, "{list}");
     let (status, one) = send(&app, Method::GET, "/ops/cron/nightly-backup", &viewer, None).await;
-    assert_eq!((status, one["slug"].as_str()), (200, Some("nightly-backup")));
+    assert_eq!(
+        (status, one["slug"].as_str()),
+        (200, Some("nightly-backup"))
+    );
     let (status, _) = send(&app, Method::GET, "/ops/cron/nope", &viewer, None).await;
     assert_eq!(status, 404);
-    let (status, runs) = send(&app, Method::GET, "/ops/cron/nightly-backup/runs?limit=10", &viewer, None).await;
-    assert_eq!((status, runs["runs"].as_array().map(Vec::len)), (200, Some(0)), "{runs}");
-    let (status, _) = send(&app, Method::GET, "/ops/cron/nightly-backup/runs?cursor=junk", &viewer, None).await;
+    let (status, runs) = send(
+        &app,
+        Method::GET,
+        "/ops/cron/nightly-backup/runs?limit=10",
+        &viewer,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, runs["runs"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{runs}"
+    );
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        "/ops/cron/nightly-backup/runs?cursor=junk",
+        &viewer,
+        None,
+    )
+    .await;
     assert_eq!(status, 400);
 
     // Pause and resume: operators, with a reason; viewers may not.
     let reason = json!({"reason": "restoring the database"});
-    let (status, _) = send(&app, Method::POST, "/ops/cron/nightly-backup/pause", &viewer, Some(reason.clone())).await;
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/ops/cron/nightly-backup/pause",
+        &viewer,
+        Some(reason.clone()),
+    )
+    .await;
     assert_eq!(status, 403);
-    let (status, paused) = send(&app, Method::POST, "/ops/cron/nightly-backup/pause", &operator, Some(reason.clone())).await;
-    assert_eq!((status, paused["status"].as_str()), (200, Some("paused")), "{paused}");
+    let (status, paused) = send(
+        &app,
+        Method::POST,
+        "/ops/cron/nightly-backup/pause",
+        &operator,
+        Some(reason.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, paused["status"].as_str()),
+        (200, Some("paused")),
+        "{paused}"
+    );
     let (_, list) = send(&app, Method::GET, "/ops/cron?status=paused", &viewer, None).await;
     assert_eq!(list["monitors"].as_array().unwrap().len(), 1);
     let (status, _) = send(&app, Method::GET, "/ops/cron?status=sleepy", &viewer, None).await;
     assert_eq!(status, 400);
-    let (status, resumed) = send(&app, Method::POST, "/ops/cron/nightly-backup/resume", &operator, Some(reason.clone())).await;
+    let (status, resumed) = send(
+        &app,
+        Method::POST,
+        "/ops/cron/nightly-backup/resume",
+        &operator,
+        Some(reason.clone()),
+    )
+    .await;
     assert_eq!((status, resumed["paused"].as_bool()), (200, Some(false)));
 
     // Update keeps the slug; delete removes it.
@@ -106,7 +184,11 @@ async fn monitors_are_managed_through_the_api_with_roles_and_reasons(db: TestDb)
         Some(json!({"slug": "nightly-backup", "interval": "1h", "reason": "hourly now"})),
     )
     .await;
-    assert_eq!((status, updated["interval_seconds"].as_u64()), (200, Some(3600)), "{updated}");
+    assert_eq!(
+        (status, updated["interval_seconds"].as_u64()),
+        (200, Some(3600)),
+        "{updated}"
+    );
     let (status, _) = send(
         &app,
         Method::PATCH,
@@ -116,7 +198,14 @@ async fn monitors_are_managed_through_the_api_with_roles_and_reasons(db: TestDb)
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _) = send(&app, Method::DELETE, "/ops/cron/nightly-backup", &admin, Some(json!({"reason": "gone"}))).await;
+    let (status, _) = send(
+        &app,
+        Method::DELETE,
+        "/ops/cron/nightly-backup",
+        &admin,
+        Some(json!({"reason": "gone"})),
+    )
+    .await;
     assert_eq!(status, 204);
     let (status, _) = send(&app, Method::GET, "/ops/cron/nightly-backup", &viewer, None).await;
     assert_eq!(status, 404);
@@ -128,8 +217,17 @@ async fn monitors_are_managed_through_the_api_with_roles_and_reasons(db: TestDb)
         .list_audit(&opsdeck_core::audit::AuditFilter::default())
         .await
         .unwrap();
-    for action in ["cron.monitor.created", "cron.monitor.paused", "cron.monitor.resumed", "cron.monitor.updated", "cron.monitor.deleted"] {
-        assert!(audited.iter().any(|e| e.record.action == action), "{action} not audited");
+    for action in [
+        "cron.monitor.created",
+        "cron.monitor.paused",
+        "cron.monitor.resumed",
+        "cron.monitor.updated",
+        "cron.monitor.deleted",
+    ] {
+        assert!(
+            audited.iter().any(|e| e.record.action == action),
+            "{action} not audited"
+        );
     }
     app.shutdown().await.expect("clean shutdown");
 }
@@ -150,11 +248,20 @@ async fn a_silent_job_is_missed_goes_down_and_alerts_once(db: TestDb) {
     let store = app.state.store().clone();
     let slug = Slug::parse("heartbeat").unwrap();
     // The job reports once (a monitor never heard from expects nothing), then goes silent.
-    let record = store.get_monitor(&slug).await.unwrap().expect("synced from config");
+    let record = store
+        .get_monitor(&slug)
+        .await
+        .unwrap()
+        .expect("synced from config");
     assert_eq!(record.source.as_str(), "config");
     let now = chrono::Utc::now();
     let mut state = record.state.clone();
-    let outcome = apply_ping(&record.spec, &mut state, &Ping::new(PingKind::Success, RunSource::Ping), now);
+    let outcome = apply_ping(
+        &record.spec,
+        &mut state,
+        &Ping::new(PingKind::Success, RunSource::Ping),
+        now,
+    );
     store
         .apply_outcome(&StateWrite {
             slug: slug.clone(),
@@ -167,10 +274,21 @@ async fn a_silent_job_is_missed_goes_down_and_alerts_once(db: TestDb) {
         .await
         .unwrap();
     let (_, viewer) = app.mint_role(Role::Viewer).await;
-    let down = wait_for_async(Duration::from_secs(20), "the monitor to go down", || async {
-        let (_, view) = send(&app, reqwest::Method::GET, "/ops/cron/heartbeat", &viewer, None).await;
-        (view["status"] == "down").then_some(view)
-    })
+    let down = wait_for_async(
+        Duration::from_secs(20),
+        "the monitor to go down",
+        || async {
+            let (_, view) = send(
+                &app,
+                reqwest::Method::GET,
+                "/ops/cron/heartbeat",
+                &viewer,
+                None,
+            )
+            .await;
+            (view["status"] == "down").then_some(view)
+        },
+    )
     .await;
     assert_eq!(down["last_run"]["status"], "missed", "{down}");
     assert!(down["failure_streak"].as_u64().unwrap() >= 1);
@@ -180,17 +298,41 @@ async fn a_silent_job_is_missed_goes_down_and_alerts_once(db: TestDb) {
     })
     .await;
     let event = &requests[0].body["event"];
-    assert_eq!((event["source"].as_str(), event["kind"].as_str()), (Some("cron"), Some("down")), "{event}");
+    assert_eq!(
+        (event["source"].as_str(), event["kind"].as_str()),
+        (Some("cron"), Some("down")),
+        "{event}"
+    );
     assert_eq!(event["subject"], "heartbeat");
     // Misses keep coming as one collapsed run, and no second alert.
     let (_, runs) = wait_for_async(Duration::from_secs(15), "more missed slots", || async {
-        let (status, runs) = send(&app, reqwest::Method::GET, "/ops/cron/heartbeat/runs", &viewer, None).await;
-        let missed = runs["runs"].as_array()?.iter().find(|r| r["status"] == "missed")?.clone();
+        let (status, runs) = send(
+            &app,
+            reqwest::Method::GET,
+            "/ops/cron/heartbeat/runs",
+            &viewer,
+            None,
+        )
+        .await;
+        let missed = runs["runs"]
+            .as_array()?
+            .iter()
+            .find(|r| r["status"] == "missed")?
+            .clone();
         (missed["missed_slots"].as_u64()? >= 3).then_some((status, runs))
     })
     .await;
-    let missed_rows = runs["runs"].as_array().unwrap().iter().filter(|r| r["status"] == "missed").count();
+    let missed_rows = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "missed")
+        .count();
     assert_eq!(missed_rows, 1, "collapsed into one row: {runs}");
-    assert_eq!(receiver.requests("ops").len(), 1, "one alert for going down");
+    assert_eq!(
+        receiver.requests("ops").len(),
+        1,
+        "one alert for going down"
+    );
     app.shutdown().await.expect("clean shutdown");
 }

@@ -84,9 +84,10 @@ async fn health(app: &TestApp, token: &str) -> (u16, Value) {
 async fn settled(app: &TestApp, token: &str) -> (u16, Value) {
     wait_for_async(Duration::from_secs(20), "every check to report", || async {
         let (status, doc) = health(app, token).await;
-        let all = doc["checks"].as_object()?.values().all(|entries| {
-            entries[0]["time"].is_string()
-        });
+        let all = doc["checks"]
+            .as_object()?
+            .values()
+            .all(|entries| entries[0]["time"].is_string());
         all.then_some((status, doc))
     })
     .await
@@ -116,7 +117,10 @@ async fn document_follows_the_health_json_draft(db: TestDb) {
     assert_eq!(broker["status"], "pass");
     assert_eq!(broker["observedUnit"], "ms");
     assert!(broker["observedValue"].as_f64().is_some_and(|v| v >= 0.0));
-    assert!(broker.get("output").is_none(), "no output on pass: {broker}");
+    assert!(
+        broker.get("output").is_none(),
+        "no output on pass: {broker}"
+    );
     assert!(broker["since"].is_string(), "{broker}");
     assert!(broker["time"].is_string(), "{broker}");
     // Uptime is recomputed in the background; it appears within a refresh.
@@ -136,7 +140,9 @@ async fn document_follows_the_health_json_draft(db: TestDb) {
         metrics.contains(r#"opsdeck_health_check_status{check="queue-broker",status="pass"} 1"#),
         "{metrics}"
     );
-    assert!(metrics.contains("opsdeck_health_check_duration_seconds_bucket{check=\"queue-broker\""));
+    assert!(
+        metrics.contains("opsdeck_health_check_duration_seconds_bucket{check=\"queue-broker\"")
+    );
     assert!(metrics.contains(r#"opsdeck_health_check_up{check="opsdeck-database"} 1"#));
     app.shutdown().await.expect("clean shutdown");
 }
@@ -154,11 +160,17 @@ async fn a_failing_critical_check_fails_the_service_and_a_non_critical_one_warns
     .await;
     let (_, viewer) = app.mint_role(Role::Viewer).await;
     let (status, doc) = settled(&app, &viewer).await;
-    assert_eq!((status, doc["status"].as_str()), (200, Some("warn")), "{doc}");
+    assert_eq!(
+        (status, doc["status"].as_str()),
+        (200, Some("warn")),
+        "{doc}"
+    );
     let optional = &doc["checks"]["optional:responseTime"][0];
     assert_eq!(optional["status"], "fail");
     assert!(
-        optional["output"].as_str().is_some_and(|o| o.contains("could not connect")),
+        optional["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("could not connect")),
         "{optional}"
     );
     app.shutdown().await.expect("clean shutdown");
@@ -180,7 +192,11 @@ async fn a_failing_critical_check_fails_the_service_and_a_non_critical_one_warns
     .await;
     let (_, viewer) = app.mint_role(Role::Viewer).await;
     let (status, doc) = settled(&app, &viewer).await;
-    assert_eq!((status, doc["status"].as_str()), (503, Some("fail")), "{doc}");
+    assert_eq!(
+        (status, doc["status"].as_str()),
+        (503, Some("fail")),
+        "{doc}"
+    );
     assert_eq!(doc["error"]["code"], "unhealthy", "{doc}");
     let text = doc.to_string();
     assert!(!text.contains("hunter2"), "password leaked: {text}");
@@ -214,28 +230,59 @@ async fn a_flip_needs_consecutive_results_and_is_recorded_once(db: TestDb) {
             .filter(|v| v.latest_status.is_some_and(|s| !s.is_up()))
     })
     .await;
-    if first_failure.recent.iter().rev().take_while(|r| !r.status.is_up()).count() < 2 {
-        assert!(first_failure.status.is_some_and(|s| s.is_up()), "flipped after one result");
+    if first_failure
+        .recent
+        .iter()
+        .rev()
+        .take_while(|r| !r.status.is_up())
+        .count()
+        < 2
+    {
+        assert!(
+            first_failure.status.is_some_and(|s| s.is_up()),
+            "flipped after one result"
+        );
     }
     let flipped = wait_for_async(Duration::from_secs(10), "the flip to fail", || async {
-        monitor.view(&name).filter(|v| v.status.is_some_and(|s| !s.is_up()))
+        monitor
+            .view(&name)
+            .filter(|v| v.status.is_some_and(|s| !s.is_up()))
     })
     .await;
     assert!(
-        flipped.recent.iter().rev().take_while(|r| !r.status.is_up()).count() >= 2,
+        flipped
+            .recent
+            .iter()
+            .rev()
+            .take_while(|r| !r.status.is_up())
+            .count()
+            >= 2,
         "{flipped:?}"
     );
     // More failures keep it failing without further changes.
     let stores = app.state.store().clone();
-    wait_for_async(Duration::from_secs(10), "two more failing results", || async {
-        monitor
-            .view(&name)
-            .filter(|v| v.recent.iter().rev().take_while(|r| !r.status.is_up()).count() >= 4)
-    })
+    wait_for_async(
+        Duration::from_secs(10),
+        "two more failing results",
+        || async {
+            monitor.view(&name).filter(|v| {
+                v.recent
+                    .iter()
+                    .rev()
+                    .take_while(|r| !r.status.is_up())
+                    .count()
+                    >= 4
+            })
+        },
+    )
     .await;
     let now = chrono::Utc::now();
     let changes = stores
-        .status_changes(&name, now - chrono::Duration::hours(1), now + chrono::Duration::minutes(1))
+        .status_changes(
+            &name,
+            now - chrono::Duration::hours(1),
+            now + chrono::Duration::minutes(1),
+        )
         .await
         .expect("changes");
     let tos: Vec<_> = changes.iter().map(|c| c.to.as_str()).collect();
@@ -275,12 +322,23 @@ async fn run_now_is_for_operators_with_a_reason(db: TestDb) {
         .await
         .expect("request");
     assert_eq!(unknown.status(), 404);
-    let before = app.state.health().view(&CheckName::parse("search").unwrap()).unwrap();
-    let ran = run(operator.clone(), serde_json::json!({"reason": "verifying after failover"})).await;
+    let before = app
+        .state
+        .health()
+        .view(&CheckName::parse("search").unwrap())
+        .unwrap();
+    let ran = run(
+        operator.clone(),
+        serde_json::json!({"reason": "verifying after failover"}),
+    )
+    .await;
     assert_eq!(ran.status(), 200);
     let view: Value = ran.json().await.expect("json");
     assert_eq!(view["status"], "pass", "{view}");
-    assert_ne!(view["checked_at"].as_str(), before.checked_at.map(|t| t.to_rfc3339()).as_deref());
+    assert_ne!(
+        view["checked_at"].as_str(),
+        before.checked_at.map(|t| t.to_rfc3339()).as_deref()
+    );
     // The action is on the audit log with its reason.
     wait_for_async(Duration::from_secs(10), "the audit entry", || async {
         let entries = app
@@ -364,9 +422,11 @@ async fn a_hung_dependency_does_not_slow_the_health_endpoint() {
     .await;
     let (_, viewer) = app.mint_role(Role::Viewer).await;
     let name = CheckName::parse("opsdeck-database").unwrap();
-    wait_for_async(Duration::from_secs(10), "the own database result", || async {
-        app.state.health().view(&name).and_then(|v| v.status)
-    })
+    wait_for_async(
+        Duration::from_secs(10),
+        "the own database result",
+        || async { app.state.health().view(&name).and_then(|v| v.status) },
+    )
     .await;
     // The probe of hung-api is in flight for a minute; the endpoint answers regardless.
     let client = reqwest::Client::builder()
@@ -402,16 +462,21 @@ async fn every_replica_serves_the_leaders_results() {
         config.health.checks = vec![tcp_check("broker", address.clone())];
     };
     let first = TestApp::spawn_replica(&url, tweak).await;
-    wait_for_async(Duration::from_secs(10), "the first replica to lead", || async {
-        first.state.is_leader().then_some(())
-    })
+    wait_for_async(
+        Duration::from_secs(10),
+        "the first replica to lead",
+        || async { first.state.is_leader().then_some(()) },
+    )
     .await;
     let second = TestApp::spawn_replica(&url, tweak).await;
     let (_, viewer) = second.mint_role(Role::Viewer).await;
     let name = CheckName::parse("broker").unwrap();
     let (_, doc) = settled(&second, &viewer).await;
     assert!(!second.state.is_leader());
-    assert_eq!(doc["checks"]["broker:responseTime"][0]["status"], "pass", "{doc}");
+    assert_eq!(
+        doc["checks"]["broker:responseTime"][0]["status"], "pass",
+        "{doc}"
+    );
     // The follower ran no probe itself: its results are the leader's.
     let leader_view = first.state.health().view(&name).expect("view");
     let follower_metrics = second.metrics().await;
@@ -484,9 +549,16 @@ async fn each_flip_is_announced_once_and_retried_after_a_failure(db: TestDb) {
         (requests.len() == 2).then_some(requests)
     })
     .await;
-    assert_eq!(requests[0].body["event"]["id"], requests[1].body["event"]["id"], "one event, retried");
+    assert_eq!(
+        requests[0].body["event"]["id"], requests[1].body["event"]["id"],
+        "one event, retried"
+    );
     assert_eq!(requests[1].body["event"]["subject"], "payments");
-    assert_eq!(requests[1].body["event"]["kind"], "down", "{}", requests[1].body);
+    assert_eq!(
+        requests[1].body["event"]["kind"], "down",
+        "{}",
+        requests[1].body
+    );
 
     // The dependency comes back on the same port: one recovery notice.
     let listener = TcpListener::bind(address).await.expect("rebind");
@@ -497,16 +569,26 @@ async fn each_flip_is_announced_once_and_retried_after_a_failure(db: TestDb) {
         (requests.len() == 3).then_some(requests)
     })
     .await;
-    assert_eq!(requests[2].body["event"]["kind"], "recovered", "{}", requests[2].body);
+    assert_eq!(
+        requests[2].body["event"]["kind"], "recovered",
+        "{}",
+        requests[2].body
+    );
     // Results keep coming; no further notification does.
     let seen = monitor.view(&name).map(|v| v.recent.len()).unwrap_or(0);
     wait_for(Duration::from_secs(15), "two more results", || {
         (monitor.view(&name).map(|v| v.recent.len()).unwrap_or(0) >= seen + 2
-            || monitor.view(&name).is_some_and(|v| v.recent.len() == RECENT))
+            || monitor
+                .view(&name)
+                .is_some_and(|v| v.recent.len() == RECENT))
         .then_some(())
     })
     .await;
-    assert_eq!(receiver.requests("ops").len(), 3, "exactly one notification per flip");
+    assert_eq!(
+        receiver.requests("ops").len(),
+        3,
+        "exactly one notification per flip"
+    );
     app.shutdown().await.expect("clean shutdown");
 }
 

@@ -63,6 +63,37 @@ impl IngestWriter {
         }
     }
 
+    /// Runs [`IngestWriter::run`] on a thread of its own; the task returned ends with it.
+    ///
+    /// The writer waits on the database once per statement, and each wait ends with a
+    /// wake-up. On a runtime worker that wake-up queues behind every ready request (on a
+    /// busy server, dozens), which made each statement cost some 100 µs of waiting and
+    /// capped ingest at a few thousand pings a second. On its own thread the writer runs
+    /// the moment its statement is done. It still uses the application's runtime (its
+    /// timers, its I/O driver, its connection pool), through its handle.
+    pub fn spawn(self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let runtime = tokio::runtime::Handle::current();
+        let (done, finished) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("opsdeck-ingest".to_owned())
+            .spawn(move || {
+                runtime.block_on(self.run(cancel));
+                let _ = done.send(());
+            });
+        if let Err(err) = thread {
+            tracing::error!(
+                target: "opsdeck::cron",
+                error = %err,
+                "the ping writer could not start: pings will be answered 503"
+            );
+        }
+        tokio::spawn(async move {
+            if finished.await.is_err() {
+                tracing::error!(target: "opsdeck::cron", "the ping writer stopped abnormally");
+            }
+        })
+    }
+
     /// Commits pings until cancelled, then refuses new ones and commits what is still
     /// queued, so every ping that was queued is answered.
     pub async fn run(mut self, cancel: CancellationToken) {

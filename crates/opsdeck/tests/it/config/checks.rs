@@ -85,7 +85,10 @@ address = "example.com:443"
     }
     // The secrets of a spec never show in its Debug form.
     let debug = format!("{specs:?}");
-    assert!(!debug.contains("pw@") && !debug.contains("Bearer abc"), "{debug}");
+    assert!(
+        !debug.contains("pw@") && !debug.contains("Bearer abc"),
+        "{debug}"
+    );
 }
 
 #[test]
@@ -126,7 +129,10 @@ type = "gopher"
         "health.checks[2].fail_free_percent",
         "health.checks[3]",
     ] {
-        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from:\n{report}"
+        );
     }
 }
 
@@ -203,11 +209,17 @@ url = "ftp://x"
         "used twice",
         "cron.jobs[0].url",
     ] {
-        assert!(report.contains(expected), "{expected:?} missing from:\n{report}");
+        assert!(
+            report.contains(expected),
+            "{expected:?} missing from:\n{report}"
+        );
     }
     // A misspelt key of a job is an error naming it, not a silently ignored line.
     let report = problems(
         "[[cron.jobs]]\nslug = \"x\"\ninterval = \"1m\"\nurl = \"https://a/b\"\nmethd = \"POST\"\n",
     );
-    assert!(report.contains("cron.jobs[0]") && report.contains("`methd`"), "{report}");
+    assert!(
+        report.contains("cron.jobs[0]") && report.contains("`methd`"),
+        "{report}"
+    );
 }

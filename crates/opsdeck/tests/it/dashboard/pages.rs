@@ -98,7 +98,10 @@ async fn every_page_answers_its_roles_and_refuses_or_redirects_the_rest() {
                 // A browser gets a page saying so, not the JSON API's envelope.
                 assert_page_headers(&response, &what);
                 let body = response.text().await.unwrap();
-                assert!(body.contains("Not allowed") && body.contains(role.as_str()), "{what}: {body}");
+                assert!(
+                    body.contains("Not allowed") && body.contains(role.as_str()),
+                    "{what}: {body}"
+                );
             }
         }
     }
@@ -264,9 +267,13 @@ async fn page_views_are_audited_and_their_refreshes_are_not() {
                 .len()
         }
     };
-    wait_for_async(Duration::from_secs(10), "the page view's audit entry", || async {
-        (count("GET /").await == 1 && count("GET /overview/live").await == 1).then_some(())
-    })
+    wait_for_async(
+        Duration::from_secs(10),
+        "the page view's audit entry",
+        || async {
+            (count("GET /").await == 1 && count("GET /overview/live").await == 1).then_some(())
+        },
+    )
     .await;
     // The one refresh entry is the refused, anonymous one.
     let refresh = app
