@@ -106,8 +106,8 @@ async fn accept(
     let received_at = state.clock().now();
     let ingest = state.ingest();
     let kind = PingKind::parse_tail(tail);
-    let context = request.extensions().get::<RequestContext>().cloned();
-    if let Some(limited) = key::blocked(state, context.as_ref().and_then(|c| c.client)) {
+    let context = request.extensions().get::<RequestContext>();
+    if let Some(limited) = key::blocked(state, context.and_then(|c| c.client)) {
         ingest.refused(kind.ok(), "rate_limited");
         return Err(limited);
     }
@@ -115,6 +115,7 @@ async fn accept(
         KeyCheck::Valid(id) => id,
         KeyCheck::Refused(reason) => {
             ingest.refused(kind.ok(), "unauthorized");
+            let context = context.cloned();
             return Err(key::refuse(state, context.as_ref(), reason).await);
         }
         KeyCheck::Unavailable(err) => {

@@ -30,6 +30,7 @@ pub mod body;
 mod cache;
 pub mod key;
 mod metrics;
+mod provision;
 mod writer;
 
 use std::sync::Arc;

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug, StateWrite, Upserted};
-use opsdeck_core::{Store, StoreError, StoreResult};
+use opsdeck_core::cron::{Slug, StateWrite};
+use opsdeck_core::{Store, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::batch::{self, Applied, Group, Item};
 use super::cache::{Known, MonitorCache};
-use super::{ATTEMPTS, Accepted, BATCH_MAX, IngestError, IngestMetrics, Job, Provision};
+use super::provision::{self, Provisioned};
+use super::{ATTEMPTS, Accepted, BATCH_MAX, IngestError, IngestMetrics, Job};
 use crate::alerts::Dispatcher;
 use crate::error::chain;
 
@@ -34,16 +35,6 @@ pub struct IngestWriter {
 struct Planned {
     known: Known,
     items: Vec<Applied>,
-}
-
-/// What provisioning found for one ping.
-enum Provisioned {
-    /// The monitor as known serves.
-    Same,
-    /// Created or changed just now: its stored form, and whether this ping created it.
-    Fresh(Known, bool),
-    /// It does not exist and this ping may not create it.
-    Missing,
 }
 
 impl IngestWriter {
@@ -230,7 +221,7 @@ impl IngestWriter {
     /// pings that cannot be applied. `None` when none is left to commit.
     async fn plan(&mut self, group: Group) -> Option<(Planned, StateWrite)> {
         let Group { slug, items } = group;
-        let mut known = match self.known(&slug).await {
+        let mut known = match provision::known(self.store.as_ref(), &self.cache, &slug).await {
             Ok(known) => known,
             Err(err) => {
                 unavailable(&slug, &err, items);
@@ -240,10 +231,8 @@ impl IngestWriter {
         let mut kept = Vec::with_capacity(items.len());
         for mut item in items {
             let provision = &item.job.request.provision;
-            match self
-                .provision(&slug, known.as_ref(), provision, item.now)
-                .await
-            {
+            let store = self.store.as_ref();
+            match provision::provision(store, &slug, known.as_ref(), provision, item.now).await {
                 Ok(Provisioned::Same) => kept.push(item),
                 Ok(Provisioned::Fresh(fresh, created)) => {
                     known = Some(fresh);
@@ -259,56 +248,6 @@ impl IngestWriter {
         Some((Planned { known, items }, write))
     }
 
-    /// The monitor as last known here, else as stored; `None` if it does not exist.
-    async fn known(&self, slug: &Slug) -> StoreResult<Option<Known>> {
-        if let Some(known) = self.cache.get(slug) {
-            return Ok(Some(known.clone()));
-        }
-        Ok(self.store.get_monitor(slug).await?.map(Known::from))
-    }
-
-    async fn provision(
-        &self,
-        slug: &Slug,
-        known: Option<&Known>,
-        provision: &Provision,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Provisioned> {
-        match (provision, known) {
-            (Provision::Existing | Provision::AutoCreate, Some(_)) => Ok(Provisioned::Same),
-            (Provision::Existing, None) => Ok(Provisioned::Missing),
-            (Provision::AutoCreate, None) => {
-                let spec = MonitorSpec::auto_created(slug.clone());
-                match self
-                    .store
-                    .create_monitor(&spec, MonitorSource::Ping, now)
-                    .await
-                {
-                    Ok(record) => Ok(Provisioned::Fresh(record.into(), true)),
-                    // Created meanwhile by another replica or request: use that one.
-                    Err(StoreError::Conflict(_)) => self.reread(slug, false).await,
-                    Err(err) => Err(err),
-                }
-            }
-            (Provision::Upsert(spec), known) => {
-                if known.is_some_and(|known| same_config(known, spec)) {
-                    return Ok(Provisioned::Same);
-                }
-                let upserted = (self.store)
-                    .upsert_monitor(spec, MonitorSource::Checkin, now)
-                    .await?;
-                self.reread(slug, upserted == Upserted::Created).await
-            }
-        }
-    }
-
-    async fn reread(&self, slug: &Slug, created: bool) -> StoreResult<Provisioned> {
-        Ok(match self.store.get_monitor(slug).await? {
-            Some(record) => Provisioned::Fresh(record.into(), created),
-            None => Provisioned::Missing,
-        })
-    }
-
     /// The time for a ping that arrived `at`: never before the previous ping's, so runs
     /// of one monitor never end before they start when requests overtake each other.
     fn stamp(&mut self, at: DateTime<Utc>) -> DateTime<Utc> {
@@ -316,21 +255,6 @@ impl IngestWriter {
         self.last_now = Some(now);
         now
     }
-}
-
-/// Whether a check-in's config is what is stored already (from a check-in): then the
-/// upsert would change nothing and is skipped. The paused flag is an operator's, not the
-/// config's.
-fn same_config(known: &Known, wanted: &MonitorSpec) -> bool {
-    if known.source != MonitorSource::Checkin {
-        return false;
-    }
-    if known.spec.is_paused() == wanted.is_paused() {
-        return *known.spec == *wanted;
-    }
-    let mut wanted = wanted.clone();
-    wanted.set_paused(known.spec.is_paused());
-    *known.spec == wanted
 }
 
 fn unavailable(slug: &Slug, err: &StoreError, items: Vec<Item>) {

@@ -1,11 +1,13 @@
 //! No acknowledged ping is lost: many at once to a few monitors, a monitor changed behind
-//! the writer's back (it reads it again and keeps the ping), and two replicas pinging the
-//! same monitors through their own writers.
+//! the writer's back (it reads it again and keeps the ping), two replicas pinging the
+//! same monitors through their own writers, and a shutdown in the middle of a storm.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::Utc;
-use opsdeck_core::cron::{MonitorStatus, RunStatus, Slug};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, MonitorStatus, RunStatus, Slug};
 use reqwest::StatusCode;
 use uuid::Uuid;
 
@@ -13,11 +15,13 @@ use super::{Pinger, key};
 use crate::support::app::TestApp;
 use crate::support::contract::on_both_backends;
 use crate::support::db::TestDb;
+use crate::support::wait_for;
 
 on_both_backends!(
     two_hundred_concurrent_pings_are_all_acknowledged_and_all_kept,
     a_monitor_changed_elsewhere_is_read_again_and_the_ping_kept,
     two_replicas_ping_the_same_monitors_and_lose_nothing,
+    pings_acknowledged_while_shutting_down_are_all_kept,
 );
 
 const MONITORS: [&str; 5] = ["alpha", "bravo", "charlie", "delta", "echo"];
@@ -145,4 +149,56 @@ async fn two_replicas_ping_the_same_monitors_and_lose_nothing(db: TestDb) {
     let sent: Vec<_> = a.into_iter().chain(b).collect();
     assert_all_kept(&p, &sent).await;
     other.shutdown().await.unwrap();
+}
+
+async fn pings_acknowledged_while_shutting_down_are_all_kept(db: TestDb) {
+    // The database is ours, so it can be read once the app has stopped.
+    let mut app = TestApp::spawn_replica(&db.url, super::roomy).await;
+    let key = key(&app, "pinger", &[opsdeck_core::token::Scope::Checkins]).await;
+    let now = Utc::now();
+    for slug in MONITORS {
+        let spec = MonitorSpec::auto_created(Slug::parse(slug).unwrap());
+        let store = app.state.store();
+        store
+            .create_monitor(&spec, MonitorSource::Api, now)
+            .await
+            .unwrap();
+    }
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for n in 0..32 {
+        let (client, acked) = (app.client.clone(), acked.clone());
+        let base = app.url(&format!("/ping/{key}/{}", MONITORS[n % MONITORS.len()]));
+        tasks.push(tokio::spawn(async move {
+            // Until the server stops answering: each 200 must be a stored run.
+            loop {
+                let rid = Uuid::new_v4();
+                match client.get(format!("{base}?rid={rid}")).send().await {
+                    Ok(response) if response.status() == StatusCode::OK => {
+                        acked
+                            .lock()
+                            .unwrap()
+                            .push((MONITORS[n % MONITORS.len()], rid));
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    wait_for(Duration::from_secs(30), "pings to flow", || {
+        (acked.lock().unwrap().len() >= 200).then_some(())
+    })
+    .await;
+    app.begin_shutdown().await.unwrap().unwrap();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let store = db.store().await;
+    let acked = acked.lock().unwrap().clone();
+    for (slug, rid) in &acked {
+        let slug = Slug::parse(slug).unwrap();
+        let run = store.get_run(&slug, *rid).await.unwrap();
+        assert!(run.is_some(), "acknowledged ping {rid} of {slug} was lost");
+    }
+    store.close().await;
 }

@@ -5,36 +5,40 @@
 //! Each backend gets a fresh database (a file under the temp directory; a new schema on
 //! `OPSDECK_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`), an
 //! in-process server and keep-alive clients on loopback. A ping is `GET
-//! /ping/{key}/{slug}` over `BENCH_MONITORS` monitors in turn, answered only once committed
+//! /ping/{key}/{slug}` over the workload's monitors in turn, answered only once committed
 //! (group commit behind one writer); `/livez` of the same server, measured in turns with
 //! it, is the ceiling of the HTTP path itself. After the run the stored runs are counted:
 //! every acknowledged ping must be one.
 //!
-//! Set `BENCH_SECONDS` (per target and backend, default 10), `BENCH_ROUNDS` (default 5),
-//! `BENCH_CONNECTIONS` (default 64), `BENCH_MONITORS` (default 1000) and `BENCH_BACKENDS`
-//! (default `sqlite,postgres`) to vary. PostgreSQL is skipped, saying so, when unreachable.
+//! Two workloads per backend: pings spread over many monitors (every ping writes another
+//! monitor's row, as at the top of the hour on a big installation) and over a few busy
+//! ones (pings of one monitor in a batch are merged into one write).
+//!
+//! Set `BENCH_SECONDS` (per target and workload, default 10), `BENCH_ROUNDS` (default 5),
+//! `BENCH_CONNECTIONS` (default 64), `BENCH_MONITORS` (the workloads, default `10,1000`)
+//! and `BENCH_BACKENDS` (default `sqlite,postgres`) to vary. PostgreSQL is skipped, saying
+//! so, when unreachable.
 
 #![expect(
     clippy::print_stdout,
     reason = "a benchmark reports its figures on stdout"
 )]
 
+mod setup;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use opsdeck_core::Store;
-use opsdeck_core::cron::{
-    MonitorSource, MonitorSpec, Ping, PingKind, RunSource, Slug, StateWrite, apply_ping,
-};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug};
 use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes, TokenName};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::{Application, BuildOptions};
-use sqlx::{Connection, Executor, PgConnection};
+
+use self::setup::{Database, postgres, store_ceiling};
 
 /// Long enough for the writer and the background loops to finish what a slice left.
 const SETTLE: Duration = Duration::from_millis(300);
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -54,7 +58,7 @@ fn cpu_time() -> Option<Duration> {
 
 /// One thing measured: its URLs (taken in turn), and what it added up to.
 struct Target {
-    label: &'static str,
+    label: String,
     urls: Arc<Vec<String>>,
     requests: u64,
     elapsed: Duration,
@@ -64,7 +68,7 @@ struct Target {
 }
 
 impl Target {
-    fn new(label: &'static str, urls: Vec<String>) -> Self {
+    fn new(label: String, urls: Vec<String>) -> Self {
         Self {
             label,
             urls: Arc::new(urls),
@@ -130,61 +134,6 @@ async fn measure(
     (all.len() as u64, started.elapsed(), all)
 }
 
-/// A database for one backend and how to clean it up.
-enum Database {
-    Sqlite(std::path::PathBuf),
-    Postgres { server: String, schema: String },
-}
-
-impl Database {
-    fn url(&self) -> String {
-        match self {
-            Database::Sqlite(path) => format!("sqlite://{}", path.display()),
-            Database::Postgres { server, schema } => {
-                let separator = if server.contains('?') { '&' } else { '?' };
-                format!("{server}{separator}options=-c%20search_path%3D{schema}")
-            }
-        }
-    }
-
-    async fn drop_it(&self) {
-        match self {
-            Database::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    std::fs::remove_file(file).ok();
-                }
-            }
-            Database::Postgres { server, schema } => {
-                if let Ok(mut conn) = PgConnection::connect(server).await {
-                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-                    conn.execute(sqlx::AssertSqlSafe(sql)).await.ok();
-                }
-            }
-        }
-    }
-}
-
-async fn postgres() -> Option<Database> {
-    let server = std::env::var("OPSDECK_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
-    let schema = format!("opsdeck_bench_{}", uuid::Uuid::new_v4().simple());
-    let connect = PgConnection::connect(&server);
-    let mut conn = match tokio::time::timeout(Duration::from_secs(5), connect).await {
-        Ok(Ok(conn)) => conn,
-        _ => {
-            println!("PostgreSQL is unreachable (set OPSDECK_TEST_POSTGRES_URL): skipped");
-            return None;
-        }
-    };
-    let sql = format!("CREATE SCHEMA {schema}");
-    conn.execute(sqlx::AssertSqlSafe(sql)).await.ok()?;
-    Some(Database::Postgres { server, schema })
-}
-
 /// A sample's value from the Prometheus text.
 fn sample(text: &str, name: &str) -> f64 {
     let found = text
@@ -241,8 +190,11 @@ async fn bench(backend: &str, db: &Database, settings: &Settings) {
         .build()
         .unwrap();
     let mut targets = [
-        Target::new("GET /livez", vec![format!("http://{addr}/livez")]),
-        Target::new("GET /ping/{key}/{slug}", pings),
+        Target::new(
+            "GET /livez".to_owned(),
+            vec![format!("http://{addr}/livez")],
+        ),
+        Target::new(format!("GET /ping, {} monitors", settings.monitors), pings),
     ];
     let slice = settings.seconds / settings.rounds;
     let warm = Duration::from_millis(500);
@@ -320,51 +272,6 @@ async fn bench(backend: &str, db: &Database, settings: &Settings) {
     store.close().await;
 }
 
-/// The store alone, without HTTP: group commits of `settings.connections` pings (one per
-/// monitor, as the writer makes them), back to back for a second. The ceiling the writer
-/// can reach on this backend.
-async fn store_ceiling(backend: &str, store: &dyn Store, settings: &Settings) -> u64 {
-    let batch = settings.connections.min(settings.monitors);
-    let mut known = Vec::new();
-    for n in 0..batch {
-        let slug = Slug::parse(&format!("job-{n:05}")).unwrap();
-        known.push(store.get_monitor(&slug).await.unwrap().unwrap());
-    }
-    let ping = Ping::new(PingKind::Success, RunSource::Ping);
-    let (started, mut pings) = (Instant::now(), 0_u64);
-    while started.elapsed() < Duration::from_secs(1) {
-        let now = Utc::now();
-        let writes: Vec<StateWrite> = known
-            .iter()
-            .map(|record| {
-                let mut state = record.state.clone();
-                let outcome = apply_ping(&record.spec, &mut state, &ping, now);
-                StateWrite {
-                    slug: record.spec.slug().clone(),
-                    version: record.version,
-                    next_check_at: state.next_check_at(&record.spec, now),
-                    state,
-                    outcome,
-                    now,
-                }
-            })
-            .collect();
-        let results = store.apply_outcomes(&writes).await.unwrap();
-        for ((record, write), version) in known.iter_mut().zip(writes).zip(results) {
-            record.version = version.unwrap();
-            record.state = write.state;
-        }
-        pings += batch as u64;
-    }
-    let elapsed = started.elapsed();
-    println!(
-        "{backend:<9} store alone: {:.0} pings/s in group commits of {batch} ({:.2} ms each)",
-        pings as f64 / elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() * 1000.0 * batch as f64 / pings as f64,
-    );
-    pings
-}
-
 struct Settings {
     seconds: Duration,
     rounds: u32,
@@ -378,21 +285,20 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        let seconds = Duration::from_secs(env_or("BENCH_SECONDS", 10));
         let rounds = u32::try_from(env_or("BENCH_ROUNDS", 5).max(1)).unwrap_or(5);
-        let settings = Settings {
-            seconds: Duration::from_secs(env_or("BENCH_SECONDS", 10)),
-            rounds,
-            connections: usize::try_from(env_or("BENCH_CONNECTIONS", 64)).unwrap_or(64),
-            monitors: usize::try_from(env_or("BENCH_MONITORS", 1000).max(1)).unwrap_or(1000),
-        };
+        let connections = usize::try_from(env_or("BENCH_CONNECTIONS", 64)).unwrap_or(64);
+        let monitors: Vec<usize> = std::env::var("BENCH_MONITORS")
+            .unwrap_or_else(|_| "10,1000".into())
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .filter(|&n| n > 0)
+            .collect();
         let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
         println!(
-            "opsdeck ping ingest: {} keep-alive connections, {} s per target in {} rounds, \
-             {} monitors, {} CPUs",
-            settings.connections,
-            settings.seconds.as_secs(),
-            settings.rounds,
-            settings.monitors,
+            "opsdeck ping ingest: {connections} keep-alive connections, {} s per target in \
+             {rounds} rounds, {} CPUs",
+            seconds.as_secs(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
         );
         println!(
@@ -400,20 +306,28 @@ fn main() {
             "backend", "target", "req/s", "vs livez", "p50 ms", "p99 ms", "CPU µs/req", "vs livez"
         );
         for backend in backends.split(',').map(str::trim) {
-            let db = match backend {
-                "sqlite" => {
-                    let name = format!("opsdeck-bench-{}.db", uuid::Uuid::new_v4().simple());
-                    Some(Database::Sqlite(std::env::temp_dir().join(name)))
-                }
-                "postgres" => postgres().await,
-                other => {
-                    println!("unknown backend {other:?}: use sqlite or postgres");
-                    None
-                }
-            };
-            let Some(db) = db else { continue };
-            bench(backend, &db, &settings).await;
-            db.drop_it().await;
+            for &monitors in &monitors {
+                let db = match backend {
+                    "sqlite" => {
+                        let name = format!("opsdeck-bench-{}.db", uuid::Uuid::new_v4().simple());
+                        Some(Database::Sqlite(std::env::temp_dir().join(name)))
+                    }
+                    "postgres" => postgres().await,
+                    other => {
+                        println!("unknown backend {other:?}: use sqlite or postgres");
+                        None
+                    }
+                };
+                let Some(db) = db else { break };
+                let settings = Settings {
+                    seconds,
+                    rounds,
+                    connections,
+                    monitors,
+                };
+                bench(backend, &db, &settings).await;
+                db.drop_it().await;
+            }
         }
     });
 }

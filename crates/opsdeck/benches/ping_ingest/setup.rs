@@ -1,0 +1,121 @@
+//! What the benchmark stands on: a fresh database per workload, and the store's own
+//! ceiling, measured without HTTP.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use opsdeck_core::Store;
+use opsdeck_core::cron::{Ping, PingKind, RunSource, Slug, StateWrite, apply_ping};
+use sqlx::{Connection, Executor, PgConnection};
+
+use super::{Settings, cpu_time};
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
+
+/// A database for one backend and how to clean it up.
+pub enum Database {
+    Sqlite(std::path::PathBuf),
+    Postgres { server: String, schema: String },
+}
+
+impl Database {
+    pub fn url(&self) -> String {
+        match self {
+            Database::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Database::Postgres { server, schema } => {
+                let separator = if server.contains('?') { '&' } else { '?' };
+                format!("{server}{separator}options=-c%20search_path%3D{schema}")
+            }
+        }
+    }
+
+    pub async fn drop_it(&self) {
+        match self {
+            Database::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    std::fs::remove_file(file).ok();
+                }
+            }
+            Database::Postgres { server, schema } => {
+                if let Ok(mut conn) = PgConnection::connect(server).await {
+                    let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    conn.execute(sqlx::AssertSqlSafe(sql)).await.ok();
+                }
+            }
+        }
+    }
+}
+
+pub async fn postgres() -> Option<Database> {
+    let server = std::env::var("OPSDECK_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_owned());
+    let schema = format!("opsdeck_bench_{}", uuid::Uuid::new_v4().simple());
+    let connect = PgConnection::connect(&server);
+    let mut conn = match tokio::time::timeout(Duration::from_secs(5), connect).await {
+        Ok(Ok(conn)) => conn,
+        _ => {
+            println!("PostgreSQL is unreachable (set OPSDECK_TEST_POSTGRES_URL): skipped");
+            return None;
+        }
+    };
+    let sql = format!("CREATE SCHEMA {schema}");
+    conn.execute(sqlx::AssertSqlSafe(sql)).await.ok()?;
+    Some(Database::Postgres { server, schema })
+}
+
+/// The store alone, without HTTP: group commits of `settings.connections` pings (one per
+/// monitor, as the writer makes them), back to back for a second. The ceiling the writer
+/// can reach on this backend.
+pub async fn store_ceiling(backend: &str, store: &dyn Store, settings: &Settings) -> u64 {
+    let batch = settings.connections.min(settings.monitors);
+    let mut known = Vec::new();
+    for n in 0..batch {
+        let slug = Slug::parse(&format!("job-{n:05}")).unwrap();
+        known.push(store.get_monitor(&slug).await.unwrap().unwrap());
+    }
+    let ping = Ping::new(PingKind::Success, RunSource::Ping);
+    let (started, cpu, mut pings) = (Instant::now(), cpu_time(), 0_u64);
+    while started.elapsed() < Duration::from_secs(1) {
+        let now = Utc::now();
+        let writes: Vec<StateWrite> = known
+            .iter()
+            .map(|record| {
+                let mut state = record.state.clone();
+                let outcome = apply_ping(&record.spec, &mut state, &ping, now);
+                StateWrite {
+                    slug: record.spec.slug().clone(),
+                    version: record.version,
+                    next_check_at: state.next_check_at(&record.spec, now),
+                    state,
+                    outcome,
+                    now,
+                }
+            })
+            .collect();
+        let results = store.apply_outcomes(&writes).await.unwrap();
+        for ((record, write), version) in known.iter_mut().zip(writes).zip(results) {
+            record.version = version.unwrap();
+            record.state = write.state;
+        }
+        pings += batch as u64;
+    }
+    let elapsed = started.elapsed();
+    let cpu = cpu
+        .zip(cpu_time())
+        .map(|(before, after)| after.saturating_sub(before));
+    println!(
+        "{backend:<9} store alone: {:.0} pings/s in group commits of {batch} ({:.2} ms each, \
+         {} CPU µs/ping)",
+        pings as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 * batch as f64 / pings as f64,
+        cpu.map_or_else(
+            || "-".to_owned(),
+            |cpu| format!("{:.1}", cpu.as_secs_f64() * 1e6 / pings as f64)
+        ),
+    );
+    pings
+}
