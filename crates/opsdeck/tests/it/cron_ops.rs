@@ -248,31 +248,33 @@ async fn a_silent_job_is_missed_goes_down_and_alerts_once(db: TestDb) {
     let store = app.state.store().clone();
     let slug = Slug::parse("heartbeat").unwrap();
     // The job reports once (a monitor never heard from expects nothing), then goes silent.
-    let record = store
-        .get_monitor(&slug)
-        .await
-        .unwrap()
-        .expect("synced from config");
-    assert_eq!(record.source.as_str(), "config");
-    let now = chrono::Utc::now();
-    let mut state = record.state.clone();
-    let outcome = apply_ping(
-        &record.spec,
-        &mut state,
-        &Ping::new(PingKind::Success, RunSource::Ping),
-        now,
-    );
-    store
-        .apply_outcome(&StateWrite {
+    // The evaluator may write the monitor meanwhile (it is due at once): like the ingest
+    // writer, reload and apply again on a version conflict.
+    loop {
+        let record = store
+            .get_monitor(&slug)
+            .await
+            .unwrap()
+            .expect("synced from config");
+        assert_eq!(record.source.as_str(), "config");
+        let now = chrono::Utc::now();
+        let mut state = record.state.clone();
+        let ping = Ping::new(PingKind::Success, RunSource::Ping);
+        let outcome = apply_ping(&record.spec, &mut state, &ping, now);
+        let write = StateWrite {
             slug: slug.clone(),
             version: record.version,
             next_check_at: state.next_check_at(&record.spec, now),
             state,
             outcome,
             now,
-        })
-        .await
-        .unwrap();
+        };
+        match store.apply_outcome(&write).await {
+            Ok(_) => break,
+            Err(opsdeck_core::StoreError::Conflict(_)) => continue,
+            Err(err) => panic!("{err}"),
+        }
+    }
     let (_, viewer) = app.mint_role(Role::Viewer).await;
     let down = wait_for_async(
         Duration::from_secs(20),
