@@ -9,6 +9,7 @@ mod database_url;
 mod error;
 mod postgres;
 mod redact;
+mod shapes;
 mod sqlite;
 
 use std::sync::Arc;

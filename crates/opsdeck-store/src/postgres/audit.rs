@@ -15,30 +15,11 @@ use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{Postgres, QueryBuilder};
 
 use super::PgStore;
+use crate::shapes::shaped_chunks;
 
 const COLUMNS: &str = "seq, at, actor_id, actor_name, auth_method, action, target_kind, \
                        target_id, tenant_id, outcome, client_addr, request_id, reason, \
                        prev_hash, hash";
-
-/// Rows per INSERT statement, largest first: a batch goes in as statements of these sizes
-/// (at most 256 rows; 15 binds a row stays well below PostgreSQL's limit of 65,535). A
-/// statement's text depends only on its row count, so these few are prepared once per
-/// connection and reused; one statement sized to each batch would have to be parsed and
-/// planned again for almost every batch (they vary in size, and the statement cache is
-/// bounded).
-const INSERT_SHAPES: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
-
-/// `entries` cut into consecutive runs whose lengths are all in [`INSERT_SHAPES`].
-fn shaped_chunks(mut entries: &[AuditEntry]) -> impl Iterator<Item = &[AuditEntry]> {
-    std::iter::from_fn(move || {
-        let size = INSERT_SHAPES
-            .into_iter()
-            .find(|size| *size <= entries.len())?;
-        let (chunk, rest) = entries.split_at(size);
-        entries = rest;
-        Some(chunk)
-    })
-}
 
 /// First key of the append lock; the second is the table's oid, so deployments in different
 /// schemas of one database do not wait on each other. Two-key advisory locks never collide

@@ -6,15 +6,17 @@
 //! finds the version moved and updates nothing: that step answers conflict (or not
 //! found), none of its runs or logs is written, and the other steps carry on. Steps are
 //! applied in slug order, so two batches (two replicas) lock the monitors they share in
-//! the same order and cannot deadlock.
+//! the same order and cannot deadlock. The runs of the written steps then go in with a
+//! few multi-row statements, and their logs last.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use opsdeck_core::cron::{Run, StateWrite, append_log, state_json};
 use opsdeck_core::{StoreError, StoreResult};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PgStore;
+use crate::shapes::shaped_chunks;
 
 /// The result of one step inside the batch: the outer error aborts the whole batch.
 type Step = StoreResult<StoreResult<u64>>;
@@ -33,8 +35,28 @@ impl PgStore {
         order.sort_by(|&a, &b| writes[a].slug.cmp(&writes[b].slug));
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         let mut results: Vec<Option<StoreResult<u64>>> = writes.iter().map(|_| None).collect();
+        // The runs and logs of the steps whose state was written, in the order applied:
+        // the runs go in with a few multi-row statements rather than one each (a busy
+        // monitor's batch is hundreds of runs), then the logs, whose runs now all exist.
+        let mut runs = Vec::new();
+        let mut logs = Vec::new();
         for index in order {
-            results[index] = Some(self.apply_step(&mut tx, &writes[index]).await?);
+            let write = &writes[index];
+            let result = self.write_state(&mut tx, write).await?;
+            if result.is_ok() {
+                runs.extend(write.outcome.runs.iter().map(|run| (write, run)));
+                logs.extend(write.outcome.logs.iter().map(|log| (write, log)));
+            }
+            results[index] = Some(result);
+        }
+        for segment in without_repeats(&runs) {
+            for chunk in shaped_chunks(segment) {
+                self.upsert_runs(&mut tx, chunk).await?;
+            }
+        }
+        for (write, log) in logs {
+            self.append_run_log(&mut tx, write.slug.as_str(), log.run_id, &log.text)
+                .await?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(results
@@ -45,7 +67,8 @@ impl PgStore {
             .collect())
     }
 
-    async fn apply_step(&self, conn: &mut PgConnection, write: &StateWrite) -> Step {
+    /// Writes the step's state if the monitor is still at the step's version.
+    async fn write_state(&self, conn: &mut PgConnection, write: &StateWrite) -> Step {
         let ms = |t: Option<DateTime<Utc>>| t.map(|t| t.trunc_subsecs(3));
         let slug = write.slug.as_str();
         let last = write.last_run();
@@ -82,13 +105,6 @@ impl PgStore {
         let Some(version) = version else {
             return Ok(Err(self.why_unwritten(conn, write).await?));
         };
-        for run in &write.outcome.runs {
-            self.upsert_run(conn, write, run).await?;
-        }
-        for log in &write.outcome.logs {
-            self.append_run_log(conn, slug, log.run_id, &log.text)
-                .await?;
-        }
         Ok(u64::try_from(version).map_err(|_| crate::error::corrupt("cron monitor version")))
     }
 
@@ -112,47 +128,52 @@ impl PgStore {
         })
     }
 
-    /// Inserts the run, or replaces every field of the stored one but its place in the
-    /// list, which its first write fixed.
-    async fn upsert_run(
+    /// Inserts each run, or replaces every field of the stored one but its place in the
+    /// list, which its first write fixed. No run may appear twice: PostgreSQL refuses to
+    /// upsert one row twice in a statement (see [`without_repeats`]).
+    async fn upsert_runs(
         &self,
         conn: &mut PgConnection,
-        write: &StateWrite,
-        run: &Run,
+        runs: &[(&StateWrite, &Run)],
     ) -> StoreResult<()> {
         let ms = |t: Option<DateTime<Utc>>| t.map(|t| t.trunc_subsecs(3));
-        sqlx::query(
+        let mut insert = QueryBuilder::<Postgres>::new(
             "INSERT INTO cron_runs
                  (slug, run_id, status, source, listed_at, expected_at, started_at,
                   finished_at, duration_ms, exit_code, error, missed_slots, last_missed_at,
-                  in_maintenance, too_fast)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-             ON CONFLICT (slug, run_id) DO UPDATE SET
+                  in_maintenance, too_fast) ",
+        );
+        insert.push_values(runs, |mut row, (write, run)| {
+            row.push_bind(write.slug.as_str())
+                .push_bind(run.run_id)
+                .push_bind(run.status.as_str())
+                .push_bind(run.source.as_str())
+                .push_bind(write.list_position(run).trunc_subsecs(3))
+                .push_bind(ms(run.expected_at))
+                .push_bind(ms(run.started_at))
+                .push_bind(ms(run.finished_at))
+                .push_bind(run.duration_ms.map(millis))
+                .push_bind(run.exit_code.map(i16::from))
+                .push_bind(run.error.as_deref())
+                .push_bind(i64::from(run.missed_slots))
+                .push_bind(ms(run.last_missed_at))
+                .push_bind(run.in_maintenance)
+                .push_bind(run.too_fast);
+        });
+        insert.push(
+            " ON CONFLICT (slug, run_id) DO UPDATE SET
                  status = excluded.status, source = excluded.source,
                  expected_at = excluded.expected_at, started_at = excluded.started_at,
                  finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
                  exit_code = excluded.exit_code, error = excluded.error,
                  missed_slots = excluded.missed_slots, last_missed_at = excluded.last_missed_at,
                  in_maintenance = excluded.in_maintenance, too_fast = excluded.too_fast",
-        )
-        .bind(write.slug.as_str())
-        .bind(run.run_id)
-        .bind(run.status.as_str())
-        .bind(run.source.as_str())
-        .bind(write.list_position(run).trunc_subsecs(3))
-        .bind(ms(run.expected_at))
-        .bind(ms(run.started_at))
-        .bind(ms(run.finished_at))
-        .bind(run.duration_ms.map(millis))
-        .bind(run.exit_code.map(i16::from))
-        .bind(run.error.as_deref())
-        .bind(i64::from(run.missed_slots))
-        .bind(ms(run.last_missed_at))
-        .bind(run.in_maintenance)
-        .bind(run.too_fast)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| self.fail(e))?;
+        );
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
@@ -210,4 +231,25 @@ fn check_runs_belong(write: &StateWrite) -> StoreResult<()> {
 
 fn millis(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// `runs` cut, in order, into consecutive segments in which no run (monitor and id)
+/// appears twice, so each segment can be one upsert and a run written twice in a batch
+/// still ends as its later write has it.
+fn without_repeats<'a, 'w>(
+    mut runs: &'a [(&'w StateWrite, &'w Run)],
+) -> impl Iterator<Item = &'a [(&'w StateWrite, &'w Run)]> {
+    std::iter::from_fn(move || {
+        if runs.is_empty() {
+            return None;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let end = runs
+            .iter()
+            .position(|(write, run)| !seen.insert((write.slug.as_str(), run.run_id)))
+            .unwrap_or(runs.len());
+        let (segment, rest) = runs.split_at(end);
+        runs = rest;
+        Some(segment)
+    })
 }

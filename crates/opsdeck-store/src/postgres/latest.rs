@@ -9,6 +9,7 @@ use opsdeck_core::health::{CheckName, CheckResult, Status, StatusChange};
 use opsdeck_core::store::CheckLatestStore;
 
 use super::PgStore;
+use super::checks::{insert_sample, insert_status_change};
 use crate::error::corrupt;
 
 /// `name, at, status, latency_us, observed_value, observed_unit, output`.
@@ -32,16 +33,9 @@ impl CheckLatestStore for PgStore {
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         let at = result.at.trunc_subsecs(3);
         let latency = i64::try_from(result.latency.as_micros()).unwrap_or(i64::MAX);
-        sqlx::query(
-            "INSERT INTO check_samples (name, at, status, latency_us) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(result.name.as_str())
-        .bind(at)
-        .bind(result.status.rank())
-        .bind(latency)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.fail(e))?;
+        insert_sample(&mut *tx, result)
+            .await
+            .map_err(|e| self.fail(e))?;
         sqlx::query(
             "INSERT INTO check_latest
                  (name, at, status, latency_us, observed_value, observed_unit, output)
@@ -62,18 +56,9 @@ impl CheckLatestStore for PgStore {
         .await
         .map_err(|e| self.fail(e))?;
         if let Some(change) = change {
-            sqlx::query(
-                "INSERT INTO check_status_changes (name, at, from_status, to_status, output)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(change.name.as_str())
-            .bind(change.at.trunc_subsecs(3))
-            .bind(change.from.map(Status::as_str))
-            .bind(change.to.as_str())
-            .bind(change.output.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.fail(e))?;
+            insert_status_change(&mut *tx, change)
+                .await
+                .map_err(|e| self.fail(e))?;
         }
         tx.commit().await.map_err(|e| self.fail(e))
     }

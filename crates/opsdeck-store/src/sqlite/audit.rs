@@ -14,31 +14,11 @@ use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
+use crate::shapes::shaped_chunks;
 
 const COLUMNS: &str = "seq, at, actor_id, actor_name, auth_method, action, target_kind, \
                        target_id, tenant_id, outcome, client_addr, request_id, reason, \
                        prev_hash, hash";
-
-/// Rows per INSERT statement, largest first: a batch goes in as statements of these sizes
-/// (at most 256 rows; 15 binds a row stays well below SQLite's limit of 32,766). A
-/// statement's text depends only on its row count, so these few are prepared once per
-/// connection and reused; one statement sized to each batch would have to be parsed and
-/// planned again for almost every batch (they vary in size, and the statement cache is
-/// bounded), and preparing a 256-row insert into this table takes about a third as long as
-/// inserting the rows.
-const INSERT_SHAPES: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
-
-/// `entries` cut into consecutive runs whose lengths are all in [`INSERT_SHAPES`].
-fn shaped_chunks(mut entries: &[AuditEntry]) -> impl Iterator<Item = &[AuditEntry]> {
-    std::iter::from_fn(move || {
-        let size = INSERT_SHAPES
-            .into_iter()
-            .find(|size| *size <= entries.len())?;
-        let (chunk, rest) = entries.split_at(size);
-        entries = rest;
-        Some(chunk)
-    })
-}
 
 #[derive(sqlx::FromRow)]
 struct Row {

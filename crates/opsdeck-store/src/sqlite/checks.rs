@@ -21,33 +21,15 @@ type SampleRow = (i64, bool, i64, i64, i64, i64, i64, i64);
 #[async_trait]
 impl CheckHistoryStore for SqliteStore {
     async fn record_check_sample(&self, result: &CheckResult) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO check_samples (name, at, status, latency_us) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .bind(result.name.as_str())
-        .bind(result.at.timestamp_millis())
-        .bind(result.status.rank())
-        .bind(micros(result.latency))
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(())
+        insert_sample(&self.pool, result)
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     async fn record_status_change(&self, change: &StatusChange) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO check_status_changes (name, at, from_status, to_status, output)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .bind(change.name.as_str())
-        .bind(change.at.timestamp_millis())
-        .bind(change.from.map(Status::as_str))
-        .bind(change.to.as_str())
-        .bind(change.output.as_deref())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(())
+        insert_status_change(&self.pool, change)
+            .await
+            .map_err(|e| self.fail(e))
     }
 
     async fn status_changes(
@@ -209,4 +191,39 @@ fn sample((at, raw, count, failed, worst, min, max, total): SampleRow) -> StoreR
         max: latency(max)?,
         total: latency(total)?,
     })
+}
+
+/// Inserts one raw sample: for [`CheckHistoryStore::record_check_sample`] and inside the
+/// transaction of [`opsdeck_core::store::CheckLatestStore::record_check_result`].
+pub(super) async fn insert_sample<'c>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    result: &CheckResult,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO check_samples (name, at, status, latency_us) VALUES (?1, ?2, ?3, ?4)")
+        .bind(result.name.as_str())
+        .bind(result.at.timestamp_millis())
+        .bind(result.status.rank())
+        .bind(micros(result.latency))
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// Inserts one status change (see [`insert_sample`] for who calls it).
+pub(super) async fn insert_status_change<'c>(
+    db: impl sqlx::SqliteExecutor<'c>,
+    change: &StatusChange,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO check_status_changes (name, at, from_status, to_status, output)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(change.name.as_str())
+    .bind(change.at.timestamp_millis())
+    .bind(change.from.map(Status::as_str))
+    .bind(change.to.as_str())
+    .bind(change.output.as_deref())
+    .execute(db)
+    .await
+    .map(drop)
 }

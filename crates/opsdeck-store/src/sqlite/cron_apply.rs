@@ -4,14 +4,16 @@
 //!
 //! Each step's state is written first, by a conditional `UPDATE … WHERE version = ?`:
 //! when that updates nothing, the step answers conflict (or not found) and none of its
-//! runs or logs is written, while the other steps carry on.
+//! runs or logs is written, while the other steps carry on. The runs of the written steps
+//! then go in with a few multi-row statements, and their logs last.
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{Run, StateWrite, append_log, state_json};
 use opsdeck_core::{StoreError, StoreResult};
-use sqlx::SqliteConnection;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
+use crate::shapes::shaped_chunks;
 
 /// The result of one step inside the batch: the outer error aborts the whole batch.
 type Step = StoreResult<StoreResult<u64>>;
@@ -31,14 +33,37 @@ impl SqliteStore {
             .await
             .map_err(|e| self.fail(e))?;
         let mut results = Vec::with_capacity(writes.len());
+        // The runs and logs of the steps whose state was written, in step order: the runs
+        // go in with a few multi-row statements rather than one each (a busy monitor's
+        // batch is hundreds of runs), then the logs, whose runs now all exist.
+        let mut runs = Vec::new();
+        let mut logs = Vec::new();
         for write in writes {
-            results.push(self.apply_step(&mut tx, write).await?);
+            let result = self.write_state(&mut tx, write).await?;
+            if result.is_ok() {
+                runs.extend(write.outcome.runs.iter().map(|run| (write, run)));
+                logs.extend(write.outcome.logs.iter().map(|log| (write, log)));
+            }
+            results.push(result);
+        }
+        for chunk in shaped_chunks(&runs) {
+            self.upsert_runs(&mut tx, chunk).await?;
+        }
+        for (write, log) in logs {
+            self.append_run_log(
+                &mut tx,
+                write.slug.as_str(),
+                &log.run_id.to_string(),
+                &log.text,
+            )
+            .await?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(results)
     }
 
-    async fn apply_step(&self, conn: &mut SqliteConnection, write: &StateWrite) -> Step {
+    /// Writes the step's state if the monitor is still at the step's version.
+    async fn write_state(&self, conn: &mut SqliteConnection, write: &StateWrite) -> Step {
         let slug = write.slug.as_str();
         let last = write.last_run();
         let version: Option<i64> = sqlx::query_scalar(
@@ -78,13 +103,6 @@ impl SqliteStore {
         let Some(version) = version else {
             return Ok(Err(self.why_unwritten(conn, write).await?));
         };
-        for run in &write.outcome.runs {
-            self.upsert_run(conn, write, run).await?;
-        }
-        for log in &write.outcome.logs {
-            self.append_run_log(conn, slug, &log.run_id.to_string(), &log.text)
-                .await?;
-        }
         Ok(u64::try_from(version).map_err(|_| crate::error::corrupt("cron monitor version")))
     }
 
@@ -108,47 +126,52 @@ impl SqliteStore {
         })
     }
 
-    /// Inserts the run, or replaces every field of the stored one but its place in the
-    /// list, which its first write fixed.
-    async fn upsert_run(
+    /// Inserts each run, or replaces every field of the stored one but its place in the
+    /// list, which its first write fixed. Rows go in order, so a run written twice in one
+    /// statement ends as the later write has it (SQLite upserts row by row).
+    async fn upsert_runs(
         &self,
         conn: &mut SqliteConnection,
-        write: &StateWrite,
-        run: &Run,
+        runs: &[(&StateWrite, &Run)],
     ) -> StoreResult<()> {
         let ms = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_millis());
-        sqlx::query(
+        let mut insert = QueryBuilder::<Sqlite>::new(
             "INSERT INTO cron_runs
                  (slug, run_id, status, source, listed_at, expected_at, started_at,
                   finished_at, duration_ms, exit_code, error, missed_slots, last_missed_at,
-                  in_maintenance, too_fast)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-             ON CONFLICT (slug, run_id) DO UPDATE SET
+                  in_maintenance, too_fast) ",
+        );
+        insert.push_values(runs, |mut row, (write, run)| {
+            row.push_bind(write.slug.as_str())
+                .push_bind(run.run_id.to_string())
+                .push_bind(run.status.as_str())
+                .push_bind(run.source.as_str())
+                .push_bind(write.list_position(run).timestamp_millis())
+                .push_bind(ms(run.expected_at))
+                .push_bind(ms(run.started_at))
+                .push_bind(ms(run.finished_at))
+                .push_bind(run.duration_ms.map(millis))
+                .push_bind(run.exit_code.map(i64::from))
+                .push_bind(run.error.as_deref())
+                .push_bind(i64::from(run.missed_slots))
+                .push_bind(ms(run.last_missed_at))
+                .push_bind(run.in_maintenance)
+                .push_bind(run.too_fast);
+        });
+        insert.push(
+            " ON CONFLICT (slug, run_id) DO UPDATE SET
                  status = excluded.status, source = excluded.source,
                  expected_at = excluded.expected_at, started_at = excluded.started_at,
                  finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
                  exit_code = excluded.exit_code, error = excluded.error,
                  missed_slots = excluded.missed_slots, last_missed_at = excluded.last_missed_at,
                  in_maintenance = excluded.in_maintenance, too_fast = excluded.too_fast",
-        )
-        .bind(write.slug.as_str())
-        .bind(run.run_id.to_string())
-        .bind(run.status.as_str())
-        .bind(run.source.as_str())
-        .bind(write.list_position(run).timestamp_millis())
-        .bind(ms(run.expected_at))
-        .bind(ms(run.started_at))
-        .bind(ms(run.finished_at))
-        .bind(run.duration_ms.map(millis))
-        .bind(run.exit_code.map(i64::from))
-        .bind(run.error.as_deref())
-        .bind(i64::from(run.missed_slots))
-        .bind(ms(run.last_missed_at))
-        .bind(run.in_maintenance)
-        .bind(run.too_fast)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| self.fail(e))?;
+        );
+        insert
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use crate::support::contract::contract;
 contract! {
     store: [
         a_batch_answers_for_each_item,
+        a_batch_writes_many_runs_and_the_later_write_of_a_run_wins,
         due_monitors_come_most_overdue_first,
     ],
     db: [],
@@ -85,6 +86,54 @@ async fn a_batch_answers_for_each_item(store: Arc<dyn Store>) {
         get(&store, "b-mailer").await.version,
         1,
         "nothing was written"
+    );
+}
+
+/// A busy monitor's batch holds hundreds of runs (written with multi-row statements), and
+/// a run started in one step and finished in the next is written twice in one batch.
+async fn a_batch_writes_many_runs_and_the_later_write_of_a_run_wins(store: Arc<dyn Store>) {
+    let record = create(&store, &spec("busy")).await;
+    let started = run("busy", RunStatus::Running, 5);
+    let mut many: Vec<_> = (0..299)
+        .map(|i| run("busy", RunStatus::Success, 10 + i))
+        .collect();
+    many.push(started.clone());
+    let first = step(&record, state_with(MonitorStatus::Running, 0), many.clone());
+    let mut finished = started.clone();
+    finished.status = RunStatus::Failed;
+    finished.finished_at = Some(at(400));
+    finished.error = Some("exit status 3".to_owned());
+    let mut second = step(
+        &record,
+        state_with(MonitorStatus::Down, 1),
+        vec![finished.clone()],
+    );
+    second.version = 2;
+    let results = store.apply_outcomes(&[first, second]).await.unwrap();
+    assert!(matches!(results[..], [Ok(2), Ok(3)]), "{results:?}");
+
+    let mut listed = 0;
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_runs(&slug("busy"), cursor.as_ref(), 100)
+            .await
+            .unwrap();
+        listed += page.runs.len();
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, 300, "every run once, the twice-written one too");
+    for run in &many[..299] {
+        let stored = store.get_run(&slug("busy"), run.run_id).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(run));
+    }
+    assert_eq!(
+        store.get_run(&slug("busy"), started.run_id).await.unwrap(),
+        Some(finished),
+        "the later write of a run is the one kept"
     );
 }
 
