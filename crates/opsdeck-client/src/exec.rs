@@ -2,7 +2,8 @@
 //! id goes out while the command starts (never before it); the command's stdout and
 //! stderr pass through as they come and their last bytes are kept; when it ends, a ping
 //! with its exit status and that output tail closes the run, and [`run`] returns the
-//! command's exit status for the wrapper to exit with.
+//! command's exit status for the wrapper to exit with. The pings carry `source=exec`, so
+//! opsdeck records the runs as exec's, not as plain pings.
 //!
 //! opsdeck being down must not cost the job anything: each ping gives up within its
 //! [`RetryPolicy`] budget with a warning on stderr, and once the start ping found opsdeck
@@ -19,7 +20,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::ping::{Delivered, PingFailure, Pinger, RetryPolicy, Signal};
+use crate::ping::{Delivered, PingFailure, Pinger, RetryPolicy, Signal, Source};
 use crate::tail::OutputTail;
 
 /// How much output the finish ping carries at most, as healthchecks.io keeps by default.
@@ -46,7 +47,9 @@ pub struct Exec {
 
 /// Runs the command and reports it; returns its exit status (128 + signal when a
 /// signal ended it, 127 when it could not be found, 126 when it could not be run).
-pub async fn run(exec: Exec) -> u8 {
+pub async fn run(mut exec: Exec) -> u8 {
+    // Whoever built the pinger, these runs are exec's: opsdeck records them as such.
+    exec.pinger = exec.pinger.map(|pinger| pinger.source(Source::Exec));
     let rid = Uuid::new_v4();
     let tail = Arc::new(Mutex::new(OutputTail::new(exec.tail_bytes)));
     let start = exec.pinger.clone().map(|pinger| {

@@ -1,6 +1,6 @@
 //! Pings to a cron monitor over opsdeck's healthchecks.io-compatible slug URLs
-//! (`{base}/ping/{key}/{slug}[/start|/fail|/log|/{exit}]?rid=…`), sent as POST with the
-//! body as plain text. A [`Pinger`] retries what may pass on a second try (no connection,
+//! (`{base}/ping/{key}/{slug}[/start|/fail|/log|/{exit}]?rid=…`, plus `source=exec` from
+//! `opsdeck exec`), sent as POST with the body as plain text. A [`Pinger`] retries what may pass on a second try (no connection,
 //! no answer in time, 408, 429, 5xx) within one time budget, and gives up on what will
 //! not (a refused key, an unknown slug).
 //!
@@ -36,6 +36,27 @@ impl Signal {
             Signal::Fail => Some("fail".to_owned()),
             Signal::Log => Some("log".to_owned()),
             Signal::Exit(code) => Some(code.to_string()),
+        }
+    }
+}
+
+/// Who sends a pinger's pings; opsdeck records it as each run's source. Anything but a
+/// plain ping adds `source=…` to the URL, a parameter healthchecks.io ignores, so the same
+/// URLs still work there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// A job pinging by itself (no parameter: what opsdeck assumes).
+    #[default]
+    Ping,
+    /// `opsdeck exec` wrapping a command (`source=exec`).
+    Exec,
+}
+
+impl Source {
+    fn param(self) -> Option<&'static str> {
+        match self {
+            Source::Ping => None,
+            Source::Exec => Some("exec"),
         }
     }
 }
@@ -98,6 +119,7 @@ pub struct Pinger {
     endpoint: Url,
     slug: String,
     create: bool,
+    source: Source,
     policy: RetryPolicy,
 }
 
@@ -106,6 +128,7 @@ impl fmt::Debug for Pinger {
         f.debug_struct("Pinger")
             .field("slug", &self.slug)
             .field("create", &self.create)
+            .field("source", &self.source)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -135,6 +158,7 @@ impl Pinger {
             endpoint,
             slug: slug.to_owned(),
             create: false,
+            source: Source::default(),
             policy: RetryPolicy::default(),
         })
     }
@@ -142,6 +166,12 @@ impl Pinger {
     /// Asks opsdeck to create the monitor on its first ping (`?create=1`).
     pub fn create(mut self, create: bool) -> Self {
         self.create = create;
+        self
+    }
+
+    /// Says who sends the pings (see [`Source`]).
+    pub fn source(mut self, source: Source) -> Self {
+        self.source = source;
         self
     }
 
@@ -170,6 +200,9 @@ impl Pinger {
             }
             if self.create {
                 query.append_pair("create", "1");
+            }
+            if let Some(source) = self.source.param() {
+                query.append_pair("source", source);
             }
         }
         if url.query() == Some("") {

@@ -28,7 +28,7 @@ use crate::background::{
     Background, HeartbeatJob, LeaderElector, LoopSpec, PruneReplicasJob, Scope,
 };
 use crate::config::Config;
-use crate::cron::ingest::{Ingest, IngestWriter};
+use crate::cron::ingest::{Ingest, IngestLimits, IngestWriter};
 use crate::error::ApiError;
 use crate::health::probe::ProbeContext;
 use crate::health::{HealthMonitor, spawn_health_loops};
@@ -115,7 +115,8 @@ impl Application {
         crate::cron::sync_config(store.as_ref(), clock.as_ref(), &config.cron)
             .await
             .context("creating the cron monitors of the configuration")?;
-        let (ingest, ingest_writer) = Ingest::new(store.clone(), alerts.clone(), &metrics);
+        let limits = IngestLimits::of(&config.cron);
+        let (ingest, ingest_writer) = Ingest::new(store.clone(), alerts.clone(), &metrics, limits);
         let health = build_health(&config, &store, &clock, &metrics, instance.id)?;
         {
             let alerts = alerts.clone();

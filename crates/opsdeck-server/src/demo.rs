@@ -1,10 +1,15 @@
 //! `serve --demo`: a separate embedded database so demo data never mixes with real data, and
 //! a scrape token so a newcomer can read `/metrics` at once. Each area seeds its own demo
-//! data here as it arrives.
+//! data here as it arrives: health probes and an HTTP cron job in the configuration
+//! ([`prepare`]), cron monitors with their history in the store ([`seed`], once the
+//! application is built and before it serves).
+
+mod cron;
 
 use std::time::Duration;
 
-use crate::config::{CheckConfig, CheckType, Config, Secret};
+use crate::config::{CheckConfig, CheckType, Config, JobDefinition, Secret};
+use crate::state::AppState;
 
 /// The database a demo uses when none was configured explicitly.
 pub const DEMO_DATABASE_URL: &str = "sqlite://opsdeck-demo.db";
@@ -13,6 +18,11 @@ pub const DEMO_DATABASE_URL: &str = "sqlite://opsdeck-demo.db";
 #[derive(Debug)]
 pub struct DemoNotes {
     pub metrics_token: Option<String>,
+    /// Whether [`seed`] adds cron monitors: the configuration declares none.
+    seed_cron: bool,
+    /// Whether the database is the demo's own, so [`seed`] may replace what an earlier
+    /// demo left there.
+    own_database: bool,
 }
 
 /// Adjusts the configuration for a demo: its own database file unless one was given, and
@@ -23,6 +33,8 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
     }
     let mut notes = DemoNotes {
         metrics_token: None,
+        seed_cron: config.cron.monitors.is_empty(),
+        own_database: !database_given,
     };
     if config.metrics.token.is_none() {
         let token = format!("demo-{}", uuid::Uuid::new_v4().simple());
@@ -32,12 +44,49 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
     if config.health.checks.is_empty() {
         config.health.checks = demo_checks(config);
     }
+    if config.cron.jobs.is_empty() {
+        config.cron.jobs = demo_jobs(config);
+    }
     // The demo is served over plain HTTP on this machine; a `Secure` cookie would not be
     // sent back by every browser there.
     if config.server.listen.ip().is_loopback() {
         config.session.secure_cookie = false;
     }
     notes
+}
+
+/// Writes the demo's cron monitors and their history (see `cron`), unless the
+/// configuration declares monitors of its own. Call it after [`crate::Application::build`]
+/// and before the application runs, so no background loop writes the monitors meanwhile.
+pub async fn seed(state: &AppState, notes: &DemoNotes) -> anyhow::Result<()> {
+    if !notes.seed_cron {
+        return Ok(());
+    }
+    cron::seed(
+        state.store().as_ref(),
+        state.clock().now(),
+        notes.own_database,
+    )
+    .await
+}
+
+/// An HTTP job the scheduler fires every minute against this server's own `/livez`, so
+/// the scheduler's runs appear without any application to call.
+fn demo_jobs(config: &Config) -> Vec<JobDefinition> {
+    // Parsed like a `[[cron.jobs]]` table, so it takes whatever keys a job takes.
+    let table = format!(
+        "slug = \"warm-cache\"\nname = \"Warm the page cache\"\nschedule = \"* * * * *\"\n\
+         url = \"http://{}/livez\"\nmethod = \"GET\"\ntimeout = \"5s\"\n\
+         expect_status = 200\ntags = [\"demo\"]\n",
+        config.server.listen
+    );
+    match toml::from_str::<JobDefinition>(&table) {
+        Ok(job) => vec![job],
+        Err(err) => {
+            tracing::warn!(error = %err, "the demo HTTP cron job is invalid; left out");
+            Vec::new()
+        }
+    }
 }
 
 /// Probes that work on any fresh machine, so the overview is alive at once: the demo's own

@@ -118,7 +118,31 @@ pub fn route_table() -> RouteTable {
             Method::GET,
             "/cron",
             Requires(ReadOps),
-            get(web::placeholder::show_cron),
+            get(web::cron::list::show_monitors),
+        )
+        .html(
+            Method::GET,
+            "/cron/{slug}",
+            Requires(ReadOps),
+            get(web::cron::detail::show_monitor),
+        )
+        .html(
+            Method::POST,
+            "/cron/{slug}/pause",
+            Requires(OperateOps),
+            post(web::cron::actions::pause_monitor),
+        )
+        .html(
+            Method::POST,
+            "/cron/{slug}/resume",
+            Requires(OperateOps),
+            post(web::cron::actions::resume_monitor),
+        )
+        .html(
+            Method::POST,
+            "/cron/{slug}/trigger",
+            Requires(OperateOps),
+            post(web::cron::actions::trigger_monitor),
         )
         .html(
             Method::GET,
@@ -167,6 +191,10 @@ pub fn route_table() -> RouteTable {
         .json(
             Requires(OperateOps),
             routes!(api::cron_admin::resume_monitor),
+        )
+        .json(
+            Requires(OperateOps),
+            routes!(api::cron_admin::trigger_monitor),
         )
         .json(Requires(ReadOps), routes!(api::alerts::list_alerts))
         // Administration.

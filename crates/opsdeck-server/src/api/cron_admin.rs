@@ -1,17 +1,18 @@
 //! Changing cron monitors (SPEC §4): create, update and delete (admin, "manage monitors'
-//! config"); pause and resume (operator). Every change is a guarded write: a reason, the
-//! audit entry committed before the answer.
+//! config"); pause, resume and trigger (operator). Every change is a guarded write: a
+//! reason, the audit entry committed before the answer.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use opsdeck_core::StoreError;
 use opsdeck_core::cron::{MonitorSource, MonitorSpec};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::cron::{MonitorView, monitor_of, slug_of};
 use crate::api::guard::{Guarded, WriteBody};
 use crate::config::MonitorDefinition;
+use crate::cron::TriggerError;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Path;
 use crate::state::AppState;
@@ -262,4 +263,52 @@ pub async fn resume_monitor(
         )
         .await?;
     Ok(view)
+}
+
+/// A run started by `POST /ops/cron/{slug}/trigger`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TriggeredRun {
+    /// The new run; `GET /ops/cron/{slug}/runs` shows how it ends.
+    pub run_id: uuid::Uuid,
+    pub slug: String,
+}
+
+/// Fires an HTTP job (`[[cron.jobs]]`) now, outside its schedule: answers once the run's
+/// start is recorded, while the call goes on.
+#[utoipa::path(post, path = "/ops/cron/{slug}/trigger", tag = "cron", request_body = MonitorAction,
+    params(("slug" = String, Path, description = "monitor slug")),
+    responses((status = 202, body = TriggeredRun), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "not an HTTP job"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn trigger_monitor(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Guarded { write, reason, .. }: Guarded<MonitorAction>,
+) -> Result<(StatusCode, axum::Json<TriggeredRun>), ApiError> {
+    let slug = slug_of(&slug)?;
+    let run_id = crate::cron::trigger(&state, &slug)
+        .await
+        .map_err(|err| match err {
+            TriggerError::NotFound => ApiError::not_found(format!("no cron monitor \"{slug}\"")),
+            TriggerError::NotAJob => ApiError::conflict(format!(
+                "\"{slug}\" is not an HTTP job opsdeck fires: only [[cron.jobs]] monitors can be triggered"
+            )),
+            TriggerError::Unavailable => ApiError::unavailable(err.to_string()),
+        })?;
+    write
+        .audit(
+            "cron.monitor.triggered",
+            Some(("monitor", slug.to_string())),
+            &reason,
+            202,
+        )
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(TriggeredRun {
+            run_id,
+            slug: slug.to_string(),
+        }),
+    ))
 }

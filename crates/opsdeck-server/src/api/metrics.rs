@@ -19,13 +19,13 @@ pub async fn get_metrics(
     scraper: Option<Extension<ScrapeCaller>>,
 ) -> Response {
     if scraper.is_some() {
-        return render(&state);
+        return render(&state).await;
     }
     if let Some(Extension(Authenticated(principal))) = principal {
         if !principal.role.allows(Permission::ReadOps) {
             return ApiError::forbidden("this role may not read metrics").into_response();
         }
-        return render(&state);
+        return render(&state).await;
     }
     if ingest.is_some() {
         return ApiError::forbidden("ingest keys cannot read metrics").into_response();
@@ -41,8 +41,12 @@ pub async fn get_metrics(
     response
 }
 
-fn render(state: &AppState) -> Response {
-    match state.metrics().render() {
+async fn render(state: &AppState) -> Response {
+    let metrics = state.metrics();
+    metrics
+        .refresh(state.store().as_ref(), state.clock().as_ref())
+        .await;
+    match metrics.render() {
         Ok(body) => (
             [(
                 header::CONTENT_TYPE,

@@ -2,7 +2,9 @@
 //! `/ping/{key}/{slug}` (success), `…/start`, `…/fail`, `…/log` and `…/{exit_status}`
 //! (0 succeeded, 1–255 failed), each by HEAD, GET or POST. `?rid=<uuid>` pairs a start
 //! with its finish, `?create=1` creates an unknown monitor (answered `201 Created`), a POST
-//! body is kept as the run's log (its tail within `Ping-Body-Limit`).
+//! body is kept as the run's log (its tail within `Ping-Body-Limit`, `cron.ping_body_limit`).
+//! `?source=exec` marks the pings of `opsdeck exec`, so its runs are recorded with source
+//! `exec` (healthchecks.io ignores the parameter, so the same URLs still work there).
 //!
 //! The key in the path is the credential, so the routes are public in the route table and
 //! the key is checked here, before anything else: a wrong key gets the same 401 whether the
@@ -17,7 +19,7 @@ use opsdeck_core::cron::{Ping, PingError, PingKind, RunSource, Slug, parse_rid};
 use serde::Deserialize;
 
 use crate::cron::ingest::key::{self, KeyCheck};
-use crate::cron::ingest::{Accepted, IngestError, PING_BODY_LIMIT, PingRequest, Provision, body};
+use crate::cron::ingest::{Accepted, IngestError, PingRequest, Provision, body};
 use crate::error::ApiError;
 use crate::extract::Path;
 use crate::middleware::auth::RequestContext;
@@ -75,6 +77,7 @@ pub async fn ping_exit(
 struct PingQuery {
     rid: Option<String>,
     create: Option<String>,
+    source: Option<String>,
 }
 
 async fn receive(
@@ -88,7 +91,10 @@ async fn receive(
         Ok(response) | Err(response) => response,
     };
     let headers = response.headers_mut();
-    headers.insert(PING_BODY_LIMIT_HEADER, HeaderValue::from(PING_BODY_LIMIT));
+    headers.insert(
+        PING_BODY_LIMIT_HEADER,
+        HeaderValue::from(state.config().cron.ping_body_limit),
+    );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
@@ -135,7 +141,8 @@ async fn accept(
         err.into_response()
     };
     let (slug, ping, provision) = parse(slug, kind, &request).map_err(invalid)?;
-    let body = body::read_tail(request.into_body(), PING_BODY_LIMIT)
+    let limit = state.config().cron.ping_body_limit;
+    let body = body::read_tail(request.into_body(), limit)
         .await
         .map_err(|err| invalid(ApiError::bad_request("invalid_body", err.to_string())))?;
     let ping = PingRequest {
@@ -177,7 +184,7 @@ fn parse(
     let query = axum::extract::Query::<PingQuery>::try_from_uri(request.uri())
         .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?
         .0;
-    let mut ping = Ping::new(kind, RunSource::Ping);
+    let mut ping = Ping::new(kind, source_of(query.source.as_deref())?);
     if let Some(rid) = &query.rid {
         let rid =
             parse_rid(rid).map_err(|err| ApiError::bad_request("invalid_rid", err.to_string()))?;
@@ -194,6 +201,19 @@ fn parse(
         }
     };
     Ok((slug, ping, provision))
+}
+
+/// Who sent the ping, from `?source=`: a plain ping when absent. Only the clients that
+/// ping these URLs may be named; the scheduler and the check-ins record their own source.
+fn source_of(param: Option<&str>) -> Result<RunSource, ApiError> {
+    match param {
+        None | Some("ping") => Ok(RunSource::Ping),
+        Some("exec") => Ok(RunSource::Exec),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            "source must be ping (the default) or exec (set by opsdeck exec)",
+        )),
+    }
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response {

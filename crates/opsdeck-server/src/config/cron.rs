@@ -1,5 +1,5 @@
-//! `[cron]`: cron monitors declared in configuration, HTTP jobs opsdeck fires itself, and
-//! how long run history is kept (SPEC §4).
+//! `[cron]`: cron monitors declared in configuration, HTTP jobs opsdeck fires itself, how
+//! long run history is kept, and the limits of ping ingest (SPEC §4).
 //!
 //! A `[[cron.monitors]]` entry and the JSON body of `POST /ops/cron` share one shape,
 //! [`MonitorDefinition`], so a monitor reads the same wherever it is written.
@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use opsdeck_core::cron::{
-    MaintenanceWindow, MonitorName, MonitorSettings, MonitorSpec, Schedule, Slug, Tags, TenantId,
+    LOG_MAX_BYTES, MaintenanceWindow, MonitorName, MonitorSettings, MonitorSpec, Schedule, Slug,
+    Tags, TenantId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::duration;
 use super::secret::Secret;
+use super::{bytes, duration};
 
 /// `[cron]`: monitors, HTTP jobs and history.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,7 +32,24 @@ pub struct CronConfig {
     pub monitors: Vec<MonitorDefinition>,
     /// `[[cron.jobs]]`: HTTP cron jobs opsdeck fires (and monitors) itself.
     pub jobs: Vec<JobDefinition>,
+    /// The most of a ping body kept as the run's log (its tail; a longer body is cut, never
+    /// refused), announced in the `Ping-Body-Limit` header of every ping answer.
+    #[serde(with = "bytes")]
+    pub ping_body_limit: usize,
+    /// Pings committed at most in one transaction by the ingest writer.
+    pub ingest_batch: usize,
+    /// Pings waiting for the ingest writer at most; further pings wait for room.
+    pub ingest_queue: usize,
 }
+
+/// The largest `cron.ping_body_limit`: a run's log keeps no more, so more would be read
+/// only to be dropped.
+pub const PING_BODY_LIMIT_MAX: usize = LOG_MAX_BYTES;
+/// The largest `cron.ingest_batch`: one transaction holds the database's write lock (on
+/// SQLite, for every writer) while it runs, so it must stay short.
+pub const INGEST_BATCH_MAX: usize = 10_000;
+/// The largest `cron.ingest_queue`: each queued ping holds its body in memory.
+pub const INGEST_QUEUE_MAX: usize = 1_000_000;
 
 impl Default for CronConfig {
     fn default() -> Self {
@@ -40,6 +58,9 @@ impl Default for CronConfig {
             evaluate_interval: Duration::from_secs(1),
             monitors: Vec::new(),
             jobs: Vec::new(),
+            ping_body_limit: LOG_MAX_BYTES,
+            ingest_batch: 256,
+            ingest_queue: 8192,
         }
     }
 }
@@ -285,6 +306,49 @@ impl MonitorDefinition {
 }
 
 impl CronConfig {
+    /// The limits of ping ingest: each within its range, and a queue that holds at least
+    /// one full batch (the writer takes a batch from what is queued).
+    fn ingest_problems(&self) -> Problems {
+        let mut out = Problems::new();
+        if !(1..=PING_BODY_LIMIT_MAX).contains(&self.ping_body_limit) {
+            out.push((
+                "ping_body_limit".to_owned(),
+                format!(
+                    "must be between 1B and {} (what a run's log keeps), got {}",
+                    bytes::format(PING_BODY_LIMIT_MAX),
+                    bytes::format(self.ping_body_limit)
+                ),
+            ));
+        }
+        if !(1..=INGEST_BATCH_MAX).contains(&self.ingest_batch) {
+            out.push((
+                "ingest_batch".to_owned(),
+                format!(
+                    "must be between 1 and {INGEST_BATCH_MAX} pings, got {}",
+                    self.ingest_batch
+                ),
+            ));
+        }
+        if self.ingest_queue > INGEST_QUEUE_MAX {
+            out.push((
+                "ingest_queue".to_owned(),
+                format!(
+                    "must be at most {INGEST_QUEUE_MAX} pings, got {}",
+                    self.ingest_queue
+                ),
+            ));
+        } else if self.ingest_queue < self.ingest_batch {
+            out.push((
+                "ingest_queue".to_owned(),
+                format!(
+                    "must hold at least one batch: {} or more (cron.ingest_batch), got {}",
+                    self.ingest_batch, self.ingest_queue
+                ),
+            ));
+        }
+        out
+    }
+
     pub(crate) fn problems(&self) -> Problems {
         let mut out = Problems::new();
         for (key, value) in [
@@ -295,6 +359,7 @@ impl CronConfig {
                 out.push((key.to_owned(), "must be greater than zero".to_owned()));
             }
         }
+        out.extend(self.ingest_problems());
         let mut seen = std::collections::BTreeSet::new();
         let entries = self
             .monitors

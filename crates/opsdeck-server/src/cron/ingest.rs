@@ -4,7 +4,7 @@
 //!
 //! A ping is acknowledged only after it is committed. Handlers [`Ingest::submit`] a
 //! [`PingRequest`] and wait for its answer; one [`IngestWriter`] task per replica takes
-//! whatever has queued up (up to [`BATCH_MAX`]), runs [`apply_ping`] for each in arrival
+//! whatever has queued up (up to `cron.ingest_batch`), runs [`apply_ping`] for each in arrival
 //! order on the monitors' latest known state, and commits the batch with one
 //! [`CronStore::apply_outcomes`] transaction: one fsync for hundreds of pings. Then it
 //! answers every waiter and hands the alerts the pings raised to the dispatcher.
@@ -37,28 +37,39 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::Store;
-use opsdeck_core::cron::{LOG_MAX_BYTES, MonitorSpec, Ping, PingKind, Slug};
+use opsdeck_core::cron::{MonitorSpec, Ping, PingKind, Slug};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 pub use self::metrics::IngestMetrics;
 pub use self::writer::IngestWriter;
 use crate::alerts::Dispatcher;
+use crate::config::CronConfig;
 use crate::metrics::Metrics;
 
-/// The most of a ping body kept, announced in the `Ping-Body-Limit` header of every ping
-/// answer; a longer body is cut to its tail, never refused. The run's log keeps as much.
-/// (Wanted as config key `cron.ping_body_limit`.)
-pub const PING_BODY_LIMIT: usize = LOG_MAX_BYTES;
+/// The limits of ingest, from `[cron]` (see [`CronConfig`]): the ping body limit is the
+/// handlers' (`api::ping`), these two are the writer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Pings committed at most in one transaction (`cron.ingest_batch`). Large enough that
+    /// a burst of thousands a second costs a few transactions, small enough that one
+    /// transaction stays short.
+    pub batch: usize,
+    /// Pings waiting for the writer at most (`cron.ingest_queue`); further submits wait
+    /// for room (back-pressure, bounded by the request timeout) rather than being refused.
+    pub queue: usize,
+}
 
-/// Pings committed at most in one transaction. Large enough that a burst of thousands a
-/// second costs a few transactions, small enough that one transaction stays short.
-/// (Wanted as config key `cron.ingest_batch`.)
-pub const BATCH_MAX: usize = 256;
-
-/// Pings waiting for the writer at most; further submits wait for room (back-pressure,
-/// bounded by the request timeout) rather than being refused.
-const QUEUE: usize = 8192;
+impl IngestLimits {
+    pub fn of(config: &CronConfig) -> Self {
+        // Validation keeps both at least 1; `max` keeps a hand-built config from making a
+        // channel of capacity 0, which would panic.
+        Self {
+            batch: config.ingest_batch.max(1),
+            queue: config.ingest_queue.max(1),
+        }
+    }
+}
 
 /// How often a batch's monitors are read again and written again after a conflict before
 /// their pings are answered 503.
@@ -126,10 +137,11 @@ impl Ingest {
         store: Arc<dyn Store>,
         alerts: Dispatcher,
         metrics: &Metrics,
+        limits: IngestLimits,
     ) -> (Ingest, IngestWriter) {
-        let (sender, receiver) = mpsc::channel(QUEUE);
+        let (sender, receiver) = mpsc::channel(limits.queue);
         let metrics = IngestMetrics::register(metrics);
-        let writer = IngestWriter::new(receiver, store, alerts, metrics.clone());
+        let writer = IngestWriter::new(receiver, store, alerts, metrics.clone(), limits.batch);
         (Ingest { sender, metrics }, writer)
     }
 

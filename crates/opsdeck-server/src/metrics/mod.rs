@@ -1,7 +1,10 @@
 //! Prometheus metrics, held in a registry per application (no globals, so every test app
 //! counts only its own requests). Areas register their families here; `/metrics` renders
-//! the registry in the Prometheus text format.
+//! the registry in the Prometheus text format. Families whose values live in the database
+//! (cron monitors, see `cron`) are read at scrape time: `/metrics` calls
+//! [`Metrics::refresh`] before [`Metrics::render`].
 
+mod cron;
 mod process;
 
 use std::sync::Mutex;
@@ -14,6 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+use self::cron::CronMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -59,6 +64,7 @@ pub struct Metrics {
     loop_runs: Family<LoopOutcomeLabels, Counter>,
     loop_duration: Family<LoopLabels, Histogram>,
     leader: Gauge,
+    cron: CronMetrics,
 }
 
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -112,6 +118,7 @@ impl Metrics {
             Info::new(vec![("version".to_owned(), version.to_owned())]),
         );
         registry.register_collector(Box::new(process::ProcessCollector::new()));
+        let cron = CronMetrics::register(&mut registry);
         Self {
             registry: Mutex::new(registry),
             http_requests,
@@ -119,7 +126,15 @@ impl Metrics {
             loop_runs,
             loop_duration,
             leader,
+            cron,
         }
+    }
+
+    /// Reads the families whose values live in the database (cron monitors), within a
+    /// short timeout and at most once per few seconds however often it is called; call
+    /// it before [`Metrics::render`] at each scrape.
+    pub async fn refresh(&self, store: &dyn opsdeck_core::Store, clock: &dyn opsdeck_core::Clock) {
+        self.cron.refresh(store, clock).await;
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod audit;
 pub mod charts;
 pub mod checks;
+pub mod cron;
 pub mod format;
 pub mod health;
 pub mod login;

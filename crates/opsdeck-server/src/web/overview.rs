@@ -11,35 +11,49 @@ use axum::extract::State;
 use super::Page;
 use super::alerts::{EventRow, recent_events};
 use super::checks::Board;
+use super::cron::widget::{CronWidget, cron_widget};
 use super::shell::{Section, Shell};
 use crate::state::AppState;
 
 /// Seconds between refreshes of the live part (script), and of the whole page without it.
 const REFRESH_SECONDS: u32 = 5;
 const NOSCRIPT_REFRESH_SECONDS: u32 = 15;
-/// The one query of the overview, recent alerts, gets this long: a slow database shows as
-/// a note in that box, never as a slow page.
+/// The overview's queries, recent alerts and the cron widget's monitor list, run side by
+/// side and get this long each: a slow database shows as a note in that box, never as a
+/// slow page.
 const ALERTS_BUDGET: Duration = Duration::from_millis(250);
+const CRON_BUDGET: Duration = Duration::from_millis(250);
 
-/// The part of the overview that refreshes: health from memory, alerts from the store.
+/// The part of the overview that refreshes: health from memory, alerts and the cron
+/// widget from the store.
 struct Live {
     board: Board,
     alerts: Result<Vec<EventRow>, &'static str>,
+    cron: Result<CronWidget, &'static str>,
     /// Without webhooks no alert is sent, so none is listed: the page says so.
     webhooks: usize,
 }
 
 async fn live(state: &AppState) -> Live {
     let snapshot = state.health().snapshot();
-    let alerts = match tokio::time::timeout(ALERTS_BUDGET, recent_events(state, snapshot.at)).await
-    {
+    let (alerts, cron) = tokio::join!(
+        tokio::time::timeout(ALERTS_BUDGET, recent_events(state, snapshot.at)),
+        tokio::time::timeout(CRON_BUDGET, cron_widget(state, state.clock().now())),
+    );
+    let alerts = match alerts {
         Ok(Ok(events)) => Ok(events),
         Ok(Err(_)) => Err("Recent alerts could not be read from the database."),
         Err(_) => Err("Recent alerts are slow to load; the database is not answering quickly."),
     };
+    let cron = match cron {
+        Ok(Ok(widget)) => Ok(widget),
+        Ok(Err(_)) => Err("Cron monitors could not be read from the database."),
+        Err(_) => Err("Cron monitors are slow to load; the database is not answering quickly."),
+    };
     Live {
         board: Board::new(&snapshot),
         alerts,
+        cron,
         webhooks: state.config().alerts.webhooks.len(),
     }
 }

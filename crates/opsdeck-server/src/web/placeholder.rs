@@ -1,4 +1,4 @@
-//! Pages of SPEC §7 whose features come in later issues (Cron, Queues, Tenants). They exist
+//! Pages of SPEC §7 whose features come in later issues (Queues, Tenants). They exist
 //! so the navigation is complete and the route table already guards them, and they say
 //! plainly that nothing is there yet rather than showing invented data.
 
@@ -21,15 +21,6 @@ fn not_yet(shell: Shell, section: Section, what: &'static str) -> Page<impl Temp
         title: section.label(),
         what,
     })
-}
-
-/// `GET /cron`.
-pub async fn show_cron(shell: Shell) -> Page<impl Template> {
-    not_yet(
-        shell,
-        Section::Cron,
-        "Cron monitoring (monitors, their runs, late and missed jobs)",
-    )
 }
 
 /// `GET /queues`.

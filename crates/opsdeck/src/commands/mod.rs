@@ -45,6 +45,14 @@ pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Res
              `opsdeck token create` or POST /ops/tokens, then revoke this one.\n"
         );
     }
+    if let Some(notes) = &notes
+        && let Err(err) = demo::seed(state, notes).await
+    {
+        error!(
+            error = format!("{err:#}"),
+            "could not add the demo cron monitors"
+        );
+    }
     info!(address = %addr, url = %format!("http://{addr}/"), "listening");
     if let Some(notes) = notes {
         eprintln!("opsdeck demo is running at http://{addr}/");

@@ -182,6 +182,67 @@ async fn serve_demo_starts_on_its_own_embedded_database_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(metrics.status(), 200);
 
+    // Cron monitors with a history, in every status worth seeing.
+    let admin = log
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("opsdeck_pat_"))
+        .expect("the demo prints its bootstrap admin token")
+        .to_owned();
+    let list: serde_json::Value = client
+        .get(server.url("/ops/cron"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let monitors = list["monitors"].as_array().expect("monitors");
+    let monitor = |slug: &str| {
+        monitors
+            .iter()
+            .find(|m| m["slug"] == slug)
+            .unwrap_or_else(|| panic!("demo monitor {slug} missing: {list}"))
+    };
+    for (slug, status) in [
+        ("nightly-backup", "up"),
+        ("sync-users", "up"),
+        ("send-digests", "up"),
+        ("warehouse-import", "late"),
+        ("invoice-run", "down"),
+        ("legacy-cleanup", "paused"),
+        ("db-vacuum", "running"),
+    ] {
+        assert_eq!(monitor(slug)["status"], status, "{slug}: {}", monitor(slug));
+    }
+    let failing = monitor("invoice-run");
+    let error = failing["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("GatewayTimeout"), "{failing}");
+    assert!(failing["failure_streak"].as_u64() >= Some(2), "{failing}");
+    let runs: serde_json::Value = client
+        .get(server.url("/ops/cron/nightly-backup/runs?limit=100"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let runs = runs["runs"].as_array().expect("runs");
+    assert!(
+        runs.len() >= 13,
+        "two weeks of nightly runs: {}",
+        runs.len()
+    );
+    let durations: std::collections::BTreeSet<_> =
+        runs.iter().map(|r| r["duration_ms"].as_u64()).collect();
+    assert!(durations.len() > 3, "durations vary: {durations:?}");
+    assert!(
+        monitors.iter().any(|m| m["slug"] == "warm-cache"),
+        "the HTTP job"
+    );
+
     server.signal("TERM").await;
     let status = server.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");

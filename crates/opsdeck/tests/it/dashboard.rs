@@ -1,10 +1,12 @@
 //! The dashboard: pages, navigation, headers and assets over HTTP (`pages`), and the whole
 //! flow in a real headless Chromium (`browser`): sign in, watch a check fail live, run a
-//! check as an operator, sign out. Screenshots go to the test artifacts directory.
+//! check as an operator, sign out. The Cron pages and widget have their own (`cron`).
+//! Screenshots go to the test artifacts directory.
 
 mod actions;
 mod browser;
 mod charts;
+mod cron;
 mod driver;
 mod pages;
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::batch::{self, Applied, Group, Item};
 use super::cache::{Known, MonitorCache};
 use super::provision::{self, Provisioned};
-use super::{ATTEMPTS, Accepted, BATCH_MAX, IngestError, IngestMetrics, Job};
+use super::{ATTEMPTS, Accepted, IngestError, IngestMetrics, Job};
 use crate::alerts::Dispatcher;
 use crate::error::chain;
 
@@ -25,6 +25,8 @@ pub struct IngestWriter {
     store: Arc<dyn Store>,
     alerts: Dispatcher,
     metrics: IngestMetrics,
+    /// Pings committed at most in one transaction (`cron.ingest_batch`).
+    batch_max: usize,
     cache: MonitorCache,
     /// The time given to the latest ping, so pings' times never go backwards.
     last_now: Option<DateTime<Utc>>,
@@ -43,12 +45,14 @@ impl IngestWriter {
         store: Arc<dyn Store>,
         alerts: Dispatcher,
         metrics: IngestMetrics,
+        batch_max: usize,
     ) -> Self {
         Self {
             receiver,
             store,
             alerts,
             metrics,
+            batch_max,
             cache: MonitorCache::default(),
             last_now: None,
         }
@@ -88,14 +92,14 @@ impl IngestWriter {
     /// Commits pings until cancelled, then refuses new ones and commits what is still
     /// queued, so every ping that was queued is answered.
     pub async fn run(mut self, cancel: CancellationToken) {
-        let mut jobs = Vec::with_capacity(BATCH_MAX);
+        let mut jobs = Vec::with_capacity(self.batch_max);
         loop {
             let received = tokio::select! {
                 biased;
-                n = self.receiver.recv_many(&mut jobs, BATCH_MAX) => n,
+                n = self.receiver.recv_many(&mut jobs, self.batch_max) => n,
                 () = cancel.cancelled() => {
                     self.receiver.close();
-                    self.receiver.recv_many(&mut jobs, BATCH_MAX).await
+                    self.receiver.recv_many(&mut jobs, self.batch_max).await
                 }
             };
             if received == 0 {

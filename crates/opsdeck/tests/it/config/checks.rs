@@ -1,7 +1,7 @@
 //! `[[health.checks]]` and `[[alerts.webhooks]]`: every entry becomes a validated spec, and
 //! every mistake is reported with the entry's index and key.
 
-use opsdeck_server::config::Env;
+use opsdeck_server::config::{Env, Overrides};
 use opsdeck_server::health::probe::ProbeSpec;
 
 use super::parse;
@@ -222,4 +222,63 @@ url = "ftp://x"
         report.contains("cron.jobs[0]") && report.contains("`methd`"),
         "{report}"
     );
+}
+
+#[test]
+fn ping_ingest_limits_are_configurable_within_bounds() {
+    let defaults = parse("").expect("defaults");
+    assert_eq!(defaults.cron.ping_body_limit, 100 * 1024);
+    assert_eq!(defaults.cron.ingest_batch, 256);
+    assert_eq!(defaults.cron.ingest_queue, 8192);
+
+    let config =
+        parse("[cron]\nping_body_limit = \"16KiB\"\ningest_batch = 64\ningest_queue = 1024\n")
+            .expect("valid");
+    assert_eq!(config.cron.ping_body_limit, 16 * 1024);
+    assert_eq!(config.cron.ingest_batch, 64);
+    assert_eq!(config.cron.ingest_queue, 1024);
+
+    let env = Env::from([
+        ("OPSDECK_CRON__PING_BODY_LIMIT", "2KiB"),
+        ("OPSDECK_CRON__INGEST_BATCH", "32"),
+    ]);
+    let config = super::load(None, &env, Overrides::default());
+    let config = config.expect("valid from the environment");
+    assert_eq!(config.cron.ping_body_limit, 2048);
+    assert_eq!(config.cron.ingest_batch, 32);
+
+    for (text, key, says) in [
+        (
+            "ping_body_limit = \"1MiB\"",
+            "cron.ping_body_limit",
+            "100KiB",
+        ),
+        ("ping_body_limit = 0", "cron.ping_body_limit", "between 1B"),
+        (
+            "ingest_batch = 0",
+            "cron.ingest_batch",
+            "between 1 and 10000",
+        ),
+        (
+            "ingest_batch = 20000",
+            "cron.ingest_batch",
+            "between 1 and 10000",
+        ),
+        (
+            "ingest_queue = 100",
+            "cron.ingest_queue",
+            "at least one batch",
+        ),
+        (
+            "ingest_queue = 2000000",
+            "cron.ingest_queue",
+            "at most 1000000",
+        ),
+    ] {
+        let report = problems(&format!("[cron]\n{text}\n"));
+        assert!(
+            report.contains(key) && report.contains(says),
+            "{text}: {report}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use opsdeck_core::auth::Role;
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Run, RunStatus, Schedule, Slug};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, Run, RunSource, RunStatus, Schedule, Slug};
 use opsdeck_core::token::{Grant, Scope, Scopes};
 
 use super::{run, stderr, stdout, temp_dir};
@@ -63,6 +63,10 @@ async fn exec_records_runs_with_exit_status_and_output_tail_on_a_real_server() {
     assert!(first.started_at.is_some(), "the start ping paired by rid");
     assert_eq!(second.status, RunStatus::Success);
     assert_eq!(second.exit_code, Some(0));
+    assert!(
+        runs.iter().all(|r| r.source == RunSource::Exec),
+        "exec's runs are recorded as exec's: {runs:#?}"
+    );
     let log = store
         .get_run_log(&Slug::parse("e2e-backup").unwrap(), first.run_id)
         .await

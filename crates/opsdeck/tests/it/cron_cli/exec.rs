@@ -40,6 +40,8 @@ async fn exec_pings_start_then_exit_status_with_one_rid_and_passes_output_throug
         assert_eq!(ping.key, KEY);
         assert_eq!(ping.slug, "nightly-backup");
         assert!(!ping.query.contains_key("create"));
+        let source = ping.query.get("source").map(String::as_str);
+        assert_eq!(source, Some("exec"), "recorded as exec's runs, not pings");
     }
     let rid = start.rid().expect("start has a rid");
     assert!(uuid::Uuid::parse_str(rid).is_ok(), "{rid}");

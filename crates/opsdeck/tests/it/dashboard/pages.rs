@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use opsdeck_core::auth::{Permission, Role};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug};
 use opsdeck_server::router::{Access, Kind, route_table};
 use reqwest::{Method, StatusCode};
 
@@ -13,10 +14,15 @@ use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 use crate::support::wait_for_async;
 
-/// A page route with its parameters filled with something that exists.
+/// A page route with its parameters filled with something that exists (the monitor is
+/// created by the test that walks the pages).
 fn page_path(template: &str) -> String {
-    template.replace("{name}", "opsdeck-database")
+    template
+        .replace("{name}", "opsdeck-database")
+        .replace("{slug}", PROBE_MONITOR)
 }
+
+const PROBE_MONITOR: &str = "dashboard-probe";
 
 fn assert_page_headers(response: &reqwest::Response, what: &str) {
     let header = |name: &str| {
@@ -55,6 +61,13 @@ fn assert_no_inline_code(body: &str, what: &str) {
 #[tokio::test]
 async fn every_page_answers_its_roles_and_refuses_or_redirects_the_rest() {
     let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.rate_limit.enabled = false).await;
+    let spec = MonitorSpec::auto_created(Slug::parse(PROBE_MONITOR).unwrap());
+    let store = app.state.store();
+    let now = chrono::Utc::now();
+    store
+        .create_monitor(&spec, MonitorSource::Api, now)
+        .await
+        .unwrap();
     let http = client();
     let mut tokens = Vec::new();
     for role in Role::ALL {

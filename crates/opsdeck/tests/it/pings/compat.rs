@@ -6,7 +6,7 @@
 use opsdeck_core::cron::{MonitorSource, MonitorStatus, RunSource, RunStatus};
 use reqwest::{Method, StatusCode};
 
-use super::{Pinger, refusal};
+use super::{Pinger, refusal, roomy};
 use crate::support::contract::on_both_backends;
 use crate::support::db::TestDb;
 
@@ -17,6 +17,8 @@ on_both_backends!(
     log_appends_to_the_run_and_leaves_the_status_alone,
     create_answers_201_then_200,
     a_post_body_is_kept_and_cut_to_its_tail_not_refused,
+    a_configured_body_limit_is_announced_and_enforced,
+    source_exec_records_exec_runs,
     head_get_and_post_all_ping,
 );
 
@@ -265,6 +267,43 @@ async fn a_post_body_is_kept_and_cut_to_its_tail_not_refused(db: TestDb) {
     let log = p.log("report", run).await;
     assert!(log.len() <= limit, "{} bytes kept", log.len());
     assert!(log.ends_with("\nLAST LINE") && !log.contains("FIRST LINE"));
+}
+
+async fn a_configured_body_limit_is_announced_and_enforced(db: TestDb) {
+    let p = Pinger::spawn_with(db, |config| {
+        roomy(config);
+        config.cron.ping_body_limit = 1024;
+    })
+    .await;
+    p.monitor("report").await;
+    let body = format!("FIRST LINE\n{}\nLAST LINE", "x".repeat(4096));
+    let response = p.ping(Method::POST, "report/1", &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["ping-body-limit"], "1024");
+    let runs = p.runs("report").await;
+    let log = p.log("report", &runs[0]).await;
+    assert!(log.len() <= 1024, "{} bytes kept", log.len());
+    assert!(log.len() > 900, "the limit is used: {} bytes", log.len());
+    assert!(log.ends_with("\nLAST LINE") && !log.contains("FIRST LINE"));
+    // Refusals announce it too, so a client can size its body before its first success.
+    let refused = p.ping(Method::GET, "no-such-monitor", "").await;
+    assert_eq!(refused.headers()["ping-body-limit"], "1024");
+}
+
+async fn source_exec_records_exec_runs(db: TestDb) {
+    let p = Pinger::spawn(db).await;
+    p.monitor("wrapped").await;
+    let rid = uuid::Uuid::new_v4();
+    p.ok(&format!("wrapped/start?rid={rid}&source=exec")).await;
+    p.ok(&format!("wrapped/0?source=exec&rid={rid}")).await;
+    p.ok("wrapped?source=ping").await;
+    let runs = p.runs("wrapped").await;
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let wrapped = runs.iter().find(|r| r.run_id == rid).unwrap();
+    assert_eq!(wrapped.source, RunSource::Exec);
+    assert_eq!(wrapped.status, RunStatus::Success);
+    let plain = runs.iter().find(|r| r.run_id != rid).unwrap();
+    assert_eq!(plain.source, RunSource::Ping);
 }
 
 async fn head_get_and_post_all_ping(db: TestDb) {

@@ -34,12 +34,27 @@ async fn unknown_slugs_and_bad_input_are_refused_and_store_nothing(db: TestDb) {
         ("backup/0?rid=123", StatusCode::BAD_REQUEST, "invalid_rid"),
         ("Backup", StatusCode::BAD_REQUEST, "invalid_slug"),
         ("backup/256", StatusCode::BAD_REQUEST, "invalid_exit_status"),
+        // Only the ping URLs' own clients can be named; a typo is not a silent `ping`.
+        (
+            "backup?source=bogus",
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
+        (
+            "backup/start?source=scheduler",
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+        ),
     ];
     for (rest, status, code) in cases {
         let response = p.ping(Method::GET, rest, "").await;
         assert!(response.headers().contains_key("ping-body-limit"), "{rest}");
         let body = refusal(response, status, code).await;
         assert!(body["error"]["request_id"].is_string(), "{rest}: {body}");
+        if rest.contains("source=") {
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("exec"), "says what is accepted: {body}");
+        }
     }
     assert!(p.runs("backup").await.is_empty());
     assert!(p.record("nothing-here").await.is_none());

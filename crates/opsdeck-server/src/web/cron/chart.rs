@@ -1,0 +1,151 @@
+//! The geometry of a monitor's duration chart: one bar per recent run, as tall as the run
+//! took and coloured by its status, newest on the right. Runs without a duration (missed,
+//! still running, unknown) get a short marker so a gap in the job's history shows too.
+//! Only coordinates are computed here; `cron_monitor.html` draws the SVG, in the same
+//! 1000 × 160 view box as the health page's latency chart.
+
+use opsdeck_core::cron::Run;
+
+use super::{duration_ms, run_class, run_word};
+use crate::web::charts::{CHART_HEIGHT, CHART_WIDTH};
+use crate::web::format;
+
+/// Bars are at most this wide (in view-box units), so a monitor with three runs does not
+/// draw three slabs across the chart.
+const MIN_SLOTS: usize = 40;
+/// The height of the marker of a run without a duration.
+const MARKER_HEIGHT: f64 = 6.0;
+
+/// One run's bar.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    pub x: String,
+    pub y: String,
+    pub width: String,
+    pub height: String,
+    /// The run's status class (`pass`, `fail`, `run`, `none`), plus `marker` for a run
+    /// without a duration.
+    pub class: String,
+    /// What the bar stands for, shown on hover and read by screen readers.
+    pub title: String,
+}
+
+/// The chart of a monitor's recent runs.
+#[derive(Debug, Clone)]
+pub struct DurationChart {
+    pub bars: Vec<Bar>,
+    /// The duration at the top of the chart.
+    pub top_label: String,
+    pub runs: usize,
+    pub failed: usize,
+}
+
+/// The chart of `runs` (newest first, as the store lists them); `None` without runs.
+pub fn duration_chart(runs: &[Run]) -> Option<DurationChart> {
+    if runs.is_empty() {
+        return None;
+    }
+    let top = runs
+        .iter()
+        .filter_map(|run| run.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let slot = CHART_WIDTH / runs.len().max(MIN_SLOTS) as f64;
+    let width = (slot * 0.7).max(1.0);
+    let usable = CHART_HEIGHT - 8.0;
+    let bars = runs
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, run)| {
+            // Right-aligned: the newest run sits at the right edge, as on a timeline.
+            let x = CHART_WIDTH - (runs.len() - i) as f64 * slot + (slot - width) / 2.0;
+            let status = run.status.as_str();
+            let (height, class) = match run.duration_ms {
+                Some(ms) => (
+                    (ms as f64 / top as f64 * usable).max(1.5),
+                    run_class(status).to_owned(),
+                ),
+                None => (MARKER_HEIGHT, format!("{} marker", run_class(status))),
+            };
+            let when = run
+                .started_at
+                .or(run.expected_at)
+                .or(run.finished_at)
+                .map(format::time)
+                .unwrap_or_default();
+            let took = run
+                .duration_ms
+                .map_or_else(|| "no duration".to_owned(), duration_ms);
+            Bar {
+                x: format!("{x:.1}"),
+                y: format!("{:.1}", CHART_HEIGHT - height),
+                width: format!("{width:.1}"),
+                height: format!("{height:.1}"),
+                class,
+                title: format!("{} · {took} · {when}", run_word(status)),
+            }
+        })
+        .collect();
+    Some(DurationChart {
+        bars,
+        top_label: duration_ms(top),
+        runs: runs.len(),
+        failed: runs.iter().filter(|r| r.status.is_failure()).count(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use opsdeck_core::cron::{Run, RunSource, RunStatus, Slug};
+
+    use super::duration_chart;
+
+    fn run(status: RunStatus, duration_ms: Option<u64>) -> Run {
+        let at = Utc.with_ymd_and_hms(2025, 1, 31, 2, 30, 0).single();
+        Run {
+            run_id: uuid::Uuid::new_v4(),
+            slug: Slug::parse("backup").unwrap(),
+            status,
+            source: RunSource::Ping,
+            expected_at: None,
+            started_at: at,
+            finished_at: at,
+            duration_ms,
+            exit_code: None,
+            error: None,
+            missed_slots: 0,
+            last_missed_at: None,
+            in_maintenance: false,
+            too_fast: false,
+        }
+    }
+
+    #[test]
+    fn bars_scale_to_the_slowest_run_newest_on_the_right() {
+        // Newest first, as the store lists runs.
+        let runs = [
+            run(RunStatus::Missed, None),
+            run(RunStatus::Failed, Some(2000)),
+            run(RunStatus::Success, Some(1000)),
+        ];
+        let chart = duration_chart(&runs).unwrap();
+        assert_eq!(chart.runs, 3);
+        assert_eq!(chart.failed, 2);
+        assert_eq!(chart.top_label, "2.0 s");
+        let classes: Vec<&str> = chart.bars.iter().map(|b| b.class.as_str()).collect();
+        assert_eq!(classes, ["pass", "fail", "fail marker"]);
+        let heights: Vec<&str> = chart.bars.iter().map(|b| b.height.as_str()).collect();
+        assert_eq!(heights, ["76.0", "152.0", "6.0"]);
+        let x: Vec<f64> = chart.bars.iter().map(|b| b.x.parse().unwrap()).collect();
+        assert!(x[0] < x[1] && x[1] < x[2] && x[2] > 970.0, "{x:?}");
+        assert!(
+            chart.bars[1]
+                .title
+                .starts_with("failed · 2.0 s · 2025-01-31")
+        );
+        assert!(duration_chart(&[]).is_none());
+    }
+}
