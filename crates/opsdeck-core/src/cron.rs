@@ -45,6 +45,7 @@ mod evaluate;
 pub mod import;
 mod names;
 mod outcome;
+mod patch;
 mod ping;
 mod record;
 mod run;
@@ -60,6 +61,7 @@ pub use names::{
     TENANT_ID_MAX_CHARS, Tags, TenantId,
 };
 pub use outcome::{AlertIntent, Outcome, Reason, Transition};
+pub use patch::{SettingsPatch, SpecPatch};
 pub use ping::{Ping, PingError, PingKind, parse_rid};
 pub use record::{
     InvalidDocument, InvalidRunCursor, LastRun, MonitorFilter, MonitorRecord, MonitorSource,

@@ -69,7 +69,38 @@ pub struct Application {
 }
 
 impl Application {
+    /// Builds the application and binds `server.listen`, last.
     pub async fn build(config: Config, options: BuildOptions) -> anyhow::Result<Self> {
+        Self::assemble(config, None, options).await
+    }
+
+    /// Like [`Application::build`], on a `listener` bound already (see
+    /// [`Application::bind`]): for a caller whose configuration must name the address it
+    /// really listens on before the application is built, such as the demo's probes of
+    /// itself on port 0. `server.listen` becomes the listener's address.
+    pub async fn build_on(
+        mut config: Config,
+        listener: TcpListener,
+        options: BuildOptions,
+    ) -> anyhow::Result<Self> {
+        config.server.listen = listener
+            .local_addr()
+            .context("reading the listener's address")?;
+        Self::assemble(config, Some(listener), options).await
+    }
+
+    /// Binds `addr` the way [`Application::build`] binds `server.listen`.
+    pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+        TcpListener::bind(addr).await.with_context(|| {
+            format!("could not listen on {addr}: is another process using it? Set server.listen or OPSDECK_LISTEN")
+        })
+    }
+
+    async fn assemble(
+        config: Config,
+        listener: Option<TcpListener>,
+        options: BuildOptions,
+    ) -> anyhow::Result<Self> {
         let url = DatabaseUrl::parse(config.database.url.expose())?;
         let pool = PoolSettings {
             max_connections: config.database.max_connections,
@@ -151,9 +182,10 @@ impl Application {
             ingest,
         });
         let router = finish_router(routes, state.clone());
-        let listener = TcpListener::bind(listen).await.with_context(|| {
-            format!("could not listen on {listen}: is another process using it? Set server.listen or OPSDECK_LISTEN")
-        })?;
+        let listener = match listener {
+            Some(listener) => listener,
+            None => Self::bind(listen).await?,
+        };
         Ok(Self {
             listener,
             router,
@@ -174,9 +206,10 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
-    /// (for at most `server.shutdown_grace`), stops the background loops, releases the
-    /// leader lease and closes the database.
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests and
+    /// HTTP cron job calls finish (for at most `server.shutdown_grace` from the signal; calls
+    /// still going then are recorded as failed runs), commits the queued pings, stops the
+    /// background loops, releases the leader lease and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -203,11 +236,14 @@ impl Application {
         let ingest_task = ingest_writer.spawn(ingest_stop.clone());
 
         let stopping = Arc::new(tokio::sync::Notify::new());
+        let began = Arc::new(std::sync::OnceLock::new());
         let signal = {
             let state = state.clone();
             let stopping = stopping.clone();
+            let began = began.clone();
             async move {
                 shutdown.await;
+                began.get_or_init(tokio::time::Instant::now);
                 state.start_draining();
                 tracing::info!("shutting down: no new connections, finishing in-flight requests");
                 stopping.notify_one();
@@ -227,6 +263,13 @@ impl Application {
                 server.abort();
             }
         }
+        // HTTP cron job calls record their end through the ping writer: they finish (or are
+        // abandoned, within the same grace as requests) before it stops.
+        let began = began
+            .get()
+            .copied()
+            .unwrap_or_else(tokio::time::Instant::now);
+        state.firings().drain(began + grace).await;
         ingest_stop.cancel();
         if let Err(err) = ingest_task.await {
             tracing::error!(error = %err, "ping ingest writer task failed");

@@ -3,9 +3,15 @@
 //! data here as it arrives: health probes and an HTTP cron job in the configuration
 //! ([`prepare`]), cron monitors with their history in the store ([`seed`], once the
 //! application is built and before it serves).
+//!
+//! A probe and the HTTP job call the demo's own `/livez`, so [`prepare`] must know the
+//! address it really listens on: the demo binds first and is built on that listener
+//! ([`crate::Application::build_on`]), because with `--listen 127.0.0.1:0` only binding
+//! picks the port.
 
 mod cron;
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::config::{CheckConfig, CheckType, Config, JobDefinition, Secret};
@@ -26,7 +32,8 @@ pub struct DemoNotes {
 }
 
 /// Adjusts the configuration for a demo: its own database file unless one was given, and
-/// a fresh scrape token unless one was configured.
+/// a fresh scrape token unless one was configured. `server.listen` must be the address
+/// bound already (see the module docs): the demo's probe and job call it.
 pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
     if !database_given {
         config.database.url = Secret::new(DEMO_DATABASE_URL.to_owned());
@@ -70,15 +77,26 @@ pub async fn seed(state: &AppState, notes: &DemoNotes) -> anyhow::Result<()> {
     .await
 }
 
+/// The URL of this server's own `/livez`. A wildcard address (`0.0.0.0`, `::`) is where
+/// the server listens, not an address to call: the loopback one of its family is.
+fn own_livez(listen: SocketAddr) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}/livez", SocketAddr::new(ip, listen.port()))
+}
+
 /// An HTTP job the scheduler fires every minute against this server's own `/livez`, so
 /// the scheduler's runs appear without any application to call.
 fn demo_jobs(config: &Config) -> Vec<JobDefinition> {
     // Parsed like a `[[cron.jobs]]` table, so it takes whatever keys a job takes.
     let table = format!(
         "slug = \"warm-cache\"\nname = \"Warm the page cache\"\nschedule = \"* * * * *\"\n\
-         url = \"http://{}/livez\"\nmethod = \"GET\"\ntimeout = \"5s\"\n\
+         url = \"{}\"\nmethod = \"GET\"\ntimeout = \"5s\"\n\
          expect_status = 200\ntags = [\"demo\"]\n",
-        config.server.listen
+        own_livez(config.server.listen)
     );
     match toml::from_str::<JobDefinition>(&table) {
         Ok(job) => vec![job],
@@ -119,10 +137,7 @@ fn demo_checks(config: &Config) -> Vec<CheckConfig> {
         ..check("disk", CheckType::Disk)
     });
     checks.push(CheckConfig {
-        url: Some(Secret::new(format!(
-            "http://{}/livez",
-            config.server.listen
-        ))),
+        url: Some(Secret::new(own_livez(config.server.listen))),
         warn_latency: Some(Duration::from_millis(250)),
         ..check("self-livez", CheckType::Http)
     });

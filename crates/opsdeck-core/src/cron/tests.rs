@@ -6,6 +6,7 @@ mod apply;
 mod dst;
 mod evaluate;
 mod names;
+mod patch;
 mod ping;
 mod proptests;
 mod run;

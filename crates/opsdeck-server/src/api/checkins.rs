@@ -2,9 +2,12 @@
 //! with an ingest key of scope `checkins` as the bearer token. A check-in reports
 //! `in_progress`, `ok` or `error` for a monitor slug, pairs its start and finish by
 //! `check_in_id`, may carry the duration the client measured, and may carry a
-//! `monitor_config` that creates the monitor or replaces its spec (source `checkin`),
-//! keeping its state and its paused flag. Answered once committed, like a ping, through
-//! the same group-committing writer ([`crate::cron::ingest`]).
+//! `monitor_config` that creates the monitor (source `checkin`) or changes what it
+//! carries of the stored spec: the schedule and the fields sent ([`SpecPatch`]). Name,
+//! tags, tenant, maintenance windows, `min_runtime`, the paused flag and the source stay
+//! as stored, so an SDK reporting on a monitor from the config file or an admin does not
+//! take it over. Answered once committed, like a ping, through the same group-committing
+//! writer ([`crate::cron::ingest`]).
 //!
 //! Field names and units are Sentry's: `checkin_margin` and `max_runtime` in minutes,
 //! `duration` in seconds, intervals in `minute` to `year` (a month counts 30 days, a year
@@ -17,8 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{
-    DURATION_MAX, InvalidField, MonitorName, MonitorSettings, MonitorSpec, Ping, PingKind,
-    RunSource, Schedule, Slug,
+    DURATION_MAX, InvalidField, Ping, PingKind, RunSource, Schedule, SettingsPatch, Slug, SpecPatch,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -43,11 +45,14 @@ pub struct CheckinBody {
     pub check_in_id: Option<String>,
     /// How long the job ran, in seconds, used when opsdeck saw no `in_progress` for it.
     pub duration: Option<f64>,
-    /// Creates the monitor, or replaces its configuration when it differs.
+    /// Creates the monitor, or changes its schedule and the fields sent here when they
+    /// differ (fields left out keep their stored values).
     pub monitor_config: Option<MonitorConfig>,
 }
 
-/// A monitor's configuration in Sentry's terms.
+/// A monitor's configuration in Sentry's terms. On an existing monitor, a field left out
+/// (or `null`) keeps its stored value; the defaults below apply when the config creates
+/// the monitor.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MonitorConfig {
     pub schedule: ScheduleConfig,
@@ -60,7 +65,8 @@ pub struct MonitorConfig {
     pub failure_issue_threshold: Option<u32>,
     /// Consecutive successful runs before a down monitor is up again (1–720, default 1).
     pub recovery_threshold: Option<u32>,
-    /// The IANA time zone of a crontab schedule (default UTC).
+    /// The IANA time zone of a crontab schedule (default UTC; left out, an existing
+    /// monitor keeps its zone).
     #[schema(example = "Europe/Berlin")]
     pub timezone: Option<String>,
 }
@@ -181,7 +187,7 @@ fn parse(
         ping = ping.with_duration(duration);
     }
     let provision = match body.monitor_config {
-        Some(config) => Provision::Upsert(Box::new(spec(&slug, config).map_err(|e| {
+        Some(config) => Provision::Upsert(Box::new(patch(&slug, config).map_err(|e| {
             invalid(
                 &format!("monitor_config.{}", sentry_name(e.field)),
                 &e.problem,
@@ -198,34 +204,27 @@ fn parse(
     Ok((request, rid))
 }
 
-/// The spec a `monitor_config` describes, named after its slug.
-fn spec(slug: &Slug, config: MonitorConfig) -> Result<MonitorSpec, InvalidField> {
-    let schedule = match config.schedule {
+/// What a `monitor_config` says about monitor `slug`: its schedule, and the fields sent.
+fn patch(slug: &Slug, config: MonitorConfig) -> Result<SpecPatch, InvalidField> {
+    let (schedule, tz_sent) = match config.schedule {
         ScheduleConfig::Crontab { value, tz } => {
-            Schedule::cron(&value, tz.as_deref().or(config.timezone.as_deref()))?
+            let tz = tz.or(config.timezone);
+            (Schedule::cron(&value, tz.as_deref())?, tz.is_some())
         }
         ScheduleConfig::Interval { value, unit } => {
             let seconds = value.saturating_mul(unit.seconds());
-            Schedule::every(Duration::from_secs(seconds))?
+            (Schedule::every(Duration::from_secs(seconds))?, false)
         }
     };
     let minutes = |n: u64| Duration::from_secs(n.saturating_mul(60));
-    let defaults = MonitorSettings::default();
-    let settings = MonitorSettings {
+    let settings = SettingsPatch {
         // Sentry takes a margin of 0 as 1 minute.
-        grace: config
-            .checkin_margin
-            .map_or(defaults.grace, |m| minutes(m.max(1))),
+        grace: config.checkin_margin.map(|m| minutes(m.max(1))),
         max_runtime: config.max_runtime.map(minutes),
-        failure_threshold: config
-            .failure_issue_threshold
-            .unwrap_or(defaults.failure_threshold),
-        recovery_threshold: config
-            .recovery_threshold
-            .unwrap_or(defaults.recovery_threshold),
-        ..defaults
+        failure_threshold: config.failure_issue_threshold,
+        recovery_threshold: config.recovery_threshold,
     };
-    MonitorSpec::new(slug.clone(), MonitorName::from(slug), schedule, settings)
+    SpecPatch::new(slug.clone(), schedule, tz_sent, settings)
 }
 
 /// The name of a spec field as a check-in writes it.

@@ -188,12 +188,19 @@ pub(crate) fn slug_of(text: &str) -> Result<Slug, ApiError> {
     Slug::parse(text).map_err(|_| ApiError::not_found("no cron monitor with that slug"))
 }
 
+/// The one answer for a well-formed slug that names no monitor (404), whichever handler
+/// finds out.
+pub(crate) fn no_monitor(slug: &Slug) -> ApiError {
+    ApiError::not_found(format!("no cron monitor \"{slug}\""))
+}
+
+/// The monitor `slug` names, or [`no_monitor`].
 pub(crate) async fn monitor_of(state: &AppState, slug: &Slug) -> Result<MonitorRecord, ApiError> {
     state
         .store()
         .get_monitor(slug)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no cron monitor \"{slug}\"")))
+        .ok_or_else(|| no_monitor(slug))
 }
 
 /// One monitor.

@@ -1,16 +1,19 @@
 //! Changing cron monitors (SPEC §4): create, update and delete (admin, "manage monitors'
 //! config"); pause, resume and trigger (operator). Every change is a guarded write: a
-//! reason, the audit entry committed before the answer.
+//! reason, the audit entry committed before the answer. Pausing, resuming and triggering
+//! with their audit entries are [`set_paused`] and [`trigger_job`], which the dashboard's
+//! forms call too, so both record the same action the same way.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use opsdeck_core::StoreError;
-use opsdeck_core::cron::{MonitorSource, MonitorSpec};
+use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec, Slug};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-use super::cron::{MonitorView, monitor_of, slug_of};
-use crate::api::guard::{Guarded, WriteBody};
+use super::cron::{MonitorView, monitor_of, no_monitor, slug_of};
+use crate::api::guard::{Guarded, Reason, WriteBody, WriteContext};
 use crate::config::MonitorDefinition;
 use crate::cron::TriggerError;
 use crate::error::{ApiError, ErrorBody};
@@ -63,6 +66,20 @@ impl<'de> Deserialize<'de> for UpdateMonitor {
     }
 }
 
+/// Commits the audit entry of a change to the monitor `slug`; `outcome` is the status the
+/// caller answers.
+async fn audit_change(
+    write: &WriteContext,
+    action: &str,
+    slug: &Slug,
+    reason: &Reason,
+    outcome: u16,
+) -> Result<(), ApiError> {
+    write
+        .audit(action, Some(("monitor", slug.to_string())), reason, outcome)
+        .await
+}
+
 fn spec_of(definition: &MonitorDefinition) -> Result<MonitorSpec, ApiError> {
     definition.to_spec().map_err(|problems| {
         let text = problems
@@ -103,14 +120,7 @@ pub async fn create_monitor(
         }
         other => other?,
     };
-    write
-        .audit(
-            "cron.monitor.created",
-            Some(("monitor", spec.slug().to_string())),
-            &reason,
-            201,
-        )
-        .await?;
+    audit_change(&write, "cron.monitor.created", spec.slug(), &reason, 201).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(MonitorView::new(&record, now)),
@@ -158,14 +168,7 @@ pub async fn update_monitor(
     monitor_of(&state, &slug).await?;
     let now = state.clock().now();
     let record = state.store().update_monitor(&spec, now).await?;
-    write
-        .audit(
-            "cron.monitor.updated",
-            Some(("monitor", slug.to_string())),
-            &reason,
-            200,
-        )
-        .await?;
+    audit_change(&write, "cron.monitor.updated", &slug, &reason, 200).await?;
     Ok(axum::Json(MonitorView::new(&record, now)))
 }
 
@@ -195,33 +198,50 @@ pub async fn delete_monitor(
 ) -> Result<StatusCode, ApiError> {
     let slug = slug_of(&slug)?;
     if !state.store().delete_monitor(&slug).await? {
-        return Err(ApiError::not_found(format!("no cron monitor \"{slug}\"")));
+        return Err(no_monitor(&slug));
     }
-    write
-        .audit(
-            "cron.monitor.deleted",
-            Some(("monitor", slug.to_string())),
-            &reason,
-            204,
-        )
-        .await?;
+    audit_change(&write, "cron.monitor.deleted", &slug, &reason, 204).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_paused(
+/// Pauses or resumes `slug` and commits the audit entry (`outcome` is the status the
+/// caller answers): the JSON API's action and the dashboard's form alike. `None`, with
+/// nothing audited, when no monitor has that slug.
+pub(crate) async fn set_paused(
     state: &AppState,
+    write: &WriteContext,
+    reason: &Reason,
+    slug: &Slug,
+    paused: bool,
+    outcome: u16,
+) -> Result<Option<MonitorRecord>, ApiError> {
+    let now = state.clock().now();
+    let record = match state.store().set_monitor_paused(slug, paused, now).await {
+        Err(StoreError::NotFound) => return Ok(None),
+        other => other?,
+    };
+    let action = if paused {
+        "cron.monitor.paused"
+    } else {
+        "cron.monitor.resumed"
+    };
+    audit_change(write, action, slug, reason, outcome).await?;
+    Ok(Some(record))
+}
+
+/// [`set_paused`] for the JSON API: the monitor as it is now, or 404.
+async fn answer_paused(
+    state: &AppState,
+    write: &WriteContext,
+    reason: &Reason,
     slug: &str,
     paused: bool,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
     let slug = slug_of(slug)?;
-    let now = state.clock().now();
-    let record = match state.store().set_monitor_paused(&slug, paused, now).await {
-        Err(StoreError::NotFound) => {
-            return Err(ApiError::not_found(format!("no cron monitor \"{slug}\"")));
-        }
-        other => other?,
-    };
-    Ok(axum::Json(MonitorView::new(&record, now)))
+    let record = set_paused(state, write, reason, &slug, paused, 200)
+        .await?
+        .ok_or_else(|| no_monitor(&slug))?;
+    Ok(axum::Json(MonitorView::new(&record, state.clock().now())))
 }
 
 /// Pauses a monitor: runs are still recorded; nothing is expected or alerted.
@@ -235,11 +255,7 @@ pub async fn pause_monitor(
     Path(slug): Path<String>,
     Guarded { write, reason, .. }: Guarded<MonitorAction>,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
-    let view = set_paused(&state, &slug, true).await?;
-    write
-        .audit("cron.monitor.paused", Some(("monitor", slug)), &reason, 200)
-        .await?;
-    Ok(view)
+    answer_paused(&state, &write, &reason, &slug, true).await
 }
 
 /// Resumes a paused monitor: the slots of the pause are not expected after the fact.
@@ -253,23 +269,32 @@ pub async fn resume_monitor(
     Path(slug): Path<String>,
     Guarded { write, reason, .. }: Guarded<MonitorAction>,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
-    let view = set_paused(&state, &slug, false).await?;
-    write
-        .audit(
-            "cron.monitor.resumed",
-            Some(("monitor", slug)),
-            &reason,
-            200,
-        )
-        .await?;
-    Ok(view)
+    answer_paused(&state, &write, &reason, &slug, false).await
+}
+
+/// Fires the HTTP job `slug` now and commits the audit entry (`outcome` is the status the
+/// caller answers): the JSON API's action and the dashboard's form alike. The inner `Err`
+/// is why the job was not fired; nothing is audited then.
+pub(crate) async fn trigger_job(
+    state: &AppState,
+    write: &WriteContext,
+    reason: &Reason,
+    slug: &Slug,
+    outcome: u16,
+) -> Result<Result<Uuid, TriggerError>, ApiError> {
+    let run_id = match crate::cron::trigger(state, slug).await {
+        Ok(run_id) => run_id,
+        Err(err) => return Ok(Err(err)),
+    };
+    audit_change(write, "cron.monitor.triggered", slug, reason, outcome).await?;
+    Ok(Ok(run_id))
 }
 
 /// A run started by `POST /ops/cron/{slug}/trigger`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TriggeredRun {
     /// The new run; `GET /ops/cron/{slug}/runs` shows how it ends.
-    pub run_id: uuid::Uuid,
+    pub run_id: Uuid,
     pub slug: String,
 }
 
@@ -287,23 +312,15 @@ pub async fn trigger_monitor(
     Guarded { write, reason, .. }: Guarded<MonitorAction>,
 ) -> Result<(StatusCode, axum::Json<TriggeredRun>), ApiError> {
     let slug = slug_of(&slug)?;
-    let run_id = crate::cron::trigger(&state, &slug)
-        .await
+    let run_id = trigger_job(&state, &write, &reason, &slug, 202)
+        .await?
         .map_err(|err| match err {
-            TriggerError::NotFound => ApiError::not_found(format!("no cron monitor \"{slug}\"")),
+            TriggerError::NotFound => no_monitor(&slug),
             TriggerError::NotAJob => ApiError::conflict(format!(
                 "\"{slug}\" is not an HTTP job opsdeck fires: only [[cron.jobs]] monitors can be triggered"
             )),
             TriggerError::Unavailable => ApiError::unavailable(err.to_string()),
         })?;
-    write
-        .audit(
-            "cron.monitor.triggered",
-            Some(("monitor", slug.to_string())),
-            &reason,
-            202,
-        )
-        .await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(TriggeredRun {

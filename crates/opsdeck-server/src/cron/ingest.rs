@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::Store;
-use opsdeck_core::cron::{MonitorSpec, Ping, PingKind, Slug};
+use opsdeck_core::cron::{Ping, PingKind, Slug, SpecPatch};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -80,11 +80,13 @@ pub const ATTEMPTS: usize = 5;
 pub enum Provision {
     /// The monitor must exist: a ping for an unknown slug is answered not found.
     Existing,
-    /// `?create=1`: create [`MonitorSpec::auto_created`] if it does not exist.
+    /// `?create=1`: create [`opsdeck_core::cron::MonitorSpec::auto_created`] if it does
+    /// not exist.
     AutoCreate,
-    /// A check-in's `monitor_config`: create the monitor with this spec, or replace the
-    /// stored spec (keeping the state and the paused flag) when it differs.
-    Upsert(Box<MonitorSpec>),
+    /// A check-in's `monitor_config`: create the monitor from it, or change what it
+    /// carries of the stored spec (keeping the rest, the state and the source) when that
+    /// differs.
+    Upsert(Box<SpecPatch>),
 }
 
 /// One ping or check-in, parsed and authorized.

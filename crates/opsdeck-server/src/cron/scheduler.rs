@@ -10,12 +10,16 @@
 //!   behind (a stalled process, a slow database) fires only the latest due slot and logs
 //!   the ones it skipped: ten calls at once to catch up help no cron endpoint.
 //! - **Each firing has its own task**, so a slow endpoint never delays another job's slot,
-//!   and overlapping runs of one job each have their own run id.
+//!   and overlapping runs of one job each have their own run id. The tasks are the state's
+//!   [`Firings`]: shutdown waits for their calls (abandoning those still going after the
+//!   shutdown grace, as failed runs) before the ping writer stops, so no run it started is
+//!   left `running`.
 //! - **Paused** monitors are not fired (the flag is read from the store when a slot is
 //!   due, so a pause on any replica counts at once); a **draining** replica fires nothing.
 //! - The schedule is the configuration's: `[[cron.jobs]]` defines what is called and when.
 //!
 //! [`claim_slot`]: opsdeck_core::CronGuardStore::claim_slot
+//! [`Firings`]: crate::state::Firings
 
 mod fire;
 
@@ -58,7 +62,8 @@ pub enum TriggerError {
 
 /// Fires the HTTP job `slug` now, outside its schedule (no slot is claimed): answers the
 /// new run's id once its start is committed, while the call goes on in a task of its own.
-/// A paused job fires too: triggering is an operator's explicit decision.
+/// A paused job fires too: triggering is an operator's explicit decision. Once shutdown
+/// drains the firings, nothing fires ([`TriggerError::Unavailable`]).
 pub async fn trigger(state: &AppState, slug: &Slug) -> Result<Uuid, TriggerError> {
     let Some(job) = state
         .config()
@@ -83,14 +88,16 @@ pub async fn trigger(state: &AppState, slug: &Slug) -> Result<Uuid, TriggerError
             tracing::error!(error = %err, "could not build the HTTP client of the cron scheduler");
             TriggerError::Unavailable
         })?,
+        abandoned: state.firings().abandoned().clone(),
     };
+    let admitted = state.firings().admit().ok_or(TriggerError::Unavailable)?;
     let rid = firer.start(slug).await.map_err(|err| match err {
         // The job is configured but an admin deleted its monitor.
         IngestError::NotFound => TriggerError::NotFound,
         IngestError::Unavailable => TriggerError::Unavailable,
     })?;
     tracing::info!(slug = %slug, run_id = %rid, "HTTP cron job triggered");
-    tokio::spawn(firer.finish(slug.clone(), Arc::new(job.request.clone()), rid));
+    admitted.spawn(firer.finish(slug.clone(), Arc::new(job.request.clone()), rid));
     Ok(rid)
 }
 
@@ -144,6 +151,7 @@ impl SchedulerJob {
             ingest: state.ingest().clone(),
             clock: state.clock().clone(),
             http: http_client()?,
+            abandoned: state.firings().abandoned().clone(),
         };
         Ok(Some(Self {
             state: state.clone(),
@@ -170,20 +178,26 @@ impl SchedulerJob {
         let fire = match store.get_monitor(&job.slug).await? {
             None => {
                 tracing::debug!(slug = %job.slug, "cron job's monitor was deleted: not firing");
-                false
+                None
             }
-            Some(record) if record.spec.is_paused() => false,
+            Some(record) if record.spec.is_paused() => None,
             Some(_) if self.state.is_draining() => return Ok(()),
             Some(_) => {
+                // Admitted before the claim: a slot claimed once shutdown drains the
+                // firings would be neither fired here nor left to another replica.
+                let Some(admitted) = self.state.firings().admit() else {
+                    return Ok(());
+                };
                 store
                     .claim_slot(&job.slug, due.slot, self.state.instance().id, now)
                     .await?
+                    .then_some(admitted)
             }
         };
         *job.handled.lock().unwrap_or_else(|e| e.into_inner()) = due.slot;
-        if fire {
+        if let Some(admitted) = fire {
             tracing::debug!(slug = %job.slug, slot = %due.slot, "firing HTTP cron job");
-            tokio::spawn(fire_slot(
+            admitted.spawn(fire_slot(
                 self.firer.clone(),
                 job.slug.clone(),
                 job.request.clone(),

@@ -28,11 +28,20 @@ pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Res
     let database_given =
         config.database.url.expose() != opsdeck_server::config::DEFAULT_DATABASE_URL;
     telemetry::init(config.log.format, &config.log.level)?;
-    let notes = args
-        .demo
-        .then(|| demo::prepare(&mut config, database_given));
-
-    let app = Application::build(config, BuildOptions::default()).await?;
+    let (app, notes) = if args.demo {
+        // The demo calls itself: it binds first, so the URLs it configures name the port
+        // it really got (`--listen 127.0.0.1:0` picks one only when binding).
+        let listener = Application::bind(config.server.listen).await?;
+        config.server.listen = listener.local_addr()?;
+        let notes = demo::prepare(&mut config, database_given);
+        let app = Application::build_on(config, listener, BuildOptions::default()).await?;
+        (app, Some(notes))
+    } else {
+        (
+            Application::build(config, BuildOptions::default()).await?,
+            None,
+        )
+    };
     let addr = app.local_addr()?;
     let state = app.state();
     if let Some(token) =

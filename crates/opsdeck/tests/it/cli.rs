@@ -243,6 +243,81 @@ async fn serve_demo_starts_on_its_own_embedded_database_and_stops_on_sigterm() {
         "the HTTP job"
     );
 
+    // Started on port 0, the demo still probes and calls its own `/livez` at the port it
+    // really got: the probe passes (or only warns of latency) and the job's runs succeed.
+    let livez = server.url("/livez");
+    let probe = wait_for_async(
+        Duration::from_secs(30),
+        "the demo's livez probe to pass",
+        || async {
+            let detail: serde_json::Value = client
+                .get(server.url("/ops/health/checks/self-livez"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let status = detail["check"]["latest_status"].as_str()?;
+            assert_ne!(status, "fail", "the livez probe fails: {detail}");
+            Some(detail)
+        },
+    )
+    .await;
+    assert_eq!(probe["check"]["target"], livez.as_str(), "{probe}");
+    // The job fires every minute; triggering it runs the same request now.
+    let triggered: serde_json::Value = client
+        .post(server.url("/ops/cron/warm-cache/trigger"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"reason": "demo test"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = triggered["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a run id: {triggered}"))
+        .to_owned();
+    let run = wait_for_async(
+        Duration::from_secs(30),
+        "the warm-cache run to finish",
+        || async {
+            let runs: serde_json::Value = client
+                .get(server.url("/ops/cron/warm-cache/runs"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            runs["runs"]
+                .as_array()?
+                .iter()
+                .find(|r| r["run_id"] == run_id.as_str() && r["status"] != "running")
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(run["status"], "success", "{run}");
+    let runs: serde_json::Value = client
+        .get(server.url("/ops/cron/warm-cache/runs"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let runs = runs["runs"].as_array().expect("runs");
+    assert!(
+        runs.iter().all(|r| r["status"] != "failed"),
+        "no warm-cache run failed: {runs:?}"
+    );
+
     server.signal("TERM").await;
     let status = server.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");

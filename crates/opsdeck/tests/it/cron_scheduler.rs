@@ -2,10 +2,12 @@
 //! `[[cron.jobs]]` fire at their slots and record successes and failures (with the status
 //! and the start of the answer, never a secret of the request); paused jobs stay quiet;
 //! operators trigger a job now. `replicas` proves exactly-once firing across two real
-//! processes on one PostgreSQL.
+//! processes on one PostgreSQL; `shutdown` that calls in flight at shutdown still record
+//! how their runs ended.
 
 mod receiver;
 mod replicas;
+mod shutdown;
 
 use std::time::Duration;
 

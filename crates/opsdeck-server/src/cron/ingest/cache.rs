@@ -1,5 +1,5 @@
-//! The writer's memory of the monitors it pings: spec, source, state and the version they
-//! were stored at, by slug. Owned by the writer task alone, so it needs no lock.
+//! The writer's memory of the monitors it pings: spec, state and the version they were
+//! stored at, by slug. Owned by the writer task alone, so it needs no lock.
 //!
 //! An entry may be stale (another writer changed the monitor since): that costs a conflict
 //! and a fresh read, never a wrong write, because every write names the version it was
@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec, MonitorState, Slug};
+use opsdeck_core::cron::{MonitorRecord, MonitorSpec, MonitorState, Slug};
 
 /// Monitors kept at most. Past it the cache starts over: a replica pinged for more
 /// monitors than this between two batches reads some of them again, nothing worse.
@@ -20,7 +20,6 @@ const CAPACITY: usize = 20_000;
 pub(super) struct Known {
     /// Shared, so a batch does not copy schedules and windows per ping.
     pub spec: Arc<MonitorSpec>,
-    pub source: MonitorSource,
     pub state: MonitorState,
     pub version: u64,
 }
@@ -29,7 +28,6 @@ impl From<MonitorRecord> for Known {
     fn from(record: MonitorRecord) -> Self {
         Self {
             spec: Arc::new(record.spec),
-            source: record.source,
             state: record.state,
             version: record.version,
         }

@@ -1,10 +1,12 @@
 //! Finding a ping's monitor, or making it: `?create=1` creates the default monitor, a
-//! check-in's `monitor_config` creates it or replaces its spec. Creation and upsert go to
-//! the store at once, outside the batch's transaction: they are rare, and the batch then
-//! applies its pings to the monitor as stored.
+//! check-in's `monitor_config` creates it or changes what the config carries of its spec
+//! ([`SpecPatch`]), leaving the rest and the source as they are: a monitor defined in the
+//! config file or by an admin stays theirs when an SDK reports on it. Creation and
+//! changes go to the store at once, outside the batch's transaction: they are rare, and
+//! the batch then applies its pings to the monitor as stored.
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug, Upserted};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug, SpecPatch, Upserted};
 use opsdeck_core::{Store, StoreError, StoreResult};
 
 use super::Provision;
@@ -53,15 +55,77 @@ pub(super) async fn provision(
                 Err(err) => Err(err),
             }
         }
-        (Provision::Upsert(spec), known) => {
-            if known.is_some_and(|known| same_config(known, spec)) {
-                return Ok(Provisioned::Same);
-            }
-            let upserted = store.upsert_monitor(spec, MonitorSource::Checkin, now);
-            let upserted = upserted.await?;
-            reread(store, slug, upserted == Upserted::Created).await
-        }
+        (Provision::Upsert(patch), known) => configure(store, slug, known, patch, now).await,
     }
+}
+
+/// A check-in's config: creates the monitor, or merges the config into it. When the
+/// merge changes nothing (the same config on every check-in, as SDKs send it), nothing
+/// is written.
+async fn configure(
+    store: &dyn Store,
+    slug: &Slug,
+    known: Option<&Known>,
+    patch: &SpecPatch,
+    now: DateTime<Utc>,
+) -> StoreResult<Provisioned> {
+    if let Some(known) = known {
+        if patch
+            .apply_to(&known.spec)
+            .is_ok_and(|merged| merged == *known.spec)
+        {
+            return Ok(Provisioned::Same);
+        }
+        // The merge keeps what the config does not carry, so it must start from the
+        // monitor as stored, not as cached here.
+        return merge(store, slug, patch, now).await;
+    }
+    match store
+        .create_monitor(patch.created(), MonitorSource::Checkin, now)
+        .await
+    {
+        Ok(record) => Ok(Provisioned::Fresh(record.into(), true)),
+        // Created meanwhile by another replica, request or admin: merge into that one.
+        Err(StoreError::Conflict(_)) => merge(store, slug, patch, now).await,
+        Err(err) => Err(err),
+    }
+}
+
+/// Merges a check-in's config into the stored monitor, keeping its source.
+async fn merge(
+    store: &dyn Store,
+    slug: &Slug,
+    patch: &SpecPatch,
+    now: DateTime<Utc>,
+) -> StoreResult<Provisioned> {
+    let Some(record) = store.get_monitor(slug).await? else {
+        // Deleted meanwhile: the check-in creates it, as it would have a moment later.
+        let upserted = store.upsert_monitor(patch.created(), MonitorSource::Checkin, now);
+        let upserted = upserted.await?;
+        return reread(store, slug, upserted == Upserted::Created).await;
+    };
+    let merged = match patch.apply_to(&record.spec) {
+        Ok(merged) => merged,
+        Err(refused) => {
+            // The ping still counts; the handler could not see the stored spec, and a
+            // ping is not refused after the fact.
+            tracing::warn!(
+                target: "opsdeck::cron",
+                slug = %slug,
+                field = refused.field,
+                problem = %refused.problem,
+                "check-in monitor_config ignored: it contradicts the stored monitor"
+            );
+            return Ok(Provisioned::Fresh(record.into(), false));
+        }
+    };
+    if merged == record.spec {
+        return Ok(Provisioned::Fresh(record.into(), false));
+    }
+    // An upsert rather than an update: it leaves the paused flag alone (an operator may
+    // pause the monitor between the read above and this write).
+    store.upsert_monitor(&merged, record.source, now).await?;
+    reread(store, slug, false).await
 }
 
 /// The monitor as stored right after this replica created or changed it.
@@ -70,19 +134,4 @@ async fn reread(store: &dyn Store, slug: &Slug, created: bool) -> StoreResult<Pr
         Some(record) => Provisioned::Fresh(record.into(), created),
         None => Provisioned::Missing,
     })
-}
-
-/// Whether a check-in's config is what is stored already (from a check-in): then the
-/// upsert would change nothing and is skipped. The paused flag is an operator's, not the
-/// config's.
-fn same_config(known: &Known, wanted: &MonitorSpec) -> bool {
-    if known.source != MonitorSource::Checkin {
-        return false;
-    }
-    if known.spec.is_paused() == wanted.is_paused() {
-        return *known.spec == *wanted;
-    }
-    let mut wanted = wanted.clone();
-    wanted.set_paused(known.spec.is_paused());
-    *known.spec == wanted
 }

@@ -6,6 +6,9 @@
 //! which keeps the *tail* of at most [`ERROR_MAX_BYTES`]: the body is kept within that
 //! size so the status line at its head survives. It never carries the URL, its query or a
 //! header value: those may be `env:` secrets, and the endpoint may echo them back.
+//!
+//! A call still going when shutdown abandons it ([`crate::state::Firings::drain`]) ends
+//! as a failed run saying so, rather than a run left `running`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use opsdeck_core::Clock;
 use opsdeck_core::cron::{ERROR_MAX_BYTES, Ping, PingKind, RunSource, Slug};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
+use tokio_util::sync::CancellationToken;
 use uuid::{NoContext, Timestamp, Uuid};
 
 use crate::config::{JobRequest, REDACTED};
@@ -32,6 +36,9 @@ const SNIPPET_BYTES: usize = 768;
 /// because many endpoints do their work while they write it and stop when the caller
 /// hangs up; past it, the caller hangs up anyway rather than download an export.
 const READ_MAX: usize = 1024 * 1024;
+
+/// The run's text when shutdown abandoned the call.
+const ABANDONED: &str = "opsdeck shut down before the endpoint answered (the shutdown grace ran out); the call was abandoned";
 
 /// Secrets shorter than this are not searched for in the run's text: masking every `a`
 /// of a one-letter header value would only garble the snippet.
@@ -53,6 +60,8 @@ pub(super) struct Firer {
     pub ingest: Ingest,
     pub clock: Arc<dyn Clock>,
     pub http: reqwest::Client,
+    /// Cancelled when shutdown abandons the calls in flight.
+    pub abandoned: CancellationToken,
 }
 
 impl Firer {
@@ -67,9 +76,16 @@ impl Firer {
     }
 
     /// Calls the endpoint and records how the run `rid` ended. Meant for a task of its
-    /// own: it takes as long as the endpoint does, up to the job's timeout.
+    /// own: it takes as long as the endpoint does, up to the job's timeout, unless
+    /// shutdown abandons it sooner.
     pub async fn finish(self, slug: Slug, request: Arc<JobRequest>, rid: Uuid) {
-        let (kind, text) = match call(&self.http, &request).await {
+        let answered = tokio::select! {
+            // An abandoned firing does not start its call.
+            biased;
+            () = self.abandoned.cancelled() => Err(ABANDONED.to_owned()),
+            answered = call(&self.http, &request) => answered,
+        };
+        let (kind, text) = match answered {
             Ok(text) => (PingKind::Success, text),
             Err(text) => (PingKind::Fail, text),
         };

@@ -1,19 +1,20 @@
 //! The operators' forms of a monitor's page: `POST /cron/{slug}/pause`, `…/resume` and
 //! `…/trigger`. Guarded like the health page's "Run now" and like the JSON API's same
 //! actions: the route table demands `OperateOps`, the form carries the session's CSRF
-//! token and a mandatory reason, and the audit entry (the API's action name) is committed
-//! before the answer, a redirect back to the page with a notice.
+//! token and a mandatory reason, and the audit entry is committed before the answer, a
+//! redirect back to the page with a notice. The change and its audit entry are the JSON
+//! API's own functions ([`set_paused`], [`trigger_job`]): only the answers differ.
 
 use axum::Extension;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use opsdeck_core::StoreError;
 use opsdeck_core::cron::Slug;
 use serde::Deserialize;
 
 use super::detail::{DetailQuery, monitor_page};
 use super::unknown_monitor;
+use crate::api::cron_admin::{set_paused, trigger_job};
 use crate::api::guard::{Reason, WriteContext};
 use crate::auth::session::SessionContext;
 use crate::cron::TriggerError;
@@ -40,15 +41,6 @@ enum Action {
 }
 
 impl Action {
-    /// The audit action, the same as the JSON API's.
-    fn audit_name(self) -> &'static str {
-        match self {
-            Action::Pause => "cron.monitor.paused",
-            Action::Resume => "cron.monitor.resumed",
-            Action::Trigger => "cron.monitor.triggered",
-        }
-    }
-
     fn done(self) -> &'static str {
         match self {
             Action::Pause => "paused",
@@ -110,17 +102,16 @@ async fn act(
             .await;
         }
     };
-    let now = state.clock().now();
     let mut location = format!("/cron/{slug}?done={}", action.done());
     match action {
         Action::Pause | Action::Resume => {
             let paused = action == Action::Pause;
-            match state.store().set_monitor_paused(&slug, paused, now).await {
-                Err(StoreError::NotFound) => return Ok(unknown_monitor(shell, slug.as_str())),
-                other => other?,
-            };
+            let changed = set_paused(&state, &write, &reason, &slug, paused, 303).await?;
+            if changed.is_none() {
+                return Ok(unknown_monitor(shell, slug.as_str()));
+            }
         }
-        Action::Trigger => match crate::cron::trigger(&state, &slug).await {
+        Action::Trigger => match trigger_job(&state, &write, &reason, &slug, 303).await? {
             Ok(run_id) => location.push_str(&format!("&run={run_id}#log")),
             Err(TriggerError::NotFound) => return Ok(unknown_monitor(shell, slug.as_str())),
             Err(err @ TriggerError::NotAJob) => {
@@ -134,14 +125,6 @@ async fn act(
             }
         },
     }
-    write
-        .audit(
-            action.audit_name(),
-            Some(("monitor", slug.to_string())),
-            &reason,
-            303,
-        )
-        .await?;
     Ok(Redirect::to(&location).into_response())
 }
 

@@ -1,5 +1,5 @@
-//! Sentry-style JSON check-ins at `POST /api/v1/checkins`: a `monitor_config` upserts the
-//! monitor, `check_in_id` pairs `in_progress` with its finish, `duration` times a finish
+//! Sentry-style JSON check-ins at `POST /api/v1/checkins`: a `monitor_config` creates the
+//! monitor or changes only what it carries of a stored one, `check_in_id` pairs `in_progress` with its finish, `duration` times a finish
 //! nobody saw start; refusals name the field, and only an ingest key with scope `checkins`
 //! gets in.
 
@@ -21,7 +21,8 @@ use crate::support::db::TestDb;
 on_both_backends!(
     a_checkin_with_monitor_config_creates_the_monitor_and_pairs_its_finish,
     an_error_checkin_carries_its_duration,
-    a_changed_monitor_config_replaces_the_spec_and_an_unchanged_one_writes_nothing,
+    a_changed_monitor_config_changes_what_it_sends_and_an_unchanged_one_writes_nothing,
+    a_checkin_keeps_what_an_admin_defined_and_the_source,
     checkins_refuse_bad_fields_and_callers_without_the_scope,
 );
 
@@ -113,7 +114,7 @@ async fn an_error_checkin_carries_its_duration(db: TestDb) {
     assert!(run.error.is_some());
 }
 
-async fn a_changed_monitor_config_replaces_the_spec_and_an_unchanged_one_writes_nothing(
+async fn a_changed_monitor_config_changes_what_it_sends_and_an_unchanged_one_writes_nothing(
     db: TestDb,
 ) {
     let p = Pinger::spawn(db).await;
@@ -138,7 +139,104 @@ async fn a_changed_monitor_config_replaces_the_spec_and_an_unchanged_one_writes_
         third.spec.schedule(),
         &Schedule::every(Duration::from_secs(600)).unwrap()
     );
+    assert_eq!(
+        third.spec.settings(),
+        first.spec.settings(),
+        "fields left out keep their values"
+    );
+    assert_eq!(third.source, MonitorSource::Checkin);
     assert_eq!(p.runs("sync").await.len(), 3, "every check-in was recorded");
+}
+
+/// Creates a monitor through `POST /ops/cron` as an admin would, with everything a
+/// check-in's config cannot say.
+async fn define_as_admin(p: &Pinger, slug: &str) {
+    let (_, admin) = p.app.mint_role(Role::Admin).await;
+    let definition = json!({
+        "slug": slug, "name": "Nightly backup", "schedule": "30 2 * * *",
+        "tz": "Europe/Berlin", "grace": "15m", "max_runtime": "2h", "min_runtime": "2m",
+        "failure_threshold": 3, "tags": ["db", "nightly"], "tenant_id": "acme",
+        "maintenance": [{"schedule": "0 3 * * 0", "duration": "1h"}], "paused": true,
+        "reason": "monitor the backup",
+    });
+    let response = (p.app.client.post(p.app.url("/ops/cron")))
+        .bearer_auth(admin)
+        .json(&definition)
+        .send()
+        .await
+        .expect("create monitor");
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+async fn a_checkin_keeps_what_an_admin_defined_and_the_source(db: TestDb) {
+    // The evaluator ticks once at start and not again: the version then counts writes.
+    let p = Pinger::spawn_with(db, |config| {
+        super::roomy(config);
+        config.cron.evaluate_interval = Duration::from_secs(3600);
+    })
+    .await;
+    define_as_admin(&p, "backup").await;
+    let defined = p.record("backup").await.unwrap();
+    assert_eq!(defined.source, MonitorSource::Api);
+
+    // An SDK moves the job to 04:00 and widens the margin, nothing else.
+    let body =
+        |config: Value| json!({"monitor_slug": "backup", "status": "ok", "monitor_config": config});
+    let moved =
+        json!({"schedule": {"type": "crontab", "value": "0 4 * * *"}, "checkin_margin": 20});
+    assert_eq!(send(&p, body(moved.clone())).await.0, StatusCode::ACCEPTED);
+    let changed = p.record("backup").await.unwrap();
+    let expected = MonitorSpec::new(
+        defined.spec.slug().clone(),
+        defined.spec.name().clone(),
+        // Sent without a time zone: the stored one stays.
+        Schedule::cron("0 4 * * *", Some("Europe/Berlin")).unwrap(),
+        MonitorSettings {
+            grace: Duration::from_secs(20 * 60),
+            ..defined.spec.settings().clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(changed.spec, expected);
+    assert_eq!(changed.spec.name().as_str(), "Nightly backup");
+    let settings = changed.spec.settings();
+    assert_eq!(
+        settings.tenant_id.as_ref().map(|t| t.as_str()),
+        Some("acme")
+    );
+    assert_eq!(settings.tags.iter().collect::<Vec<_>>(), ["db", "nightly"]);
+    assert_eq!(settings.maintenance.len(), 1);
+    assert_eq!(settings.min_runtime, Some(Duration::from_secs(120)));
+    assert_eq!(settings.max_runtime, Some(Duration::from_secs(7200)));
+    assert_eq!(settings.failure_threshold, 3);
+    assert!(changed.spec.is_paused());
+    assert_eq!(
+        changed.source,
+        MonitorSource::Api,
+        "the monitor stays the admin's"
+    );
+    assert_eq!(changed.version, defined.version + 2, "the spec and the run");
+
+    // The same config again: the run is written, the spec is not.
+    assert_eq!(send(&p, body(moved)).await.0, StatusCode::ACCEPTED);
+    let again = p.record("backup").await.unwrap();
+    assert_eq!(again.spec, changed.spec);
+    assert_eq!(again.updated_at, changed.updated_at);
+    assert_eq!(again.version, changed.version + 1, "the run alone");
+
+    // A max_runtime within the stored min_runtime cannot apply: the check-in is recorded,
+    // the spec left as it is.
+    let contradicting =
+        json!({"schedule": {"type": "crontab", "value": "0 4 * * *"}, "max_runtime": 1});
+    assert_eq!(send(&p, body(contradicting)).await.0, StatusCode::ACCEPTED);
+    let kept = p.record("backup").await.unwrap();
+    assert_eq!(kept.spec, changed.spec);
+    assert_eq!(kept.version, again.version + 1);
+    assert_eq!(
+        p.runs("backup").await.len(),
+        3,
+        "every check-in was recorded"
+    );
 }
 
 async fn checkins_refuse_bad_fields_and_callers_without_the_scope(db: TestDb) {
