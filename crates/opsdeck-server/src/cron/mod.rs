@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use evaluator::EvaluateJob;
-pub use scheduler::{SchedulerJob, TriggerError, trigger};
+pub use scheduler::{Firings, SchedulerJob, TriggerError, trigger};
 pub use upkeep::{LIVENESS_INTERVAL, OUTAGE_GAP, sync_config};
 
 use crate::background::{Background, LoopSpec, Scope};

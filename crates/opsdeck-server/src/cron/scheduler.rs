@@ -19,9 +19,10 @@
 //! - The schedule is the configuration's: `[[cron.jobs]]` defines what is called and when.
 //!
 //! [`claim_slot`]: opsdeck_core::CronGuardStore::claim_slot
-//! [`Firings`]: crate::state::Firings
+//! [`Firings`]: crate::cron::Firings
 
 mod fire;
+mod firings;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +33,7 @@ use opsdeck_core::cron::{Schedule, Slug};
 use uuid::Uuid;
 
 use self::fire::{Firer, http_client};
+pub use self::firings::Firings;
 use crate::background::Job;
 use crate::config::JobRequest;
 use crate::cron::ingest::IngestError;

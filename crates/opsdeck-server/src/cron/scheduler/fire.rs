@@ -7,7 +7,7 @@
 //! size so the status line at its head survives. It never carries the URL, its query or a
 //! header value: those may be `env:` secrets, and the endpoint may echo them back.
 //!
-//! A call still going when shutdown abandons it ([`crate::state::Firings::drain`]) ends
+//! A call still going when shutdown abandons it ([`crate::cron::Firings::drain`]) ends
 //! as a failed run saying so, rather than a run left `running`.
 
 use std::sync::Arc;
