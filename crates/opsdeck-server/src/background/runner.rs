@@ -109,6 +109,7 @@ async fn run_loop(
     tracing::debug!(r#loop = spec.name, "background loop started");
     // The first tick comes soon after start, spread by the jitter only.
     let mut wait = jittered(Duration::ZERO, spec.jitter);
+    let mut failures = FailureLog::default();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
@@ -122,13 +123,17 @@ async fn run_loop(
         let outcome = tokio::select! {
             () = cancel.cancelled() => break,
             result = tokio::time::timeout(spec.timeout, job.tick()) => match result {
-                Ok(Ok(())) => TickOutcome::Ok,
+                Ok(Ok(())) => {
+                    failures.succeeded(spec.name);
+                    TickOutcome::Ok
+                }
                 Ok(Err(err)) => {
-                    tracing::warn!(r#loop = spec.name, error = %chain(err.as_ref()), "background tick failed");
+                    failures.failed(spec.name, chain(err.as_ref()).to_string());
                     TickOutcome::Error
                 }
                 Err(_) => {
-                    tracing::warn!(r#loop = spec.name, timeout_ms = spec.timeout.as_millis() as u64, "background tick timed out");
+                    let text = format!("timed out after {} ms", spec.timeout.as_millis());
+                    failures.failed(spec.name, text);
                     TickOutcome::Timeout
                 }
             },
@@ -136,4 +141,56 @@ async fn run_loop(
         metrics.observe_tick(spec.name, outcome, started.elapsed());
     }
     tracing::debug!(r#loop = spec.name, "background loop stopped");
+}
+
+/// How often a loop that keeps failing the same way logs it again.
+const REPEAT_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Logs a loop's failing ticks without burying the log: a loop ticking four times a second
+/// against a database that is down would otherwise write four warnings a second. A failure
+/// is logged when a streak starts, when the error changes, and otherwise at most every
+/// [`REPEAT_LOG_EVERY`] with the count in between; the end of a streak is logged once.
+/// Every tick still counts in the loop metrics.
+#[derive(Debug, Default)]
+struct FailureLog {
+    /// Failed ticks in a row.
+    streak: u64,
+    /// Failed ticks since the last one logged.
+    unlogged: u64,
+    last_error: String,
+    last_logged: Option<Instant>,
+}
+
+impl FailureLog {
+    fn failed(&mut self, name: &'static str, error: String) {
+        self.streak += 1;
+        let due = self
+            .last_logged
+            .is_none_or(|at| at.elapsed() >= REPEAT_LOG_EVERY);
+        if due || error != self.last_error {
+            tracing::warn!(
+                r#loop = name,
+                error = %error,
+                failed_in_a_row = self.streak,
+                not_logged_since_last = self.unlogged,
+                "background tick failed"
+            );
+            self.unlogged = 0;
+            self.last_logged = Some(Instant::now());
+            self.last_error = error;
+        } else {
+            self.unlogged += 1;
+        }
+    }
+
+    fn succeeded(&mut self, name: &'static str) {
+        if self.streak > 0 {
+            tracing::info!(
+                r#loop = name,
+                failed_in_a_row = self.streak,
+                "background tick succeeded again"
+            );
+            *self = Self::default();
+        }
+    }
 }

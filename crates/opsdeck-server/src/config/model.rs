@@ -62,7 +62,8 @@ pub struct ServerConfig {
     /// Largest accepted request body, in bytes.
     #[serde(with = "bytes")]
     pub body_limit: usize,
-    /// How long in-flight requests may take to finish on SIGTERM.
+    /// How long in-flight requests and HTTP cron job calls may take to finish on SIGTERM;
+    /// a job call still going then is recorded as failed.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
     /// Peers whose `X-Forwarded-*` headers are honoured.
