@@ -9,14 +9,11 @@ use fantoccini::{Client, Locator};
 use opsdeck_core::auth::Role;
 use tokio::net::TcpListener;
 
-use super::driver::{Driver, artifacts_dir, screenshot};
+use super::driver::{Driver, WITHIN, artifacts_dir, path_of, screenshot, sign_in, wait_for_text};
 use super::{alerting, fast_health};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 use crate::support::wait_for_async;
-
-/// Long enough for a 1 s probe and a 5 s refresh on a busy two-core machine.
-const WITHIN: Duration = Duration::from_secs(30);
 
 /// A listener that accepts (and drops) connections until the task is aborted.
 async fn dependency() -> (String, tokio::task::JoinHandle<()>) {
@@ -28,48 +25,6 @@ async fn dependency() -> (String, tokio::task::JoinHandle<()>) {
         }
     });
     (address, task)
-}
-
-async fn path_of(browser: &Client) -> String {
-    let url = browser.current_url().await.expect("current url");
-    match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    }
-}
-
-/// Signs in through the login page that `start` redirects to.
-async fn sign_in(browser: &Client, app: &TestApp, token: &str, start: &str) {
-    browser
-        .goto(&app.url(start))
-        .await
-        .expect("open the dashboard");
-    let at = path_of(browser).await;
-    assert!(
-        at.starts_with("/login?next="),
-        "sent to the login page: {at}"
-    );
-    browser
-        .find(Locator::Css("input[name=token]"))
-        .await
-        .expect("the token field")
-        .send_keys(token)
-        .await
-        .expect("type the token");
-    browser
-        .find(Locator::Css("form[action='/login'] button[type=submit]"))
-        .await
-        .expect("the sign-in button")
-        .click()
-        .await
-        .expect("sign in");
-    let back = start.to_owned();
-    let b = browser.clone();
-    wait_for_async(WITHIN, "to land back where we started", move || {
-        let (b, back) = (b.clone(), back.clone());
-        async move { (path_of(&b).await == back).then_some(()) }
-    })
-    .await;
 }
 
 /// Waits until the check's tile or row shows `want`, polling the page as it is (no
@@ -99,21 +54,6 @@ async fn wait_for_status(browser: &Client, check: &str, want: &str) {
         "{check} did not show {want} within {WITHIN:?} (last seen {seen:?}); page saved at {}",
         path.display()
     );
-}
-
-/// Waits until the element's text contains `needle`, polling the page as it is.
-async fn wait_for_text(browser: &Client, selector: &str, needle: &str) {
-    let deadline = Instant::now() + WITHIN;
-    while Instant::now() < deadline {
-        if let Ok(element) = browser.find(Locator::Css(selector)).await
-            && element.text().await.is_ok_and(|t| t.contains(needle))
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    screenshot(browser, "timeout-text").await;
-    panic!("{selector} did not show {needle:?} within {WITHIN:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

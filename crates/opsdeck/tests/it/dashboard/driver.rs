@@ -7,10 +7,11 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 
+use crate::support::app::TestApp;
 use crate::support::wait_for_async;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -154,4 +155,70 @@ pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
     std::fs::write(&path, png).expect("write the screenshot");
     eprintln!("screenshot: {}", path.display());
     path
+}
+
+/// Long enough for a 1 s probe and a 5 s refresh on a busy two-core machine.
+pub const WITHIN: Duration = Duration::from_secs(30);
+
+pub async fn path_of(browser: &Client) -> String {
+    let url = browser.current_url().await.expect("current url");
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+/// Signs in through the login page that `start` redirects to.
+pub async fn sign_in(browser: &Client, app: &TestApp, token: &str, start: &str) {
+    browser
+        .goto(&app.url(start))
+        .await
+        .expect("open the dashboard");
+    let at = path_of(browser).await;
+    assert!(
+        at.starts_with("/login?next="),
+        "sent to the login page: {at}"
+    );
+    browser
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .expect("the token field")
+        .send_keys(token)
+        .await
+        .expect("type the token");
+    browser
+        .find(Locator::Css("form[action='/login'] button[type=submit]"))
+        .await
+        .expect("the sign-in button")
+        .click()
+        .await
+        .expect("sign in");
+    let back = start.to_owned();
+    let b = browser.clone();
+    wait_for_async(WITHIN, "to land back where we started", move || {
+        let (b, back) = (b.clone(), back.clone());
+        async move { (path_of(&b).await == back).then_some(()) }
+    })
+    .await;
+}
+
+/// Waits until `selector` shows `needle`, polling the page as it is (no reload); saves the
+/// page and a screenshot before failing.
+pub async fn wait_for_text(browser: &Client, selector: &str, needle: &str) {
+    let deadline = Instant::now() + WITHIN;
+    while Instant::now() < deadline {
+        if let Ok(element) = browser.find(Locator::Css(selector)).await
+            && element.text().await.is_ok_and(|t| t.contains(needle))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    screenshot(browser, "timeout-text").await;
+    let path = artifacts_dir().join("dashboard-timeout-text.html");
+    std::fs::write(&path, browser.source().await.unwrap_or_default()).unwrap();
+    panic!(
+        "{selector} did not show {needle:?} within {WITHIN:?}; page at {}",
+        path.display()
+    );
 }

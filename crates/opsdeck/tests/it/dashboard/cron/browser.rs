@@ -2,77 +2,13 @@
 //! overview is open appears in its widget, in place, with its error snippet shown as text;
 //! its page draws the duration chart, the failed run in the failure colour, and the log.
 
-use std::time::{Duration, Instant};
-
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use opsdeck_core::auth::Role;
 use serde_json::{Value, json};
 
 use super::{CronApp, ERROR_TEXT, backup};
-use crate::dashboard::driver::{Driver, artifacts_dir, screenshot};
-use crate::support::app::TestApp;
+use crate::dashboard::driver::{Driver, WITHIN, path_of, screenshot, sign_in, wait_for_text};
 use crate::support::db::TestDb;
-use crate::support::wait_for_async;
-
-/// Long enough for a 5 s refresh on a busy two-core machine.
-const WITHIN: Duration = Duration::from_secs(30);
-
-async fn path_of(browser: &Client) -> String {
-    let url = browser.current_url().await.expect("current url");
-    match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    }
-}
-
-/// Signs in through the login form that `/` redirects to, and waits for the overview.
-async fn sign_in_browser(browser: &Client, app: &TestApp, token: &str) {
-    browser
-        .goto(&app.url("/"))
-        .await
-        .expect("open the dashboard");
-    browser
-        .find(Locator::Css("input[name=token]"))
-        .await
-        .expect("the token field")
-        .send_keys(token)
-        .await
-        .expect("type the token");
-    browser
-        .find(Locator::Css("form[action='/login'] button[type=submit]"))
-        .await
-        .expect("the sign-in button")
-        .click()
-        .await
-        .expect("sign in");
-    let b = browser.clone();
-    wait_for_async(WITHIN, "the overview after signing in", move || {
-        let b = b.clone();
-        async move { (path_of(&b).await == "/").then_some(()) }
-    })
-    .await;
-}
-
-/// Waits until `selector` shows `needle`, polling the page as it is (no reload); saves the
-/// page and a screenshot before failing.
-async fn wait_for_text(browser: &Client, selector: &str, needle: &str) {
-    let deadline = Instant::now() + WITHIN;
-    while Instant::now() < deadline {
-        if let Ok(element) = browser.find(Locator::Css(selector)).await
-            && element.text().await.is_ok_and(|t| t.contains(needle))
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    screenshot(browser, "cron-timeout").await;
-    let path = artifacts_dir().join("dashboard-cron-timeout.html");
-    std::fs::write(&path, browser.source().await.unwrap_or_default()).unwrap();
-    panic!(
-        "{selector} did not show {needle:?} within {WITHIN:?}; page at {}",
-        path.display()
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_monitor_shows_on_the_overview_and_its_chart_in_chromium() {
@@ -87,7 +23,7 @@ async fn a_failing_monitor_shows_on_the_overview_and_its_chart_in_chromium() {
             .await;
     }
     let browser = driver.session().await;
-    sign_in_browser(&browser, &c.app, &viewer).await;
+    sign_in(&browser, &c.app, &viewer, "/").await;
     wait_for_text(&browser, "#live #cron-widget-box", "Nightly backup").await;
     screenshot(&browser, "cron-1-overview-up").await;
 
