@@ -20,6 +20,9 @@
     reason = "a benchmark reports its figures on stdout"
 )]
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -30,27 +33,10 @@ use opsdeck_core::token::{self, Grant, NewToken, TokenName};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::{Application, BuildOptions};
 
+use self::common::{cpu_time, env_or};
+
 /// Long enough for the audit writer to commit the batch a slice left queued.
 const SETTLE: Duration = Duration::from_millis(300);
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU time used by this process so far (all threads: server, audit writer, database and
-/// clients), from `/proc/self/stat`; `None` where there is no such file.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name may contain spaces; the fields after it are plain numbers.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the file (11 and 12 after the name), in
-    // USER_HZ ticks, which Linux fixes at 100 per second for userspace.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
 
 struct Route {
     label: &'static str,

@@ -24,6 +24,8 @@
     reason = "a benchmark reports its figures on stdout"
 )]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod setup;
 
 use std::sync::Arc;
@@ -35,26 +37,11 @@ use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes, TokenName};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::{Application, BuildOptions};
 
+use self::common::{cpu_time, env_or};
 use self::setup::{Database, postgres, store_ceiling};
 
 /// Long enough for the writer and the background loops to finish what a slice left.
 const SETTLE: Duration = Duration::from_millis(300);
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU time used by this process so far (server, writer, database driver and clients).
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime and stime, in USER_HZ ticks (100 a second on Linux).
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
 
 /// One thing measured: its URLs (taken in turn), and what it added up to.
 struct Target {
