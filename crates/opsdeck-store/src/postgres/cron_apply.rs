@@ -1,13 +1,15 @@
 //! The PostgreSQL SQL that commits steps of cron monitors ([`StateWrite`]s): many in one
 //! transaction, so a single writer per replica can group-commit pings.
 //!
-//! Each step's state is written first, by a conditional `UPDATE … WHERE version = $2`.
-//! A concurrent writer of the same monitor waits on the row lock that update takes, then
-//! finds the version moved and updates nothing: that step answers conflict (or not
-//! found), none of its runs or logs is written, and the other steps carry on. Steps are
-//! applied in slug order, so two batches (two replicas) lock the monitors they share in
-//! the same order and cannot deadlock. The runs of the written steps then go in with a
-//! few multi-row statements, and their logs last.
+//! The monitors the steps name are locked first, in slug order, so two batches (two
+//! replicas) that share monitors cannot deadlock. The states are then written, many
+//! monitors in one conditional `UPDATE … FROM (VALUES …) WHERE version = …`: a step whose
+//! monitor it does not update (a concurrent writer moved the version) answers conflict
+//! (or not found), none of its runs or logs is written, and the other steps carry on. The
+//! runs of the written steps then go in with a few multi-row statements, and their logs
+//! last.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use opsdeck_core::cron::{Run, StateWrite, append_log, state_json};
@@ -16,10 +18,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::PgStore;
-use crate::shapes::shaped_chunks;
-
-/// The result of one step inside the batch: the outer error aborts the whole batch.
-type Step = StoreResult<StoreResult<u64>>;
+use crate::shapes::{rounds, shaped_chunks};
 
 impl PgStore {
     pub(super) async fn apply_steps(
@@ -29,25 +28,32 @@ impl PgStore {
         for write in writes {
             check_runs_belong(write)?;
         }
-        // Stable, so two steps of one monitor keep their order (the second chains on the
-        // first's version).
-        let mut order: Vec<usize> = (0..writes.len()).collect();
-        order.sort_by(|&a, &b| writes[a].slug.cmp(&writes[b].slug));
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
+        self.lock_monitors(&mut tx, writes).await?;
         let mut results: Vec<Option<StoreResult<u64>>> = writes.iter().map(|_| None).collect();
-        // The runs and logs of the steps whose state was written, in the order applied:
-        // the runs go in with a few multi-row statements rather than one each (a busy
-        // monitor's batch is hundreds of runs), then the logs, whose runs now all exist.
+        for round in rounds(writes) {
+            for chunk in shaped_chunks(&round) {
+                let written = self.write_states(&mut tx, writes, chunk).await?;
+                for &index in chunk {
+                    let write = &writes[index];
+                    results[index] = Some(match written.get(write.slug.as_str()) {
+                        Some(&version) => u64::try_from(version)
+                            .map_err(|_| crate::error::corrupt("cron monitor version")),
+                        None => Err(self.why_unwritten(&mut tx, write).await?),
+                    });
+                }
+            }
+        }
+        // The runs and logs of the steps whose state was written, in step order: the runs
+        // go in with a few multi-row statements rather than one each (a busy monitor's
+        // batch is hundreds of runs), then the logs, whose runs now all exist.
         let mut runs = Vec::new();
         let mut logs = Vec::new();
-        for index in order {
-            let write = &writes[index];
-            let result = self.write_state(&mut tx, write).await?;
-            if result.is_ok() {
+        for (write, result) in writes.iter().zip(&results) {
+            if matches!(result, Some(Ok(_))) {
                 runs.extend(write.outcome.runs.iter().map(|run| (write, run)));
                 logs.extend(write.outcome.logs.iter().map(|log| (write, log)));
             }
-            results[index] = Some(result);
         }
         for segment in without_repeats(&runs) {
             for chunk in shaped_chunks(segment) {
@@ -67,45 +73,81 @@ impl PgStore {
             .collect())
     }
 
-    /// Writes the step's state if the monitor is still at the step's version.
-    async fn write_state(&self, conn: &mut PgConnection, write: &StateWrite) -> Step {
+    /// Locks the rows of the monitors `writes` name, in slug order: two batches (two
+    /// replicas) that share monitors lock them in the same order and cannot deadlock, and
+    /// the updates that follow, in whatever order the plan visits the rows, wait on nobody.
+    async fn lock_monitors(
+        &self,
+        conn: &mut PgConnection,
+        writes: &[StateWrite],
+    ) -> StoreResult<()> {
+        let mut slugs: Vec<&str> = writes.iter().map(|write| write.slug.as_str()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        sqlx::query("SELECT 1 FROM cron_monitors WHERE slug = ANY($1) ORDER BY slug FOR UPDATE")
+            .bind(slugs)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
+    }
+
+    /// Writes the states of `chunk` (indexes into `writes`, no monitor twice) in one
+    /// statement, each only if its monitor is still at the step's version; the monitors
+    /// written, with their new versions.
+    async fn write_states(
+        &self,
+        conn: &mut PgConnection,
+        writes: &[StateWrite],
+        chunk: &[usize],
+    ) -> StoreResult<HashMap<String, i64>> {
         let ms = |t: Option<DateTime<Utc>>| t.map(|t| t.trunc_subsecs(3));
-        let slug = write.slug.as_str();
-        let last = write.last_run();
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE cron_monitors SET
-                 version = version + 1, state = $3::jsonb, status = $4, failure_streak = $5,
-                 next_check_at = $6, status_since = coalesce($7, status_since),
-                 last_run_id = CASE WHEN $8 THEN $9 ELSE last_run_id END,
-                 last_run_status = CASE WHEN $8 THEN $10 ELSE last_run_status END,
-                 last_run_finished_at = CASE WHEN $8 THEN $11 ELSE last_run_finished_at END,
-                 last_run_duration_ms = CASE WHEN $8 THEN $12 ELSE last_run_duration_ms END,
-                 last_run_error = CASE WHEN $8 THEN $13 ELSE last_run_error END,
-                 last_success_at = greatest(last_success_at, $14)
-             WHERE slug = $1 AND version = $2
-             RETURNING version",
-        )
-        .bind(slug)
-        .bind(i64::try_from(write.version).unwrap_or(i64::MAX))
-        .bind(state_json(&write.state))
-        .bind(write.state.status.as_str())
-        .bind(i64::from(write.state.failure_streak))
-        .bind(ms(write.next_check_at))
-        .bind(ms(write.outcome.transition.map(|t| t.at)))
-        .bind(last.is_some())
-        .bind(last.as_ref().map(|l| l.run_id))
-        .bind(last.as_ref().map(|l| l.status.as_str()))
-        .bind(ms(last.as_ref().and_then(|l| l.finished_at)))
-        .bind(last.as_ref().and_then(|l| l.duration_ms).map(millis))
-        .bind(last.as_ref().and_then(|l| l.error.as_deref()))
-        .bind(ms(write.last_success_at()))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| self.fail(e))?;
-        let Some(version) = version else {
-            return Ok(Err(self.why_unwritten(conn, write).await?));
-        };
-        Ok(u64::try_from(version).map_err(|_| crate::error::corrupt("cron monitor version")))
+        let mut update = QueryBuilder::<Postgres>::new(
+            "UPDATE cron_monitors AS m SET
+                 version = m.version + 1, state = v.state::jsonb, status = v.status,
+                 failure_streak = v.failure_streak, next_check_at = v.next_check_at,
+                 status_since = coalesce(v.status_since, m.status_since),
+                 last_run_id = CASE WHEN v.has_last THEN v.run_id ELSE m.last_run_id END,
+                 last_run_status = CASE WHEN v.has_last THEN v.run_status
+                                        ELSE m.last_run_status END,
+                 last_run_finished_at = CASE WHEN v.has_last THEN v.finished_at
+                                             ELSE m.last_run_finished_at END,
+                 last_run_duration_ms = CASE WHEN v.has_last THEN v.duration_ms
+                                             ELSE m.last_run_duration_ms END,
+                 last_run_error = CASE WHEN v.has_last THEN v.error ELSE m.last_run_error END,
+                 last_success_at = greatest(m.last_success_at, v.success_at)
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, &index| {
+            let write = &writes[index];
+            let last = write.last_run();
+            row.push_bind(write.slug.as_str())
+                .push_bind(i64::try_from(write.version).unwrap_or(i64::MAX))
+                .push_bind(state_json(&write.state))
+                .push_bind(write.state.status.as_str())
+                .push_bind(i64::from(write.state.failure_streak))
+                .push_bind(ms(write.next_check_at))
+                .push_bind(ms(write.outcome.transition.map(|t| t.at)))
+                .push_bind(last.is_some())
+                .push_bind(last.as_ref().map(|l| l.run_id))
+                .push_bind(last.as_ref().map(|l| l.status.as_str()))
+                .push_bind(ms(last.as_ref().and_then(|l| l.finished_at)))
+                .push_bind(last.as_ref().and_then(|l| l.duration_ms).map(millis))
+                .push_bind(last.as_ref().and_then(|l| l.error.clone()))
+                .push_bind(ms(write.last_success_at()));
+        });
+        update.push(
+            ") AS v (slug, version, state, status, failure_streak, next_check_at, status_since,
+                     has_last, run_id, run_status, finished_at, duration_ms, error, success_at)
+             WHERE m.slug = v.slug AND m.version = v.version
+             RETURNING m.slug, m.version",
+        );
+        let written: Vec<(String, i64)> = update
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(written.into_iter().collect())
     }
 
     /// Why the state update matched no row: the monitor moved on, or is gone.

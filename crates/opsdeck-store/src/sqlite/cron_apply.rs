@@ -2,10 +2,14 @@
 //! `BEGIN IMMEDIATE` transaction, so a single writer can group-commit pings at the cost
 //! of one fsync.
 //!
-//! Each step's state is written first, by a conditional `UPDATE … WHERE version = ?`:
-//! when that updates nothing, the step answers conflict (or not found) and none of its
-//! runs or logs is written, while the other steps carry on. The runs of the written steps
-//! then go in with a few multi-row statements, and their logs last.
+//! The steps' states are written first, many monitors in one conditional `UPDATE … FROM
+//! (VALUES …) WHERE version = …` (one statement per batch rather than one per monitor:
+//! every statement is a round trip to the connection's thread). A step whose monitor it
+//! does not update answers conflict (or not found) and none of its runs or logs is
+//! written, while the other steps carry on. The runs of the written steps then go in with
+//! a few multi-row statements, and their logs last.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{Run, StateWrite, append_log, state_json};
@@ -13,10 +17,7 @@ use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use crate::shapes::shaped_chunks;
-
-/// The result of one step inside the batch: the outer error aborts the whole batch.
-type Step = StoreResult<StoreResult<u64>>;
+use crate::shapes::{rounds, shaped_chunks};
 
 impl SqliteStore {
     pub(super) async fn apply_steps(
@@ -32,19 +33,30 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.fail(e))?;
-        let mut results = Vec::with_capacity(writes.len());
+        let mut results: Vec<Option<StoreResult<u64>>> = writes.iter().map(|_| None).collect();
+        for round in rounds(writes) {
+            for chunk in shaped_chunks(&round) {
+                let written = self.write_states(&mut tx, writes, chunk).await?;
+                for &index in chunk {
+                    let write = &writes[index];
+                    results[index] = Some(match written.get(write.slug.as_str()) {
+                        Some(&version) => u64::try_from(version)
+                            .map_err(|_| crate::error::corrupt("cron monitor version")),
+                        None => Err(self.why_unwritten(&mut tx, write).await?),
+                    });
+                }
+            }
+        }
         // The runs and logs of the steps whose state was written, in step order: the runs
         // go in with a few multi-row statements rather than one each (a busy monitor's
         // batch is hundreds of runs), then the logs, whose runs now all exist.
         let mut runs = Vec::new();
         let mut logs = Vec::new();
-        for write in writes {
-            let result = self.write_state(&mut tx, write).await?;
-            if result.is_ok() {
+        for (write, result) in writes.iter().zip(&results) {
+            if matches!(result, Some(Ok(_))) {
                 runs.extend(write.outcome.runs.iter().map(|run| (write, run)));
                 logs.extend(write.outcome.logs.iter().map(|log| (write, log)));
             }
-            results.push(result);
         }
         for chunk in shaped_chunks(&runs) {
             self.upsert_runs(&mut tx, chunk).await?;
@@ -59,51 +71,72 @@ impl SqliteStore {
             .await?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(results)
+        Ok(results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| Err(StoreError::Other("a write went unanswered".into())))
+            })
+            .collect())
     }
 
-    /// Writes the step's state if the monitor is still at the step's version.
-    async fn write_state(&self, conn: &mut SqliteConnection, write: &StateWrite) -> Step {
-        let slug = write.slug.as_str();
-        let last = write.last_run();
-        let version: Option<i64> = sqlx::query_scalar(
-            "UPDATE cron_monitors SET
-                 version = version + 1, state = ?3, status = ?4, failure_streak = ?5,
-                 next_check_at = ?6, status_since = coalesce(?7, status_since),
-                 last_run_id = CASE WHEN ?8 THEN ?9 ELSE last_run_id END,
-                 last_run_status = CASE WHEN ?8 THEN ?10 ELSE last_run_status END,
-                 last_run_finished_at = CASE WHEN ?8 THEN ?11 ELSE last_run_finished_at END,
-                 last_run_duration_ms = CASE WHEN ?8 THEN ?12 ELSE last_run_duration_ms END,
-                 last_run_error = CASE WHEN ?8 THEN ?13 ELSE last_run_error END,
-                 last_success_at = coalesce(max(last_success_at, ?14), last_success_at, ?14)
-             WHERE slug = ?1 AND version = ?2
-             RETURNING version",
-        )
-        .bind(slug)
-        .bind(i64::try_from(write.version).unwrap_or(i64::MAX))
-        .bind(state_json(&write.state))
-        .bind(write.state.status.as_str())
-        .bind(i64::from(write.state.failure_streak))
-        .bind(write.next_check_at.map(|t| t.timestamp_millis()))
-        .bind(write.outcome.transition.map(|t| t.at.timestamp_millis()))
-        .bind(last.is_some())
-        .bind(last.as_ref().map(|l| l.run_id.to_string()))
-        .bind(last.as_ref().map(|l| l.status.as_str()))
-        .bind(
-            last.as_ref()
-                .and_then(|l| l.finished_at)
-                .map(|t| t.timestamp_millis()),
-        )
-        .bind(last.as_ref().and_then(|l| l.duration_ms).map(millis))
-        .bind(last.as_ref().and_then(|l| l.error.as_deref()))
-        .bind(write.last_success_at().map(|t| t.timestamp_millis()))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| self.fail(e))?;
-        let Some(version) = version else {
-            return Ok(Err(self.why_unwritten(conn, write).await?));
-        };
-        Ok(u64::try_from(version).map_err(|_| crate::error::corrupt("cron monitor version")))
+    /// Writes the states of `chunk` (indexes into `writes`, no monitor twice) in one
+    /// statement, each only if its monitor is still at the step's version; the monitors
+    /// written, with their new versions.
+    async fn write_states(
+        &self,
+        conn: &mut SqliteConnection,
+        writes: &[StateWrite],
+        chunk: &[usize],
+    ) -> StoreResult<HashMap<String, i64>> {
+        let mut update = QueryBuilder::<Sqlite>::new(
+            "UPDATE cron_monitors AS m SET
+                 version = m.version + 1, state = v.column3, status = v.column4,
+                 failure_streak = v.column5, next_check_at = v.column6,
+                 status_since = coalesce(v.column7, m.status_since),
+                 last_run_id = CASE WHEN v.column8 THEN v.column9 ELSE m.last_run_id END,
+                 last_run_status = CASE WHEN v.column8 THEN v.column10
+                                        ELSE m.last_run_status END,
+                 last_run_finished_at = CASE WHEN v.column8 THEN v.column11
+                                             ELSE m.last_run_finished_at END,
+                 last_run_duration_ms = CASE WHEN v.column8 THEN v.column12
+                                             ELSE m.last_run_duration_ms END,
+                 last_run_error = CASE WHEN v.column8 THEN v.column13 ELSE m.last_run_error END,
+                 last_success_at = coalesce(max(m.last_success_at, v.column14),
+                                            m.last_success_at, v.column14)
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, &index| {
+            let write = &writes[index];
+            let last = write.last_run();
+            row.push_bind(write.slug.as_str())
+                .push_bind(i64::try_from(write.version).unwrap_or(i64::MAX))
+                .push_bind(state_json(&write.state))
+                .push_bind(write.state.status.as_str())
+                .push_bind(i64::from(write.state.failure_streak))
+                .push_bind(write.next_check_at.map(|t| t.timestamp_millis()))
+                .push_bind(write.outcome.transition.map(|t| t.at.timestamp_millis()))
+                .push_bind(last.is_some())
+                .push_bind(last.as_ref().map(|l| l.run_id.to_string()))
+                .push_bind(last.as_ref().map(|l| l.status.as_str()))
+                .push_bind(
+                    last.as_ref()
+                        .and_then(|l| l.finished_at)
+                        .map(|t| t.timestamp_millis()),
+                )
+                .push_bind(last.as_ref().and_then(|l| l.duration_ms).map(millis))
+                .push_bind(last.as_ref().and_then(|l| l.error.clone()))
+                .push_bind(write.last_success_at().map(|t| t.timestamp_millis()));
+        });
+        update.push(
+            ") AS v WHERE m.slug = v.column1 AND m.version = v.column2
+             RETURNING slug, version",
+        );
+        let written: Vec<(String, i64)> = update
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(written.into_iter().collect())
     }
 
     /// Why the state update matched no row: the monitor moved on, or is gone.
