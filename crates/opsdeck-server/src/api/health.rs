@@ -110,7 +110,11 @@ impl CheckEntry {
         (status = 503, description = "fail", body = HealthDocument, content_type = "application/health+json"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_health(State(state): State<AppState>) -> Response {
-    let snapshot = state.health().snapshot();
+    let monitor = state.health();
+    if let Some(kept) = monitor.rendered() {
+        return health_response(kept.status, kept.body);
+    }
+    let snapshot = monitor.snapshot();
     let checks = snapshot
         .checks
         .iter()
@@ -133,19 +137,36 @@ pub async fn get_health(State(state): State<AppState>) -> Response {
             },
         }),
     };
-    let status = if failing {
+    let body = match serde_json::to_vec(&document) {
+        Ok(body) => axum::body::Bytes::from(body),
+        Err(err) => return ApiError::internal(err).into_response(),
+    };
+    // A failing document names the request (its error envelope does): not reused.
+    if !failing {
+        monitor.keep_rendered(&snapshot, body.clone());
+    }
+    health_response(snapshot.status, body)
+}
+
+/// The health document's response: 503 when the service fails (SPEC §3).
+fn health_response(status: Status, body: axum::body::Bytes) -> Response {
+    let code = if status == Status::Fail {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    let mut response = (status, axum::Json(document)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/health+json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    (
+        code,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/health+json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// One check: what it reports now, its status changes over 7 days, its samples over 24

@@ -5,6 +5,7 @@
 //! hung dependency can never slow it down.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,22 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: HealthMetrics,
     hook: RwLock<Option<ChangeHook>>,
+    /// Moves on every change to what a snapshot shows but the clock: a result, a status
+    /// loaded from the store, a new uptime figure.
+    generation: AtomicU64,
+    /// The latest rendering of a snapshot (see [`HealthMonitor::rendered`]).
+    rendered: Mutex<Option<Rendered>>,
+}
+
+/// A snapshot rendered (to the health document, by whoever answers `/ops/health`), kept to
+/// answer again while nothing it shows has changed.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub status: Status,
+    pub body: axum::body::Bytes,
+    /// The snapshot's generation and the second it was taken in.
+    generation: u64,
+    second: i64,
 }
 
 struct Check {
@@ -119,6 +136,8 @@ impl HealthMonitor {
                 clock,
                 metrics: HealthMetrics::register(metrics),
                 hook: RwLock::new(None),
+                generation: AtomicU64::new(0),
+                rendered: Mutex::new(None),
             }),
         }
     }
@@ -142,6 +161,9 @@ impl HealthMonitor {
 
     /// Every check as shown now, and the overall status (SPEC §3).
     pub fn snapshot(&self) -> HealthSnapshot {
+        // Read first: a change made while the views are taken moves it past this value, so
+        // a rendering of this snapshot is never taken for a rendering of the newer state.
+        let generation = self.inner.generation.load(Ordering::Acquire);
         let now = self.inner.clock.now();
         let checks: Vec<CheckView> = self
             .inner
@@ -154,7 +176,44 @@ impl HealthMonitor {
             status,
             at: now,
             checks,
+            generation,
         }
+    }
+
+    /// The rendering of the latest snapshot kept by [`HealthMonitor::keep_rendered`], if
+    /// nothing has changed since and it was taken in the current second (the one thing
+    /// that moves with the clock alone, a result turning stale, is then at most a second
+    /// late). `/ops/health` is asked for far more often than its answer changes.
+    pub fn rendered(&self) -> Option<Rendered> {
+        let second = self.inner.clock.now().timestamp();
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let kept = self
+            .inner
+            .rendered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        kept.as_ref()
+            .filter(|kept| kept.generation == generation && kept.second == second)
+            .cloned()
+    }
+
+    /// Keeps `body`, the rendering of `snapshot`, for [`HealthMonitor::rendered`].
+    pub fn keep_rendered(&self, snapshot: &HealthSnapshot, body: axum::body::Bytes) {
+        *self
+            .inner
+            .rendered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Rendered {
+            status: snapshot.status,
+            body,
+            generation: snapshot.generation,
+            second: snapshot.at.timestamp(),
+        });
+    }
+
+    /// Marks what snapshots show as changed.
+    fn changed(&self) {
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// One check as shown now.
@@ -237,6 +296,7 @@ impl HealthMonitor {
             }
             change
         };
+        self.changed();
         if let Err(err) = self
             .inner
             .store
@@ -300,6 +360,7 @@ impl HealthMonitor {
                 state.latest = Some(result);
             }
         }
+        self.changed();
         Ok(())
     }
 
@@ -316,6 +377,7 @@ impl HealthMonitor {
                 .unwrap_or_else(|e| e.into_inner())
                 .uptime_24h = figure;
         }
+        self.changed();
         Ok(())
     }
 

@@ -80,4 +80,8 @@ pub struct HealthSnapshot {
     pub status: Status,
     pub at: DateTime<Utc>,
     pub checks: Vec<CheckView>,
+    /// What the monitor had seen when the snapshot was taken (see
+    /// [`super::HealthMonitor::rendered`]).
+    #[serde(skip)]
+    pub(crate) generation: u64,
 }

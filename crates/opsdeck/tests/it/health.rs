@@ -313,6 +313,9 @@ async fn run_now_is_for_operators_with_a_reason(db: TestDb) {
     assert_eq!(refused.status(), 403);
     let no_reason = run(operator.clone(), serde_json::json!({})).await;
     assert_eq!(no_reason.status(), 400);
+    // The document as answered before the run (the answer a reader gets is kept while
+    // nothing changes) ...
+    let (_, earlier) = health(&app, &viewer).await;
     let unknown = app
         .client
         .post(app.url("/ops/health/checks/nope/run"))
@@ -338,6 +341,17 @@ async fn run_now_is_for_operators_with_a_reason(db: TestDb) {
     assert_ne!(
         view["checked_at"].as_str(),
         before.checked_at.map(|t| t.to_rfc3339()).as_deref()
+    );
+    // ... is not answered again once a result has come in, even within the same second.
+    let (_, after) = health(&app, &viewer).await;
+    let time = |doc: &Value| doc["checks"]["search:responseTime"][0]["time"].clone();
+    assert_ne!(time(&after), time(&earlier), "{after}");
+    assert_eq!(
+        time(&after)
+            .as_str()
+            .map(|t| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap()),
+        view["checked_at"].as_str().map(|t| t.parse().unwrap()),
+        "{after}"
     );
     // The action is on the audit log with its reason.
     wait_for_async(Duration::from_secs(10), "the audit entry", || async {
