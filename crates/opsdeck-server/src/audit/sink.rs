@@ -5,7 +5,7 @@
 //! write lock, PostgreSQL's advisory lock, for which replicas queue), reading the head, and
 //! committing, which on SQLite writes each touched table and index page to the WAL again. So
 //! the writer lets a batch gather for [`LINGER`] before writing it: under load one transaction
-//! then carries a few hundred entries instead of a few dozen. Nobody waits for that: a request
+//! then carries hundreds of entries instead of a few dozen. Nobody waits for that: a request
 //! only queues its entry. A caller that does wait for its entry to be committed (an action
 //! that changes state) cuts the lingering short.
 
@@ -24,9 +24,10 @@ const QUEUE: usize = 8192;
 /// Entries appended at most in one transaction.
 const BATCH: usize = 2048;
 /// How long the writer lets a batch gather before writing it, unless a caller is waiting for
-/// a commit. Short against the background loops' seconds, long against a request's
-/// microseconds.
-const LINGER: Duration = Duration::from_millis(5);
+/// a commit. Short against the background loops' seconds and a reader of the log, long
+/// against a request's microseconds: every commit writes the last, partly filled page of the
+/// table and of each index again, so under load fewer, larger batches write far less.
+const LINGER: Duration = Duration::from_millis(20);
 
 struct Item {
     record: AuditRecord,
