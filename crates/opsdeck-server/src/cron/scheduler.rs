@@ -99,7 +99,7 @@ pub async fn trigger(state: &AppState, slug: &Slug) -> Result<Uuid, TriggerError
         IngestError::Unavailable => TriggerError::Unavailable,
     })?;
     tracing::info!(slug = %slug, run_id = %rid, "HTTP cron job triggered");
-    admitted.spawn(firer.finish(slug.clone(), Arc::new(job.request.clone()), rid));
+    admitted.spawn(firer.finish(slug.clone(), Arc::new(job.request.clone()), rid, None));
     Ok(rid)
 }
 
@@ -203,6 +203,7 @@ impl SchedulerJob {
                 self.firer.clone(),
                 job.slug.clone(),
                 job.request.clone(),
+                due.slot,
             ));
         }
         Ok(())
@@ -227,9 +228,9 @@ impl Job for SchedulerJob {
 }
 
 /// One scheduled firing, in its own task.
-async fn fire_slot(firer: Firer, slug: Slug, request: Arc<JobRequest>) {
+async fn fire_slot(firer: Firer, slug: Slug, request: Arc<JobRequest>, slot: DateTime<Utc>) {
     match firer.start(&slug).await {
-        Ok(rid) => firer.finish(slug, request, rid).await,
+        Ok(rid) => firer.finish(slug, request, rid, Some(slot)).await,
         Err(err) => tracing::warn!(
             slug = %slug, error = %err,
             "could not record the start of a scheduled HTTP cron job run; it was not called"

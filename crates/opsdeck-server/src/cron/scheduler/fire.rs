@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use opsdeck_core::Clock;
 use opsdeck_core::cron::{ERROR_MAX_BYTES, Ping, PingKind, RunSource, Slug};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -77,13 +77,20 @@ impl Firer {
 
     /// Calls the endpoint and records how the run `rid` ended. Meant for a task of its
     /// own: it takes as long as the endpoint does, up to the job's timeout, unless
-    /// shutdown abandons it sooner.
-    pub async fn finish(self, slug: Slug, request: Arc<JobRequest>, rid: Uuid) {
+    /// shutdown abandons it sooner. `slot` is the scheduled time the call is for (`None`
+    /// for a manual trigger).
+    pub async fn finish(
+        self,
+        slug: Slug,
+        request: Arc<JobRequest>,
+        rid: Uuid,
+        slot: Option<DateTime<Utc>>,
+    ) {
         let answered = tokio::select! {
             // An abandoned firing does not start its call.
             biased;
             () = self.abandoned.cancelled() => Err(ABANDONED.to_owned()),
-            answered = call(&self.http, &request) => answered,
+            answered = call(&self.http, &request, rid, slot) => answered,
         };
         let (kind, text) = match answered {
             Ok(text) => (PingKind::Success, text),
@@ -134,8 +141,19 @@ fn run_id(now: DateTime<Utc>) -> Uuid {
     ))
 }
 
+/// Tells the endpoint which run a call is (`X-Opsdeck-Run-Id`) and, for a scheduled call,
+/// which slot (`X-Opsdeck-Scheduled-For`, RFC 3339): an endpoint that must not act twice for
+/// one slot can key on it.
+const RUN_ID_HEADER: &str = "x-opsdeck-run-id";
+const SLOT_HEADER: &str = "x-opsdeck-scheduled-for";
+
 /// Makes the call: `Ok` with the answer when it counts as success, `Err` with why not.
-async fn call(http: &reqwest::Client, request: &JobRequest) -> Result<String, String> {
+async fn call(
+    http: &reqwest::Client,
+    request: &JobRequest,
+    rid: Uuid,
+    slot: Option<DateTime<Utc>>,
+) -> Result<String, String> {
     let method = match request.method.as_deref() {
         None => Method::POST,
         Some(name) => Method::from_bytes(name.to_ascii_uppercase().as_bytes())
@@ -151,6 +169,17 @@ async fn call(http: &reqwest::Client, request: &JobRequest) -> Result<String, St
             .map_err(|_| format!("the value of header `{name}` is not valid in HTTP"))?;
         value.set_sensitive(true);
         headers.append(header, value);
+    }
+    let ours = std::iter::once((RUN_ID_HEADER, rid.to_string())).chain(slot.map(|slot| {
+        (
+            SLOT_HEADER,
+            slot.to_rfc3339_opts(SecondsFormat::Millis, true),
+        )
+    }));
+    for (name, value) in ours {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
     }
     let timeout = request.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let mut builder = http
