@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use opsdeck_core::cron::StateWrite;
+use opsdeck_core::cron::{LogAppend, Run, StateWrite};
+use opsdeck_core::{StoreError, StoreResult};
 
 /// Rows per INSERT statement, largest first.
 const INSERT_SHAPES: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
@@ -41,4 +42,53 @@ pub(crate) fn rounds(writes: &[StateWrite]) -> Vec<Vec<usize>> {
         *round += 1;
     }
     rounds
+}
+
+/// What a batch of steps answers, one slot per step, filled in as the rounds are written.
+pub(crate) type StepResults = Vec<Option<StoreResult<u64>>>;
+
+/// The answer of a step whose monitor the round's update did (`written` names it, with its
+/// new version) or did not take (`None`: the caller finds out why).
+pub(crate) fn written_version(
+    written: &HashMap<String, i64>,
+    write: &StateWrite,
+) -> Option<StoreResult<u64>> {
+    written.get(write.slug.as_str()).map(|&version| {
+        u64::try_from(version).map_err(|_| crate::error::corrupt("cron monitor version"))
+    })
+}
+
+/// The runs and logs of the steps whose state was written, in step order: the runs go in
+/// with a few multi-row statements rather than one each (a busy monitor's batch is hundreds
+/// of runs), then the logs, whose runs then all exist.
+#[expect(
+    clippy::type_complexity,
+    reason = "two plain lists of pairs; a named type would hide no more"
+)]
+pub(crate) fn written_outcomes<'w>(
+    writes: &'w [StateWrite],
+    results: &StepResults,
+) -> (
+    Vec<(&'w StateWrite, &'w Run)>,
+    Vec<(&'w StateWrite, &'w LogAppend)>,
+) {
+    let mut runs = Vec::new();
+    let mut logs = Vec::new();
+    for (write, result) in writes.iter().zip(results) {
+        if matches!(result, Some(Ok(_))) {
+            runs.extend(write.outcome.runs.iter().map(|run| (write, run)));
+            logs.extend(write.outcome.logs.iter().map(|log| (write, log)));
+        }
+    }
+    (runs, logs)
+}
+
+/// The batch's answers; a step no round answered (a bug) answers an error, not a panic.
+pub(crate) fn answers(results: StepResults) -> Vec<StoreResult<u64>> {
+    results
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| Err(StoreError::Other("a write went unanswered".into())))
+        })
+        .collect()
 }

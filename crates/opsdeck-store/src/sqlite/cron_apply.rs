@@ -17,7 +17,9 @@ use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
-use crate::shapes::{rounds, shaped_chunks};
+use crate::shapes::{
+    StepResults, answers, rounds, shaped_chunks, written_outcomes, written_version,
+};
 
 impl SqliteStore {
     pub(super) async fn apply_steps(
@@ -33,31 +35,20 @@ impl SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| self.fail(e))?;
-        let mut results: Vec<Option<StoreResult<u64>>> = writes.iter().map(|_| None).collect();
+        let mut results: StepResults = writes.iter().map(|_| None).collect();
         for round in rounds(writes) {
             for chunk in shaped_chunks(&round) {
                 let written = self.write_states(&mut tx, writes, chunk).await?;
                 for &index in chunk {
                     let write = &writes[index];
-                    results[index] = Some(match written.get(write.slug.as_str()) {
-                        Some(&version) => u64::try_from(version)
-                            .map_err(|_| crate::error::corrupt("cron monitor version")),
+                    results[index] = Some(match written_version(&written, write) {
+                        Some(answer) => answer,
                         None => Err(self.why_unwritten(&mut tx, write).await?),
                     });
                 }
             }
         }
-        // The runs and logs of the steps whose state was written, in step order: the runs
-        // go in with a few multi-row statements rather than one each (a busy monitor's
-        // batch is hundreds of runs), then the logs, whose runs now all exist.
-        let mut runs = Vec::new();
-        let mut logs = Vec::new();
-        for (write, result) in writes.iter().zip(&results) {
-            if matches!(result, Some(Ok(_))) {
-                runs.extend(write.outcome.runs.iter().map(|run| (write, run)));
-                logs.extend(write.outcome.logs.iter().map(|log| (write, log)));
-            }
-        }
+        let (runs, logs) = written_outcomes(writes, &results);
         for chunk in shaped_chunks(&runs) {
             self.upsert_runs(&mut tx, chunk).await?;
         }
@@ -71,12 +62,7 @@ impl SqliteStore {
             .await?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(results
-            .into_iter()
-            .map(|result| {
-                result.unwrap_or_else(|| Err(StoreError::Other("a write went unanswered".into())))
-            })
-            .collect())
+        Ok(answers(results))
     }
 
     /// Writes the states of `chunk` (indexes into `writes`, no monitor twice) in one
