@@ -1,4 +1,6 @@
-//! Multi-row statements in a few fixed sizes, for both backends.
+//! Multi-row statements in a few fixed sizes, for both backends, and the bookkeeping of a
+//! batch of cron steps written with them (its rounds, each step's answer), which is the same
+//! whatever the SQL.
 //!
 //! A batch goes in as statements of [`INSERT_SHAPES`] rows (at most 256; with 15 binds a
 //! row that stays well below SQLite's 32,766 and PostgreSQL's 65,535 binds). A statement's
@@ -91,4 +93,19 @@ pub(crate) fn answers(results: StepResults) -> Vec<StoreResult<u64>> {
             result.unwrap_or_else(|| Err(StoreError::Other("a write went unanswered".into())))
         })
         .collect()
+}
+
+/// Refuses a batch with a step that writes another monitor's run (a caller's bug) before
+/// anything is written.
+pub(crate) fn check_runs_belong(writes: &[StateWrite]) -> StoreResult<()> {
+    match writes.iter().find(|write| write.stray_run().is_some()) {
+        Some(write) => Err(StoreError::Other(
+            format!(
+                "a step of cron monitor {} writes another monitor's run",
+                write.slug
+            )
+            .into(),
+        )),
+        None => Ok(()),
+    }
 }

@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::shapes::{
-    StepResults, answers, rounds, shaped_chunks, written_outcomes, written_version,
+    StepResults, answers, check_runs_belong, rounds, shaped_chunks, written_outcomes,
+    written_version,
 };
 
 impl PgStore {
@@ -27,9 +28,7 @@ impl PgStore {
         &self,
         writes: &[StateWrite],
     ) -> StoreResult<Vec<StoreResult<u64>>> {
-        for write in writes {
-            check_runs_belong(write)?;
-        }
+        check_runs_belong(writes)?;
         let mut tx = self.pool.begin().await.map_err(|e| self.fail(e))?;
         self.lock_monitors(&mut tx, writes).await?;
         let mut results: StepResults = writes.iter().map(|_| None).collect();
@@ -239,21 +238,6 @@ impl PgStore {
         .await
         .map_err(|e| self.fail(e))?;
         Ok(())
-    }
-}
-
-/// Refuses a step that writes another monitor's run (a caller's bug) before anything is
-/// written.
-fn check_runs_belong(write: &StateWrite) -> StoreResult<()> {
-    match write.stray_run() {
-        Some(_) => Err(StoreError::Other(
-            format!(
-                "a step of cron monitor {} writes another monitor's run",
-                write.slug
-            )
-            .into(),
-        )),
-        None => Ok(()),
     }
 }
 

@@ -18,7 +18,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::SqliteStore;
 use crate::shapes::{
-    StepResults, answers, rounds, shaped_chunks, written_outcomes, written_version,
+    StepResults, answers, check_runs_belong, rounds, shaped_chunks, written_outcomes,
+    written_version,
 };
 
 impl SqliteStore {
@@ -26,9 +27,7 @@ impl SqliteStore {
         &self,
         writes: &[StateWrite],
     ) -> StoreResult<Vec<StoreResult<u64>>> {
-        for write in writes {
-            check_runs_belong(write)?;
-        }
+        check_runs_belong(writes)?;
         // IMMEDIATE: take the write lock up front (see the module docs of `sqlite`).
         let mut tx = self
             .pool
@@ -227,21 +226,6 @@ impl SqliteStore {
         .await
         .map_err(|e| self.fail(e))?;
         Ok(())
-    }
-}
-
-/// Refuses a step that writes another monitor's run (a caller's bug) before anything is
-/// written.
-fn check_runs_belong(write: &StateWrite) -> StoreResult<()> {
-    match write.stray_run() {
-        Some(_) => Err(StoreError::Other(
-            format!(
-                "a step of cron monitor {} writes another monitor's run",
-                write.slug
-            )
-            .into(),
-        )),
-        None => Ok(()),
     }
 }
 

@@ -76,6 +76,12 @@ async fn two_replicas_fire_every_slot_exactly_once() {
     for server in [&a, &b] {
         server.signal("TERM").await;
     }
+    // Slots a replica said it skipped because it fell behind (both stalled for over a
+    // second on a loaded machine): the documented catch-up rule, not a lost firing.
+    let skipped: BTreeSet<u64> = [&a, &b]
+        .iter()
+        .flat_map(|server| skipped_slots(&server.log_text()))
+        .collect();
     for server in [&mut a, &mut b] {
         let status = server.wait_exit(Duration::from_secs(30)).await;
         assert!(status.success(), "graceful exit, got {status}");
@@ -103,7 +109,7 @@ async fn two_replicas_fire_every_slot_exactly_once() {
     let twice: Vec<_> = per_second.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "slots called more than once: {twice:?}");
     let missed: Vec<u64> = (from..=until)
-        .filter(|s| !per_second.contains_key(s))
+        .filter(|s| !per_second.contains_key(s) && !skipped.contains(s))
         .collect();
     assert!(missed.is_empty(), "seconds never called: {missed:?}");
 
@@ -140,4 +146,31 @@ async fn two_replicas_fire_every_slot_exactly_once() {
         "{unfinished} runs did not succeed: {runs:?}"
     );
     store.close().await;
+}
+
+/// The seconds a replica's log says it skipped: each "fell behind" warning names the slot it
+/// fired and how many older ones it skipped.
+fn skipped_slots(log: &str) -> Vec<u64> {
+    let mut seconds = Vec::new();
+    for line in log.lines() {
+        let Ok(entry) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let is_skip = entry["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("cron scheduler fell behind"));
+        let slot = entry["slot"].as_str().and_then(|slot| {
+            chrono::NaiveDateTime::parse_from_str(
+                slot.trim_end_matches(" UTC"),
+                "%Y-%m-%d %H:%M:%S%.f",
+            )
+            .ok()
+        });
+        let count = entry["skipped"].as_u64();
+        if let (true, Some(slot), Some(count)) = (is_skip, slot, count) {
+            let fired = u64::try_from(slot.and_utc().timestamp()).expect("after the epoch");
+            seconds.extend((1..=count).map(|k| fired - k));
+        }
+    }
+    seconds
 }
