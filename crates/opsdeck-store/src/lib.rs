@@ -5,6 +5,7 @@
 //! sees `Arc<dyn Store>`. [`connect`] also brings the schema up to date, and [`migrate`] does
 //! only that, for `opsdeck migrate`.
 
+mod audit_index;
 mod database_url;
 mod error;
 mod postgres;

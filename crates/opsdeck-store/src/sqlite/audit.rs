@@ -14,6 +14,7 @@ use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
+use crate::audit_index::{self, BLOCKS_PER_QUERY, BlockSearch, Summary};
 use crate::shapes::shaped_chunks;
 
 const COLUMNS: &str = "seq, at, actor_id, actor_name, auth_method, action, target_kind, \
@@ -88,11 +89,65 @@ impl AuditStore for SqliteStore {
                 .await
                 .map_err(|e| self.fail(e))?;
         }
+        let summary = Summary::of(&entries);
+        let mut spans =
+            QueryBuilder::<Sqlite>::new("INSERT INTO audit_blocks (block, min_at, max_at) ");
+        spans.push_values(&summary.spans, |mut row, span| {
+            row.push_bind(span.block)
+                .push_bind(span.min_at.timestamp_millis())
+                .push_bind(span.max_at.timestamp_millis());
+        });
+        spans.push(
+            " ON CONFLICT (block) DO UPDATE SET min_at = min(min_at, excluded.min_at), \
+             max_at = max(max_at, excluded.max_at)",
+        );
+        spans
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.fail(e))?;
+        for chunk in shaped_chunks(&summary.keys) {
+            let mut keys =
+                QueryBuilder::<Sqlite>::new("INSERT INTO audit_block_keys (key, block) ");
+            keys.push_values(chunk, |mut row, (key, block)| {
+                row.push_bind(key.as_str()).push_bind(*block);
+            });
+            keys.push(" ON CONFLICT DO NOTHING");
+            keys.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
         tx.commit().await.map_err(|e| self.fail(e))?;
         Ok(entries)
     }
 
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
+        audit_index::list(self, filter).await
+    }
+
+    async fn scan_audit(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        )))
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
+        rows.into_iter().map(entry).collect()
+    }
+}
+
+#[async_trait]
+impl BlockSearch for SqliteStore {
+    async fn entries(
+        &self,
+        filter: &AuditFilter,
+        first: Option<i64>,
+        end: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
         let mut query =
             QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1"));
         if let Some(actor) = &filter.actor {
@@ -121,12 +176,13 @@ impl AuditStore for SqliteStore {
         if let Some(until) = filter.until {
             query.push(" AND at < ").push_bind(millis_ceil(until));
         }
-        if let Some(before) = filter.before_seq {
-            query.push(" AND seq < ").push_bind(before);
+        if let Some(first) = first {
+            query.push(" AND seq >= ").push_bind(first);
         }
-        query
-            .push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(i64::from(filter.limit));
+        if let Some(end) = end {
+            query.push(" AND seq < ").push_bind(end);
+        }
+        query.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
         let rows: Vec<Row> = query
             .build_query_as()
             .fetch_all(&self.pool)
@@ -135,16 +191,64 @@ impl AuditStore for SqliteStore {
         rows.into_iter().map(entry).collect()
     }
 
-    async fn scan_audit(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<AuditEntry>> {
-        let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-        )))
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(entry).collect()
+    /// The first key drives the search through the summary's primary key; the others, and
+    /// the times, are checked per block.
+    async fn candidate_blocks(&self, filter: &AuditFilter, below: i64) -> StoreResult<Vec<i64>> {
+        let keys = audit_index::filter_keys(filter);
+        let mut query = match keys.split_first() {
+            Some((driver, others)) => {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT k.block FROM audit_block_keys k WHERE k.key = ",
+                );
+                query
+                    .push_bind(driver.as_str())
+                    .push(" AND k.block < ")
+                    .push_bind(below);
+                for other in others {
+                    query
+                        .push(
+                            " AND EXISTS (SELECT 1 FROM audit_block_keys o \
+                             WHERE o.block = k.block AND o.key = ",
+                        )
+                        .push_bind(other.as_str())
+                        .push(")");
+                }
+                if filter.since.is_some() || filter.until.is_some() {
+                    query.push(" AND EXISTS (SELECT 1 FROM audit_blocks b WHERE b.block = k.block");
+                    push_span_conditions(&mut query, filter);
+                    query.push(")");
+                }
+                query.push(" ORDER BY k.block DESC");
+                query
+            }
+            None => {
+                let mut query = QueryBuilder::<Sqlite>::new(
+                    "SELECT b.block FROM audit_blocks b WHERE b.block < ",
+                );
+                query.push_bind(below);
+                push_span_conditions(&mut query, filter);
+                query.push(" ORDER BY b.block DESC");
+                query
+            }
+        };
+        query.push(" LIMIT ").push_bind(BLOCKS_PER_QUERY);
+        query
+            .build_query_scalar()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+}
+
+/// The conditions on block `b`'s span that entries in `filter`'s time window need.
+fn push_span_conditions(query: &mut QueryBuilder<Sqlite>, filter: &AuditFilter) {
+    if let Some(since) = filter.since {
+        query
+            .push(" AND b.max_at >= ")
+            .push_bind(millis_ceil(since));
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND b.min_at < ").push_bind(millis_ceil(until));
     }
 }
 

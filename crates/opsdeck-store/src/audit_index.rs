@@ -1,0 +1,267 @@
+//! How both backends find the audit entries a filter asks for without a secondary index per
+//! filterable column.
+//!
+//! Every `/ops` request appends an entry, so the cost of an append is the cost of the access
+//! path itself; each per-row index (actor, action, target, tenant, time) added a B-tree
+//! insert and its page writes to every request. Instead the log is cut into blocks of
+//! [`BLOCK_LEN`] consecutive entries (block = `seq >> BLOCK_SHIFT`), and a summary records,
+//! per block, its time span (`audit_blocks`) and which filter values occur in it
+//! (`audit_block_keys`, one row per distinct value, so a block of a thousand reads by one
+//! token adds a handful of rows). A filtered listing walks the blocks that hold every
+//! asked-for value, newest first, and reads only those blocks' entries through the primary
+//! key, with the exact conditions applied in SQL.
+//!
+//! The summaries are written in the transaction that appends the entries, under the same
+//! lock. They are an index, not evidence: verification reads the chain itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use opsdeck_core::StoreResult;
+use opsdeck_core::audit::{AuditEntry, AuditFilter, AuditRecord};
+
+/// Entries per block, as a shift: block = `seq >> BLOCK_SHIFT`. The migrations that fill the
+/// summaries for entries written before them use the same shift.
+pub(crate) const BLOCK_SHIFT: u32 = 10;
+/// Entries per block.
+pub(crate) const BLOCK_LEN: i64 = 1 << BLOCK_SHIFT;
+/// Candidate blocks fetched per query while walking the log.
+pub(crate) const BLOCKS_PER_QUERY: i64 = 64;
+
+pub(crate) fn block_of(seq: i64) -> i64 {
+    seq >> BLOCK_SHIFT
+}
+
+/// The summary key of one filterable value: `kind:value`. The kinds are fixed words without
+/// a colon, so the first colon ends the kind whatever the value holds. The actor's id and
+/// name share the kind `actor`, as the filter matches either.
+fn key(kind: &str, value: &str) -> String {
+    format!("{kind}:{value}")
+}
+
+/// The keys under which an entry can be found.
+fn record_keys(record: &AuditRecord) -> impl Iterator<Item = String> + '_ {
+    let actor = record
+        .actor
+        .iter()
+        .flat_map(|a| [key("actor", &a.id), key("actor", &a.name)]);
+    let target = record
+        .target
+        .iter()
+        .flat_map(|t| [key("target_kind", &t.kind), key("target_id", &t.id)]);
+    actor
+        .chain(std::iter::once(key("action", &record.action)))
+        .chain(target)
+        .chain(record.tenant_id.iter().map(|t| key("tenant", t)))
+}
+
+/// The keys every matching entry's block must hold, one per condition of `filter`.
+pub(crate) fn filter_keys(filter: &AuditFilter) -> Vec<String> {
+    [
+        ("actor", &filter.actor),
+        ("action", &filter.action),
+        ("target_kind", &filter.target_kind),
+        ("target_id", &filter.target_id),
+        ("tenant", &filter.tenant_id),
+    ]
+    .into_iter()
+    .filter_map(|(kind, value)| value.as_deref().map(|v| key(kind, v)))
+    .collect()
+}
+
+/// Whether `filter` narrows the log by more than its position (`before_seq`): then the
+/// listing walks blocks; otherwise the newest entries are read straight off the primary key.
+pub(crate) fn uses_blocks(filter: &AuditFilter) -> bool {
+    !filter_keys(filter).is_empty() || filter.since.is_some() || filter.until.is_some()
+}
+
+/// One block's time span among the entries of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockSpan {
+    pub block: i64,
+    pub min_at: DateTime<Utc>,
+    pub max_at: DateTime<Utc>,
+}
+
+/// What an append adds to the summaries: each touched block's span, to be widened into the
+/// stored one, and each distinct (key, block) pair.
+#[derive(Debug, Default)]
+pub(crate) struct Summary {
+    pub spans: Vec<BlockSpan>,
+    pub keys: Vec<(String, i64)>,
+}
+
+impl Summary {
+    pub(crate) fn of(entries: &[AuditEntry]) -> Self {
+        let mut spans: BTreeMap<i64, BlockSpan> = BTreeMap::new();
+        let mut keys: BTreeSet<(String, i64)> = BTreeSet::new();
+        for entry in entries {
+            let block = block_of(entry.seq);
+            let at = entry.record.at;
+            spans
+                .entry(block)
+                .and_modify(|span| {
+                    span.min_at = span.min_at.min(at);
+                    span.max_at = span.max_at.max(at);
+                })
+                .or_insert(BlockSpan {
+                    block,
+                    min_at: at,
+                    max_at: at,
+                });
+            for key in record_keys(&entry.record) {
+                keys.insert((key, block));
+            }
+        }
+        Self {
+            spans: spans.into_values().collect(),
+            keys: keys.into_iter().collect(),
+        }
+    }
+}
+
+/// What a backend answers for [`list_by_blocks`].
+#[async_trait]
+pub(crate) trait BlockSearch: Sync {
+    /// Up to [`BLOCKS_PER_QUERY`] blocks numbered below `below` whose summaries hold every
+    /// key of [`filter_keys`] and whose span meets the filter's times, highest first.
+    async fn candidate_blocks(&self, filter: &AuditFilter, below: i64) -> StoreResult<Vec<i64>>;
+
+    /// Up to `limit` entries meeting every condition of `filter` (not its position or
+    /// limit), with `first <= seq < end` where given, newest first.
+    async fn entries(
+        &self,
+        filter: &AuditFilter,
+        first: Option<i64>,
+        end: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// What `filter` matches, newest first: straight off the primary key when it has no value or
+/// time condition, otherwise by walking the candidate blocks from `before_seq` down.
+pub(crate) async fn list(
+    search: &impl BlockSearch,
+    filter: &AuditFilter,
+) -> StoreResult<Vec<AuditEntry>> {
+    let limit = i64::from(filter.limit);
+    if !uses_blocks(filter) {
+        return search.entries(filter, None, filter.before_seq, limit).await;
+    }
+    let end = filter.before_seq.unwrap_or(i64::MAX);
+    let mut found: Vec<AuditEntry> = Vec::new();
+    if limit == 0 || end <= 1 {
+        return Ok(found);
+    }
+    // Blocks below this one are still to be searched.
+    let mut below = block_of(end - 1).saturating_add(1);
+    loop {
+        let blocks = search.candidate_blocks(filter, below).await?;
+        let Some(&last) = blocks.last() else {
+            return Ok(found);
+        };
+        for block in blocks {
+            let first = block.saturating_mul(BLOCK_LEN);
+            let block_end = first.saturating_add(BLOCK_LEN).min(end);
+            let wanted = limit - found.len() as i64;
+            found.extend(
+                search
+                    .entries(filter, Some(first), Some(block_end), wanted)
+                    .await?,
+            );
+            if found.len() as i64 >= limit {
+                return Ok(found);
+            }
+        }
+        below = last;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opsdeck_core::audit::{Actor, Target, continue_chain};
+
+    fn record(action: &str, at_ms: i64) -> AuditRecord {
+        AuditRecord {
+            at: DateTime::from_timestamp_millis(at_ms).unwrap(),
+            actor: Some(Actor {
+                id: "tok_1".into(),
+                name: "deploy:bot".into(),
+                method: "token".into(),
+            }),
+            action: action.into(),
+            target: Some(Target {
+                kind: "route".into(),
+                id: "/ops/health".into(),
+            }),
+            tenant_id: None,
+            outcome: 200,
+            client_addr: None,
+            request_id: None,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn a_summary_holds_each_key_once_per_block_and_each_blocks_time_span() {
+        let records: Vec<AuditRecord> = (0..3)
+            .map(|i| record("GET /ops/health", 1_000 + i))
+            .collect();
+        // Starting at seq 1023, the three entries straddle blocks 0 and 1.
+        let head_hash = "0".repeat(64);
+        let entries = continue_chain(Some((1022, &head_hash)), &records);
+        let summary = Summary::of(&entries);
+        assert_eq!(
+            summary.spans,
+            vec![
+                BlockSpan {
+                    block: 0,
+                    min_at: records[0].at,
+                    max_at: records[0].at
+                },
+                BlockSpan {
+                    block: 1,
+                    min_at: records[1].at,
+                    max_at: records[2].at
+                },
+            ]
+        );
+        let block_one: Vec<&str> = summary
+            .keys
+            .iter()
+            .filter(|(_, block)| *block == 1)
+            .map(|(key, _)| key.as_str())
+            .collect();
+        // A name holding a colon stays whole after the kind.
+        assert_eq!(
+            block_one,
+            [
+                "action:GET /ops/health",
+                "actor:deploy:bot",
+                "actor:tok_1",
+                "target_id:/ops/health",
+                "target_kind:route",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_value_and_time_conditions_walk_blocks() {
+        let mut filter = AuditFilter {
+            before_seq: Some(10),
+            ..AuditFilter::default()
+        };
+        assert!(!uses_blocks(&filter));
+        filter.tenant_id = Some("acme".into());
+        assert_eq!(filter_keys(&filter), ["tenant:acme"]);
+        assert!(uses_blocks(&filter));
+        let timed = AuditFilter {
+            since: Some(Utc::now()),
+            ..AuditFilter::default()
+        };
+        assert!(filter_keys(&timed).is_empty());
+        assert!(uses_blocks(&timed));
+    }
+}
