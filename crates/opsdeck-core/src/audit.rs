@@ -9,9 +9,9 @@
 //! (seq and hash) kept somewhere the database's administrator cannot rewrite; the same holds
 //! for an entry appended by someone who can compute [`entry_hash`], since the hash has no key.
 //!
-//! Times are kept to the millisecond: SQLite stores unix milliseconds, so [`continue_chain`]
-//! (which backends use to build what they store) truncates [`AuditRecord::at`] before hashing,
-//! and an entry reads back exactly as the append returned it, on either backend.
+//! Times are kept to the millisecond: SQLite stores unix milliseconds, so the hash covers
+//! [`AuditRecord::at`] in whole milliseconds, backends store it truncated, and an entry reads
+//! back exactly as [`Appended::entries`] gives it, on either backend.
 
 mod verify;
 
@@ -137,17 +137,77 @@ impl Default for AuditFilter {
     }
 }
 
-/// The entries that continue, with `records` in order, a chain whose newest entry has `head`
-/// (its seq and hash; `None` for an empty log): what an append stores.
-pub fn continue_chain(head: Option<(i64, &str)>, records: &[AuditRecord]) -> Vec<AuditEntry> {
-    let (mut seq, mut prev_hash) = head.unwrap_or((0, GENESIS_HASH));
-    let mut entries: Vec<AuditEntry> = Vec::with_capacity(records.len());
-    for record in records {
-        seq = seq.saturating_add(1);
-        entries.push(AuditEntry::chain(seq, prev_hash, record));
-        prev_hash = entries.last().map_or(GENESIS_HASH, |e| e.hash.as_str());
+/// Where an append put its records, in order: the first one's seq, the hash it continues
+/// from, and each one's hash. With the records it gives the stored entries; on its own it is
+/// all a backend needs besides them, so an append copies no record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The seq of the first record; the others follow without gaps.
+    pub first_seq: i64,
+    /// The hash of the entry before the first record, or [`GENESIS_HASH`].
+    pub prev_hash: String,
+    /// [`entry_hash`] of each record, in order.
+    pub hashes: Vec<String>,
+}
+
+impl Appended {
+    pub fn len(&self) -> usize {
+        self.hashes.len()
     }
-    entries
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The seq of the `index`th record.
+    pub fn seq(&self, index: usize) -> i64 {
+        // An append holds far fewer than i64::MAX records.
+        self.first_seq.saturating_add(index as i64)
+    }
+
+    /// The hash the `index`th record's entry stores as its predecessor's.
+    pub fn prev_hash(&self, index: usize) -> &str {
+        match index.checked_sub(1) {
+            None => &self.prev_hash,
+            Some(before) => &self.hashes[before],
+        }
+    }
+
+    /// The stored entries, given the records this append was made of.
+    pub fn entries(&self, records: &[AuditRecord]) -> Vec<AuditEntry> {
+        records
+            .iter()
+            .zip(&self.hashes)
+            .enumerate()
+            .map(|(index, (record, hash))| AuditEntry {
+                seq: self.seq(index),
+                record: AuditRecord {
+                    at: truncate_to_millis(record.at),
+                    ..record.clone()
+                },
+                prev_hash: self.prev_hash(index).to_owned(),
+                hash: hash.clone(),
+            })
+            .collect()
+    }
+}
+
+/// How `records`, in order, continue a chain whose newest entry has `head` (its seq and
+/// hash; `None` for an empty log): what an append stores besides the records.
+pub fn continue_chain(head: Option<(i64, &str)>, records: &[AuditRecord]) -> Appended {
+    let (last_seq, head_hash) = head.unwrap_or((0, GENESIS_HASH));
+    let first_seq = last_seq.saturating_add(1);
+    let mut hashes: Vec<String> = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        let prev_hash = hashes.last().map_or(head_hash, String::as_str);
+        let seq = first_seq.saturating_add(index as i64);
+        hashes.push(entry_hash(seq, prev_hash, record));
+    }
+    Appended {
+        first_seq,
+        prev_hash: head_hash.to_owned(),
+        hashes,
+    }
 }
 
 /// `at` without its sub-millisecond part: the precision the audit log keeps.

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::alert::{AlertEvent, Delivery, DeliveryFilter, DeliveryOutcome};
-use crate::audit::{AuditEntry, AuditFilter, AuditRecord};
+use crate::audit::{Appended, AuditEntry, AuditFilter, AuditRecord};
 use crate::cron::{
     MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, Outage, Run, RunCount, RunCursor,
     RunPage, Slug, StateWrite, Upserted,
@@ -103,11 +103,11 @@ pub trait InstanceStore {
 /// The append-only, hash-chained audit log (see [`crate::audit`]).
 #[async_trait]
 pub trait AuditStore {
-    /// Appends records in order, atomically, continuing the chain; returns the stored
-    /// entries (times truncated to the millisecond). Concurrent appends, from any number of
-    /// tasks or replicas, are serialised for the length of one short transaction, so the
-    /// numbering never has gaps or duplicates.
-    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<Vec<AuditEntry>>;
+    /// Appends records in order, atomically, continuing the chain; returns where they went
+    /// ([`Appended::entries`] gives the stored entries, times truncated to the millisecond).
+    /// Concurrent appends, from any number of tasks or replicas, are serialised for the
+    /// length of one short transaction, so the numbering never has gaps or duplicates.
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<Appended>;
 
     /// Entries matching `filter`, newest (highest seq) first, at most `filter.limit`.
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;

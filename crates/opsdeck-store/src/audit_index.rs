@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
-use opsdeck_core::audit::{AuditEntry, AuditFilter, AuditRecord};
+use opsdeck_core::audit::{Appended, AuditEntry, AuditFilter, AuditRecord, truncate_to_millis};
 
 /// Entries per block, as a shift: block = `seq >> BLOCK_SHIFT`. The migrations that fill the
 /// summaries for entries written before them use the same shift.
@@ -93,12 +93,13 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    pub(crate) fn of(entries: &[AuditEntry]) -> Self {
+    /// The summary of `records` stored where `appended` says.
+    pub(crate) fn of(appended: &Appended, records: &[AuditRecord]) -> Self {
         let mut spans: BTreeMap<i64, BlockSpan> = BTreeMap::new();
         let mut keys: BTreeSet<(String, i64)> = BTreeSet::new();
-        for entry in entries {
-            let block = block_of(entry.seq);
-            let at = entry.record.at;
+        for (index, record) in records.iter().enumerate() {
+            let block = block_of(appended.seq(index));
+            let at = truncate_to_millis(record.at);
             spans
                 .entry(block)
                 .and_modify(|span| {
@@ -110,7 +111,7 @@ impl Summary {
                     min_at: at,
                     max_at: at,
                 });
-            for key in record_keys(&entry.record) {
+            for key in record_keys(record) {
                 keys.insert((key, block));
             }
         }
@@ -211,8 +212,8 @@ mod tests {
             .collect();
         // Starting at seq 1023, the three entries straddle blocks 0 and 1.
         let head_hash = "0".repeat(64);
-        let entries = continue_chain(Some((1022, &head_hash)), &records);
-        let summary = Summary::of(&entries);
+        let appended = continue_chain(Some((1022, &head_hash)), &records);
+        let summary = Summary::of(&appended, &records);
         assert_eq!(
             summary.spans,
             vec![

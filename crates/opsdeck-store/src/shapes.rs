@@ -10,6 +10,8 @@
 //! preparing a 256-row insert takes about a third as long as inserting its rows.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use opsdeck_core::cron::{LogAppend, Run, StateWrite};
 use opsdeck_core::{StoreError, StoreResult};
@@ -27,6 +29,73 @@ pub(crate) fn shaped_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
         items = rest;
         Some(chunk)
     })
+}
+
+/// The text of one multi-row INSERT per shape, built on first use: for a statement run for
+/// every batch (the audit log's), so each batch binds its values without first writing out
+/// thousands of placeholders.
+pub(crate) struct InsertTexts {
+    texts: [OnceLock<String>; INSERT_SHAPES.len()],
+    table: &'static str,
+    columns: &'static str,
+    placeholders: Placeholders,
+}
+
+/// How a backend numbers its bind parameters.
+#[derive(Clone, Copy)]
+pub(crate) enum Placeholders {
+    /// SQLite: `?`, in order.
+    Question,
+    /// PostgreSQL: `$1`, `$2`, …
+    Numbered,
+}
+
+impl InsertTexts {
+    /// Statements `INSERT INTO table (columns) VALUES (…), (…)`; `columns` is the list
+    /// as it goes between the parentheses.
+    pub(crate) const fn new(
+        table: &'static str,
+        columns: &'static str,
+        placeholders: Placeholders,
+    ) -> Self {
+        Self {
+            texts: [const { OnceLock::new() }; INSERT_SHAPES.len()],
+            table,
+            columns,
+            placeholders,
+        }
+    }
+
+    /// The statement for a chunk of `rows` rows, as [`shaped_chunks`] cuts them.
+    pub(crate) fn get(&'static self, rows: usize) -> &'static str {
+        let Some(slot) = INSERT_SHAPES.iter().position(|size| *size == rows) else {
+            unreachable!("shaped_chunks yields only INSERT_SHAPES sizes, not {rows}");
+        };
+        self.texts[slot].get_or_init(|| self.build(rows))
+    }
+
+    fn build(&self, rows: usize) -> String {
+        let mut text = format!("INSERT INTO {} ({}) VALUES ", self.table, self.columns);
+        let columns = self.columns.split(',').count();
+        let mut number = 0;
+        for row in 0..rows {
+            text.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..columns {
+                if column > 0 {
+                    text.push_str(", ");
+                }
+                number += 1;
+                match self.placeholders {
+                    Placeholders::Question => text.push('?'),
+                    Placeholders::Numbered => {
+                        let _ = write!(text, "${number}");
+                    }
+                }
+            }
+            text.push(')');
+        }
+        text
+    }
 }
 
 /// `writes` as indexes, in rounds that name no monitor twice, so each round can be one
@@ -107,5 +176,22 @@ pub(crate) fn check_runs_belong(writes: &[StateWrite]) -> StoreResult<()> {
             .into(),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod insert_text_tests {
+    use super::*;
+
+    #[test]
+    fn each_shape_has_a_placeholder_per_value() {
+        static SQLITE: InsertTexts = InsertTexts::new("t", "a, b", Placeholders::Question);
+        static PG: InsertTexts = InsertTexts::new("t", "a, b", Placeholders::Numbered);
+        assert_eq!(SQLITE.get(2), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
+        assert_eq!(PG.get(2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        for size in INSERT_SHAPES {
+            assert_eq!(SQLITE.get(size).matches('?').count(), 2 * size);
+            assert!(PG.get(size).ends_with(&format!("${})", 2 * size)));
+        }
     }
 }

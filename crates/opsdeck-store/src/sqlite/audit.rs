@@ -8,18 +8,21 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use opsdeck_core::audit::{self, Actor, AuditEntry, AuditFilter, AuditRecord, Target};
+use opsdeck_core::audit::{self, Actor, Appended, AuditEntry, AuditFilter, AuditRecord, Target};
 use opsdeck_core::store::AuditStore;
 use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
 use crate::audit_index::{self, BLOCKS_PER_QUERY, BlockSearch, Summary};
-use crate::shapes::shaped_chunks;
+use crate::shapes::{InsertTexts, Placeholders, shaped_chunks};
 
 const COLUMNS: &str = "seq, at, actor_id, actor_name, auth_method, action, target_kind, \
                        target_id, tenant_id, outcome, client_addr, request_id, reason, \
                        prev_hash, hash";
+
+/// The append's INSERT, one text per chunk size.
+static INSERT: InsertTexts = InsertTexts::new("audit_log", COLUMNS, Placeholders::Question);
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -42,9 +45,9 @@ struct Row {
 
 #[async_trait]
 impl AuditStore for SqliteStore {
-    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<Vec<AuditEntry>> {
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<Appended> {
         if records.is_empty() {
-            return Ok(Vec::new());
+            return Ok(audit::continue_chain(None, records));
         }
         let mut tx = self
             .pool
@@ -56,40 +59,37 @@ impl AuditStore for SqliteStore {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(|e| self.fail(e))?;
-        let entries = audit::continue_chain(
+        let appended = audit::continue_chain(
             head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
             records,
         );
-        for chunk in shaped_chunks(&entries) {
-            let mut insert =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO audit_log ({COLUMNS}) "));
-            insert.push_values(chunk, |mut row, entry| {
-                let r = &entry.record;
+        let mut index = 0;
+        for chunk in shaped_chunks(records) {
+            let mut insert = sqlx::query(INSERT.get(chunk.len()));
+            for r in chunk {
                 let actor = r.actor.as_ref();
                 let target = r.target.as_ref();
-                row.push_bind(entry.seq)
-                    .push_bind(r.at.timestamp_millis())
-                    .push_bind(actor.map(|a| a.id.as_str()))
-                    .push_bind(actor.map(|a| a.name.as_str()))
-                    .push_bind(actor.map(|a| a.method.as_str()))
-                    .push_bind(r.action.as_str())
-                    .push_bind(target.map(|t| t.kind.as_str()))
-                    .push_bind(target.map(|t| t.id.as_str()))
-                    .push_bind(r.tenant_id.as_deref())
-                    .push_bind(i64::from(r.outcome))
-                    .push_bind(r.client_addr.as_deref())
-                    .push_bind(r.request_id.as_deref())
-                    .push_bind(r.reason.as_deref())
-                    .push_bind(entry.prev_hash.as_str())
-                    .push_bind(entry.hash.as_str());
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| self.fail(e))?;
+                insert = insert
+                    .bind(appended.seq(index))
+                    .bind(r.at.timestamp_millis())
+                    .bind(actor.map(|a| a.id.as_str()))
+                    .bind(actor.map(|a| a.name.as_str()))
+                    .bind(actor.map(|a| a.method.as_str()))
+                    .bind(r.action.as_str())
+                    .bind(target.map(|t| t.kind.as_str()))
+                    .bind(target.map(|t| t.id.as_str()))
+                    .bind(r.tenant_id.as_deref())
+                    .bind(i64::from(r.outcome))
+                    .bind(r.client_addr.as_deref())
+                    .bind(r.request_id.as_deref())
+                    .bind(r.reason.as_deref())
+                    .bind(appended.prev_hash(index))
+                    .bind(appended.hashes[index].as_str());
+                index += 1;
+            }
+            insert.execute(&mut *tx).await.map_err(|e| self.fail(e))?;
         }
-        let summary = Summary::of(&entries);
+        let summary = Summary::of(&appended, records);
         let mut spans =
             QueryBuilder::<Sqlite>::new("INSERT INTO audit_blocks (block, min_at, max_at) ");
         spans.push_values(&summary.spans, |mut row, span| {
@@ -119,7 +119,7 @@ impl AuditStore for SqliteStore {
                 .map_err(|e| self.fail(e))?;
         }
         tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(entries)
+        Ok(appended)
     }
 
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {

@@ -91,7 +91,14 @@ pub(super) async fn seed(store: &Arc<dyn Store>) -> Vec<AuditEntry> {
     }
     records[3].outcome = 401;
     records[3].client_addr = Some("203.0.113.9".into());
-    store.append_audit(&records).await.expect("append")
+    append(store, &records).await
+}
+
+/// Appends `records` and answers the entries they became.
+pub(super) async fn append(store: &Arc<dyn Store>, records: &[AuditRecord]) -> Vec<AuditEntry> {
+    let appended = store.append_audit(records).await.expect("append");
+    assert_eq!(appended.len(), records.len());
+    appended.entries(records)
 }
 
 fn route(path: &str) -> Target {
@@ -138,10 +145,7 @@ async fn appended_entry_reads_back_exactly(store: Arc<dyn Store>) {
         outcome: 0,
         ..record(at(1), "auth.login_failed")
     };
-    let appended = store
-        .append_audit(&[full.clone(), bare.clone()])
-        .await
-        .unwrap();
+    let appended = append(&store, &[full.clone(), bare.clone()]).await;
 
     let truncated = Utc.timestamp_opt(1_764_000_000, 123_000_000).unwrap();
     assert_eq!(
@@ -171,10 +175,10 @@ async fn appended_entry_reads_back_exactly(store: Arc<dyn Store>) {
 }
 
 async fn appends_continue_the_chain(store: Arc<dyn Store>) {
-    let first = store.append_audit(&[record(at(0), "a")]).await.unwrap();
+    let first = append(&store, &[record(at(0), "a")]).await;
     let batch: Vec<AuditRecord> = (1..=4).map(|i| record(at(i), "b")).collect();
-    let second = store.append_audit(&batch).await.unwrap();
-    let third = store.append_audit(&[record(at(9), "c")]).await.unwrap();
+    let second = append(&store, &batch).await;
+    let third = append(&store, &[record(at(9), "c")]).await;
 
     let seqs: Vec<i64> = second.iter().chain(&third).map(|e| e.seq).collect();
     assert_eq!(seqs, [2, 3, 4, 5, 6]);
@@ -216,7 +220,7 @@ async fn concurrent_appends_chain_without_gaps(db: &TestDb) {
                 let size = if task % 4 == 0 { 5 } else { 1 };
                 let mut stored = Vec::new();
                 for batch in records.chunks(size) {
-                    stored.extend(store.append_audit(batch).await.expect("append"));
+                    stored.extend(append(&store, batch).await);
                 }
                 (task, stored)
             })
