@@ -180,7 +180,7 @@ pub(crate) fn check_runs_belong(writes: &[StateWrite]) -> StoreResult<()> {
 }
 
 #[cfg(test)]
-mod insert_text_tests {
+mod tests {
     use super::*;
 
     #[test]

@@ -64,11 +64,10 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
     };
     let context = request.extensions().get::<RequestContext>().cloned();
     let audit = context.as_ref().map(|c| audit_record(c, &request));
-    let request_route = request
+    let refresh = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+        .is_some_and(|p| is_refresh(p.as_str()));
     let principal = request.extensions().get::<Authenticated>().cloned();
     let response = match &principal {
         None if request.extensions().get::<IngestCaller>().is_some() => ApiError::forbidden(
@@ -104,7 +103,7 @@ pub async fn authorize(access: Access, kind: Kind, request: Request, next: Next)
         },
     };
     let mut response = response;
-    let quiet = response.status().is_success() && is_refresh(&request_route);
+    let quiet = response.status().is_success() && refresh;
     if let (Some(context), Some(mut entry)) = (context, audit.filter(|_| !quiet)) {
         entry.actor = principal.as_ref().map(|p| actor_of(&p.0));
         entry.outcome = response.status().as_u16();

@@ -321,10 +321,12 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 18] = [
+    const TABLES: [&str; 20] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
+        "audit_block_keys",
+        "audit_blocks",
         "audit_log",
         "check_latest",
         "check_sample_buckets",
