@@ -6,6 +6,9 @@
 //!
 //! Times are unix milliseconds; the table's triggers reject UPDATE and DELETE.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{self, Actor, Appended, AuditEntry, AuditFilter, AuditRecord, Target};
@@ -63,28 +66,32 @@ impl AuditStore for SqliteStore {
             head.as_ref().map(|(seq, hash)| (*seq, hash.as_str())),
             records,
         );
+        let mut texts = SharedTexts::default();
+        // Each hash is bound twice, as its entry's hash and as the next entry's prev_hash.
+        let mut prev_hash: Arc<str> = Arc::from(appended.prev_hash.as_str());
         let mut index = 0;
         for chunk in shaped_chunks(records) {
             let mut insert = sqlx::query(INSERT.get(chunk.len()));
             for r in chunk {
                 let actor = r.actor.as_ref();
                 let target = r.target.as_ref();
+                let hash: Arc<str> = Arc::from(appended.hashes[index].as_str());
                 insert = insert
                     .bind(appended.seq(index))
                     .bind(r.at.timestamp_millis())
-                    .bind(actor.map(|a| a.id.as_str()))
-                    .bind(actor.map(|a| a.name.as_str()))
-                    .bind(actor.map(|a| a.method.as_str()))
-                    .bind(r.action.as_str())
-                    .bind(target.map(|t| t.kind.as_str()))
-                    .bind(target.map(|t| t.id.as_str()))
-                    .bind(r.tenant_id.as_deref())
+                    .bind(actor.map(|a| texts.get(&a.id)))
+                    .bind(actor.map(|a| texts.get(&a.name)))
+                    .bind(actor.map(|a| texts.get(&a.method)))
+                    .bind(texts.get(&r.action))
+                    .bind(target.map(|t| texts.get(&t.kind)))
+                    .bind(target.map(|t| texts.get(&t.id)))
+                    .bind(r.tenant_id.as_deref().map(|t| texts.get(t)))
                     .bind(i64::from(r.outcome))
-                    .bind(r.client_addr.as_deref())
-                    .bind(r.request_id.as_deref())
-                    .bind(r.reason.as_deref())
-                    .bind(appended.prev_hash(index))
-                    .bind(appended.hashes[index].as_str());
+                    .bind(r.client_addr.as_deref().map(|c| texts.get(c)))
+                    .bind(r.request_id.as_deref().map(Arc::<str>::from))
+                    .bind(r.reason.as_deref().map(Arc::<str>::from))
+                    .bind(std::mem::replace(&mut prev_hash, hash.clone()))
+                    .bind(hash);
                 index += 1;
             }
             insert.execute(&mut *tx).await.map_err(|e| self.fail(e))?;
@@ -249,6 +256,18 @@ fn push_span_conditions(query: &mut QueryBuilder<Sqlite>, filter: &AuditFilter) 
     }
     if let Some(until) = filter.until {
         query.push(" AND b.min_at < ").push_bind(millis_ceil(until));
+    }
+}
+
+/// The text values of one append, each allocated once. Binding a `&str` copies it into two
+/// new allocations, and the rows of a batch mostly repeat a few actors, actions, targets and
+/// clients; a shared `Arc<str>` is bound without copying.
+#[derive(Default)]
+struct SharedTexts<'a>(HashMap<&'a str, Arc<str>>);
+
+impl<'a> SharedTexts<'a> {
+    fn get(&mut self, text: &'a str) -> Arc<str> {
+        self.0.entry(text).or_insert_with(|| Arc::from(text)).clone()
     }
 }
 
