@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
 use opsdeck_core::audit::{Appended, AuditEntry, AuditFilter, AuditRecord, truncate_to_millis};
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 /// Entries per block, as a shift: block = `seq >> BLOCK_SHIFT`. The migrations that fill the
 /// summaries for entries written before them use the same shift.
@@ -122,15 +123,129 @@ impl Summary {
     }
 }
 
-/// What a backend answers for [`list_by_blocks`].
+/// The query for [`BlockSearch::entries`]: `columns` of `audit_log`. `time` gives a time as
+/// the backend stores it (SQLite: unix milliseconds, rounded up; PostgreSQL: as it is).
+pub(crate) fn entries_query<DB, T>(
+    columns: &str,
+    filter: &AuditFilter,
+    (first, end): (Option<i64>, Option<i64>),
+    limit: i64,
+    time: fn(DateTime<Utc>) -> T,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> T: Encode<'t, DB> + Type<DB>,
+{
+    let mut query = QueryBuilder::<DB>::new(format!("SELECT {columns} FROM audit_log WHERE 1 = 1"));
+    if let Some(actor) = &filter.actor {
+        query
+            .push(" AND (actor_id = ")
+            .push_bind(actor.clone())
+            .push(" OR actor_name = ")
+            .push_bind(actor.clone())
+            .push(")");
+    }
+    for (column, value) in [
+        ("action", &filter.action),
+        ("target_kind", &filter.target_kind),
+        ("target_id", &filter.target_id),
+        ("tenant_id", &filter.tenant_id),
+    ] {
+        if let Some(value) = value {
+            query
+                .push(format_args!(" AND {column} = "))
+                .push_bind(value.clone());
+        }
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND at >= ").push_bind(time(since));
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND at < ").push_bind(time(until));
+    }
+    if let Some(first) = first {
+        query.push(" AND seq >= ").push_bind(first);
+    }
+    if let Some(end) = end {
+        query.push(" AND seq < ").push_bind(end);
+    }
+    query.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+    query
+}
+
+/// The query for [`BlockSearch::candidate_blocks`]; `time` as for [`entries_query`]. The
+/// first key drives the search through the summary's primary key; the others, and the
+/// times, are checked per block.
+pub(crate) fn candidate_blocks_query<DB, T>(
+    filter: &AuditFilter,
+    below: i64,
+    time: fn(DateTime<Utc>) -> T,
+) -> QueryBuilder<DB>
+where
+    DB: Database,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> T: Encode<'t, DB> + Type<DB>,
+{
+    let span_conditions = |query: &mut QueryBuilder<DB>| {
+        if let Some(since) = filter.since {
+            query.push(" AND b.max_at >= ").push_bind(time(since));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND b.min_at < ").push_bind(time(until));
+        }
+    };
+    let mut keys = filter_keys(filter).into_iter();
+    let mut query = match keys.next() {
+        Some(driver) => {
+            let mut query =
+                QueryBuilder::<DB>::new("SELECT k.block FROM audit_block_keys k WHERE k.key = ");
+            query
+                .push_bind(driver)
+                .push(" AND k.block < ")
+                .push_bind(below);
+            for other in keys {
+                query
+                    .push(
+                        " AND EXISTS (SELECT 1 FROM audit_block_keys o \
+                         WHERE o.block = k.block AND o.key = ",
+                    )
+                    .push_bind(other)
+                    .push(")");
+            }
+            if filter.since.is_some() || filter.until.is_some() {
+                query.push(" AND EXISTS (SELECT 1 FROM audit_blocks b WHERE b.block = k.block");
+                span_conditions(&mut query);
+                query.push(")");
+            }
+            query.push(" ORDER BY k.block DESC");
+            query
+        }
+        None => {
+            let mut query =
+                QueryBuilder::<DB>::new("SELECT b.block FROM audit_blocks b WHERE b.block < ");
+            query.push_bind(below);
+            span_conditions(&mut query);
+            query.push(" ORDER BY b.block DESC");
+            query
+        }
+    };
+    query.push(" LIMIT ").push_bind(BLOCKS_PER_QUERY);
+    query
+}
+
+/// What a backend answers for [`list`].
 #[async_trait]
 pub(crate) trait BlockSearch: Sync {
     /// Up to [`BLOCKS_PER_QUERY`] blocks numbered below `below` whose summaries hold every
-    /// key of [`filter_keys`] and whose span meets the filter's times, highest first.
+    /// key of [`filter_keys`] and whose span meets the filter's times, highest first
+    /// ([`candidate_blocks_query`]).
     async fn candidate_blocks(&self, filter: &AuditFilter, below: i64) -> StoreResult<Vec<i64>>;
 
     /// Up to `limit` entries meeting every condition of `filter` (not its position or
-    /// limit), with `first <= seq < end` where given, newest first.
+    /// limit), with `first <= seq < end` where given, newest first ([`entries_query`]).
     async fn entries(
         &self,
         filter: &AuditFilter,

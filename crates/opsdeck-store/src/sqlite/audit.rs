@@ -17,7 +17,7 @@ use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
-use crate::audit_index::{self, BLOCKS_PER_QUERY, BlockSearch, Summary};
+use crate::audit_index::{self, BlockSearch, Summary};
 use crate::shapes::{InsertTexts, Placeholders, shaped_chunks};
 
 const COLUMNS: &str = "seq, at, actor_id, actor_name, auth_method, action, target_kind, \
@@ -155,107 +155,26 @@ impl BlockSearch for SqliteStore {
         end: Option<i64>,
         limit: i64,
     ) -> StoreResult<Vec<AuditEntry>> {
-        let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1"));
-        if let Some(actor) = &filter.actor {
-            query
-                .push(" AND (actor_id = ")
-                .push_bind(actor.as_str())
-                .push(" OR actor_name = ")
-                .push_bind(actor.as_str())
-                .push(")");
-        }
-        for (column, value) in [
-            ("action", &filter.action),
-            ("target_kind", &filter.target_kind),
-            ("target_id", &filter.target_id),
-            ("tenant_id", &filter.tenant_id),
-        ] {
-            if let Some(value) = value {
-                query
-                    .push(format_args!(" AND {column} = "))
-                    .push_bind(value.as_str());
-            }
-        }
-        if let Some(since) = filter.since {
-            query.push(" AND at >= ").push_bind(millis_ceil(since));
-        }
-        if let Some(until) = filter.until {
-            query.push(" AND at < ").push_bind(millis_ceil(until));
-        }
-        if let Some(first) = first {
-            query.push(" AND seq >= ").push_bind(first);
-        }
-        if let Some(end) = end {
-            query.push(" AND seq < ").push_bind(end);
-        }
-        query.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
-        let rows: Vec<Row> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let rows: Vec<Row> = audit_index::entries_query::<Sqlite, _>(
+            COLUMNS,
+            filter,
+            (first, end),
+            limit,
+            millis_ceil,
+        )
+        .build_query_as()
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.fail(e))?;
         rows.into_iter().map(entry).collect()
     }
 
-    /// The first key drives the search through the summary's primary key; the others, and
-    /// the times, are checked per block.
     async fn candidate_blocks(&self, filter: &AuditFilter, below: i64) -> StoreResult<Vec<i64>> {
-        let keys = audit_index::filter_keys(filter);
-        let mut query = match keys.split_first() {
-            Some((driver, others)) => {
-                let mut query = QueryBuilder::<Sqlite>::new(
-                    "SELECT k.block FROM audit_block_keys k WHERE k.key = ",
-                );
-                query
-                    .push_bind(driver.as_str())
-                    .push(" AND k.block < ")
-                    .push_bind(below);
-                for other in others {
-                    query
-                        .push(
-                            " AND EXISTS (SELECT 1 FROM audit_block_keys o \
-                             WHERE o.block = k.block AND o.key = ",
-                        )
-                        .push_bind(other.as_str())
-                        .push(")");
-                }
-                if filter.since.is_some() || filter.until.is_some() {
-                    query.push(" AND EXISTS (SELECT 1 FROM audit_blocks b WHERE b.block = k.block");
-                    push_span_conditions(&mut query, filter);
-                    query.push(")");
-                }
-                query.push(" ORDER BY k.block DESC");
-                query
-            }
-            None => {
-                let mut query = QueryBuilder::<Sqlite>::new(
-                    "SELECT b.block FROM audit_blocks b WHERE b.block < ",
-                );
-                query.push_bind(below);
-                push_span_conditions(&mut query, filter);
-                query.push(" ORDER BY b.block DESC");
-                query
-            }
-        };
-        query.push(" LIMIT ").push_bind(BLOCKS_PER_QUERY);
-        query
+        audit_index::candidate_blocks_query::<Sqlite, _>(filter, below, millis_ceil)
             .build_query_scalar()
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.fail(e))
-    }
-}
-
-/// The conditions on block `b`'s span that entries in `filter`'s time window need.
-fn push_span_conditions(query: &mut QueryBuilder<Sqlite>, filter: &AuditFilter) {
-    if let Some(since) = filter.since {
-        query
-            .push(" AND b.max_at >= ")
-            .push_bind(millis_ceil(since));
-    }
-    if let Some(until) = filter.until {
-        query.push(" AND b.min_at < ").push_bind(millis_ceil(until));
     }
 }
 
@@ -267,7 +186,10 @@ struct SharedTexts<'a>(HashMap<&'a str, Arc<str>>);
 
 impl<'a> SharedTexts<'a> {
     fn get(&mut self, text: &'a str) -> Arc<str> {
-        self.0.entry(text).or_insert_with(|| Arc::from(text)).clone()
+        self.0
+            .entry(text)
+            .or_insert_with(|| Arc::from(text))
+            .clone()
     }
 }
 
