@@ -41,20 +41,22 @@ fn key(kind: &str, value: &str) -> String {
     format!("{kind}:{value}")
 }
 
-/// The keys under which an entry can be found.
-fn record_keys(record: &AuditRecord) -> impl Iterator<Item = String> + '_ {
+/// The (kind, value) pairs under which an entry can be found, keyed as [`key`] does.
+fn record_keys(record: &AuditRecord) -> impl Iterator<Item = (&'static str, &str)> {
     let actor = record
         .actor
         .iter()
-        .flat_map(|a| [key("actor", &a.id), key("actor", &a.name)]);
-    let target = record
-        .target
-        .iter()
-        .flat_map(|t| [key("target_kind", &t.kind), key("target_id", &t.id)]);
+        .flat_map(|a| [("actor", a.id.as_str()), ("actor", a.name.as_str())]);
+    let target = record.target.iter().flat_map(|t| {
+        [
+            ("target_kind", t.kind.as_str()),
+            ("target_id", t.id.as_str()),
+        ]
+    });
     actor
-        .chain(std::iter::once(key("action", &record.action)))
+        .chain(std::iter::once(("action", record.action.as_str())))
         .chain(target)
-        .chain(record.tenant_id.iter().map(|t| key("tenant", t)))
+        .chain(record.tenant_id.iter().map(|t| ("tenant", t.as_str())))
 }
 
 /// The keys every matching entry's block must hold, one per condition of `filter`.
@@ -97,7 +99,9 @@ impl Summary {
     /// The summary of `records` stored where `appended` says.
     pub(crate) fn of(appended: &Appended, records: &[AuditRecord]) -> Self {
         let mut spans: BTreeMap<i64, BlockSpan> = BTreeMap::new();
-        let mut keys: BTreeSet<(String, i64)> = BTreeSet::new();
+        // Borrowed while collecting: a batch repeats a few values many times, and only the
+        // distinct ones become keys.
+        let mut keys: BTreeSet<(&str, &str, i64)> = BTreeSet::new();
         for (index, record) in records.iter().enumerate() {
             let block = block_of(appended.seq(index));
             let at = truncate_to_millis(record.at);
@@ -112,13 +116,16 @@ impl Summary {
                     min_at: at,
                     max_at: at,
                 });
-            for key in record_keys(record) {
-                keys.insert((key, block));
+            for (kind, value) in record_keys(record) {
+                keys.insert((kind, value, block));
             }
         }
         Self {
             spans: spans.into_values().collect(),
-            keys: keys.into_iter().collect(),
+            keys: keys
+                .into_iter()
+                .map(|(kind, value, block)| (key(kind, value), block))
+                .collect(),
         }
     }
 }
