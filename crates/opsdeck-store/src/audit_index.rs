@@ -116,8 +116,14 @@ impl Summary {
                     min_at: at,
                     max_at: at,
                 });
-            for (kind, value) in record_keys(record) {
-                keys.insert((kind, value, block));
+            // A run of entries by one actor on one route repeats the previous entry's values.
+            let repeats = index > 0
+                && block_of(appended.seq(index - 1)) == block
+                && record_keys(record).eq(record_keys(&records[index - 1]));
+            if !repeats {
+                for (kind, value) in record_keys(record) {
+                    keys.insert((kind, value, block));
+                }
             }
         }
         Self {

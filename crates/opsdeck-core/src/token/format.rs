@@ -94,8 +94,6 @@ impl fmt::Debug for TokenHash {
 pub struct ParsedToken {
     pub kind: TokenKind,
     pub hash: TokenHash,
-    /// As in [`NewSecret::display`]: for logs and messages about this token.
-    pub display: String,
 }
 
 /// Why a text is not an opsdeck token. Messages never repeat the text.
@@ -168,7 +166,6 @@ pub fn parse(text: &str) -> Result<ParsedToken, TokenFormatError> {
     Ok(ParsedToken {
         kind,
         hash: TokenHash::of(text),
-        display: display(kind, text),
     })
 }
 
