@@ -2,7 +2,7 @@
 //! so the ratio is what to compare across changes: `cargo bench -p opsdeck --bench
 //! http_throughput`. The server runs in-process on an embedded database; the load comes
 //! from keep-alive clients on loopback. Set `BENCH_SECONDS` (per route, default 10),
-//! `BENCH_ROUNDS` (default 5) and `BENCH_CONNECTIONS` (default 16) to vary.
+//! `BENCH_ROUNDS` (default 10) and `BENCH_CONNECTIONS` (default 16) to vary.
 //!
 //! The headline is `GET /ops/health` with a bearer token (authenticated, rate-limited and
 //! audited, answered from memory) against `/livez` (none of that): the price of the access
@@ -14,6 +14,10 @@
 //! audit writer's last batch), and the process's CPU time over the slice and that moment is
 //! reported per request: on a saturated machine the CPU ratio is the throughput ratio, and it
 //! varies much less with other load than requests per second do.
+//!
+//! Besides the ratio of the totals, each route's ratio is taken round by round against the
+//! `/livez` slice of the same round, and the median of those is printed: a burst of load from
+//! elsewhere that lands on one slice moves one round's ratio, not the figure.
 
 #![expect(
     clippy::print_stdout,
@@ -45,6 +49,8 @@ struct Route {
     requests: u64,
     elapsed: Duration,
     cpu: Option<Duration>,
+    /// Requests per second in each round.
+    rounds: Vec<f64>,
 }
 
 impl Route {
@@ -56,6 +62,7 @@ impl Route {
             requests: 0,
             elapsed: Duration::ZERO,
             cpu: Some(Duration::ZERO),
+            rounds: Vec::new(),
         }
     }
 
@@ -109,6 +116,15 @@ async fn measure(
     (done.load(Ordering::Relaxed), started.elapsed())
 }
 
+/// The middle value of sorted `values` (the mean of the two middle ones for an even count).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -116,7 +132,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let seconds = env_or("BENCH_SECONDS", 10);
-        let rounds = env_or("BENCH_ROUNDS", 5).max(1);
+        let rounds = env_or("BENCH_ROUNDS", 10).max(1);
         let connections = env_or("BENCH_CONNECTIONS", 16);
         let slice = Duration::from_secs_f64(seconds as f64 / rounds as f64);
         let dir =
@@ -201,25 +217,34 @@ fn main() {
                     .map(|(before, after)| after.saturating_sub(before));
                 route.requests += requests;
                 route.elapsed += elapsed;
+                route.rounds.push(requests as f64 / elapsed.as_secs_f64());
                 route.cpu = route.cpu.zip(cpu).map(|(total, cpu)| total + cpu);
             }
         }
         let livez = routes[0].per_second();
         let livez_cpu = routes[0].cpu_per_request();
         println!(
-            "{:<36} {:>10}  {:>8}  {:>13}  {:>8}",
-            "route", "req/s", "vs livez", "CPU µs/req", "vs livez"
+            "{:<36} {:>10}  {:>8}  {:>13}  {:>8}  {:>13}",
+            "route", "req/s", "vs livez", "CPU µs/req", "vs livez", "median round"
         );
         for route in &routes {
             let cpu = route.cpu_per_request();
             let cpu_ratio = livez_cpu.zip(cpu).map(|(livez, cpu)| livez / cpu);
+            let mut per_round: Vec<f64> = route
+                .rounds
+                .iter()
+                .zip(&routes[0].rounds)
+                .map(|(route, livez)| route / livez)
+                .collect();
+            per_round.sort_by(f64::total_cmp);
             println!(
-                "{:<36} {:>10.0}  {:>8.2}  {:>13}  {:>8}",
+                "{:<36} {:>10.0}  {:>8.2}  {:>13}  {:>8}  {:>13.2}",
                 route.label,
                 route.per_second(),
                 route.per_second() / livez,
                 cpu.map_or_else(|| "-".to_owned(), |cpu| format!("{cpu:.1}")),
                 cpu_ratio.map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.2}")),
+                median(&per_round),
             );
         }
         let _ = stop.send(());
