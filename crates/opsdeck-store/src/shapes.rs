@@ -178,20 +178,3 @@ pub(crate) fn check_runs_belong(writes: &[StateWrite]) -> StoreResult<()> {
         None => Ok(()),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_shape_has_a_placeholder_per_value() {
-        static SQLITE: InsertTexts = InsertTexts::new("t", "a, b", Placeholders::Question);
-        static PG: InsertTexts = InsertTexts::new("t", "a, b", Placeholders::Numbered);
-        assert_eq!(SQLITE.get(2), "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)");
-        assert_eq!(PG.get(2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
-        for size in INSERT_SHAPES {
-            assert_eq!(SQLITE.get(size).matches('?').count(), 2 * size);
-            assert!(PG.get(size).ends_with(&format!("${})", 2 * size)));
-        }
-    }
-}
