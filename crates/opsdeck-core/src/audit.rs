@@ -221,47 +221,49 @@ pub fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
 /// strings as a u64 byte length then UTF-8, optional values as a 0 byte (absent) or a 1 byte
 /// followed by the value. `at` enters as unix milliseconds.
 pub fn entry_hash(seq: i64, prev_hash: &str, record: &AuditRecord) -> String {
-    let mut h = Sha256::new();
-    h.update(HASH_DOMAIN);
-    h.update(seq.to_be_bytes());
-    text(&mut h, prev_hash);
-    h.update(record.at.timestamp_millis().to_be_bytes());
-    optional(&mut h, record.actor.as_ref(), |h, actor| {
-        text(h, &actor.id);
-        text(h, &actor.name);
-        text(h, &actor.method);
+    // Encoded whole, then hashed in one pass: feeding the hasher field by field costs more
+    // than the copy.
+    let mut m: Vec<u8> = Vec::with_capacity(256);
+    m.extend_from_slice(HASH_DOMAIN);
+    m.extend_from_slice(&seq.to_be_bytes());
+    text(&mut m, prev_hash);
+    m.extend_from_slice(&record.at.timestamp_millis().to_be_bytes());
+    optional(&mut m, record.actor.as_ref(), |m, actor| {
+        text(m, &actor.id);
+        text(m, &actor.name);
+        text(m, &actor.method);
     });
-    text(&mut h, &record.action);
-    optional(&mut h, record.target.as_ref(), |h, target| {
-        text(h, &target.kind);
-        text(h, &target.id);
+    text(&mut m, &record.action);
+    optional(&mut m, record.target.as_ref(), |m, target| {
+        text(m, &target.kind);
+        text(m, &target.id);
     });
-    optional_text(&mut h, record.tenant_id.as_deref());
-    h.update(record.outcome.to_be_bytes());
-    optional_text(&mut h, record.client_addr.as_deref());
-    optional_text(&mut h, record.request_id.as_deref());
-    optional_text(&mut h, record.reason.as_deref());
-    hex::encode(h.finalize())
+    optional_text(&mut m, record.tenant_id.as_deref());
+    m.extend_from_slice(&record.outcome.to_be_bytes());
+    optional_text(&mut m, record.client_addr.as_deref());
+    optional_text(&mut m, record.request_id.as_deref());
+    optional_text(&mut m, record.reason.as_deref());
+    hex::encode(Sha256::digest(&m))
 }
 
-fn text(h: &mut Sha256, value: &str) {
+fn text(m: &mut Vec<u8>, value: &str) {
     // usize always fits in u64 on the platforms Rust supports.
-    h.update((value.len() as u64).to_be_bytes());
-    h.update(value.as_bytes());
+    m.extend_from_slice(&(value.len() as u64).to_be_bytes());
+    m.extend_from_slice(value.as_bytes());
 }
 
-fn optional<T: ?Sized>(h: &mut Sha256, value: Option<&T>, encode: impl FnOnce(&mut Sha256, &T)) {
+fn optional<T: ?Sized>(m: &mut Vec<u8>, value: Option<&T>, encode: impl FnOnce(&mut Vec<u8>, &T)) {
     match value {
-        None => h.update([0]),
+        None => m.push(0),
         Some(value) => {
-            h.update([1]);
-            encode(h, value);
+            m.push(1);
+            encode(m, value);
         }
     }
 }
 
-fn optional_text(h: &mut Sha256, value: Option<&str>) {
-    optional(h, value, text);
+fn optional_text(m: &mut Vec<u8>, value: Option<&str>) {
+    optional(m, value, text);
 }
 
 #[cfg(test)]

@@ -57,6 +57,31 @@ fn hash_is_lowercase_hex_sha256_and_deterministic() {
     assert_eq!(h, entry_hash(1, GENESIS_HASH, &r.clone()));
 }
 
+/// Stored chains must verify with every later version: these hashes were computed by the
+/// encoding as documented on [`entry_hash`] and may never change.
+#[test]
+fn hashes_of_stored_entries_never_change() {
+    let full = record("job.retry");
+    let bare = AuditRecord {
+        actor: None,
+        target: None,
+        tenant_id: None,
+        client_addr: None,
+        request_id: None,
+        reason: None,
+        ..record("auth.failed")
+    };
+    let prev = "ab".repeat(32);
+    assert_eq!(
+        entry_hash(7, &prev, &full),
+        "31fb5d821614968b589523e370c120f2ce7f51708aca9643a2adca28130e18c0"
+    );
+    assert_eq!(
+        entry_hash(1, GENESIS_HASH, &bare),
+        "e8d94a244aadc52aa3ef7c0ab0adb51d40f9e8bf3d8e98c000c6dd85201fd78c"
+    );
+}
+
 #[test]
 fn every_field_changes_the_hash() {
     let base = record("job.retry");
