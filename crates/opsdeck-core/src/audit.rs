@@ -79,15 +79,11 @@ impl AuditEntry {
     /// Builds the entry that follows `prev_hash` at `seq`, with `at` truncated to the
     /// millisecond and the hash computed: what a backend stores.
     pub fn chain(seq: i64, prev_hash: &str, record: &AuditRecord) -> AuditEntry {
-        let mut record = record.clone();
-        record.at = truncate_to_millis(record.at);
-        let hash = entry_hash(seq, prev_hash, &record);
-        AuditEntry {
-            seq,
-            record,
-            prev_hash: prev_hash.to_owned(),
-            hash,
-        }
+        let record = std::slice::from_ref(record);
+        let appended = continue_chain(Some((seq.saturating_sub(1), prev_hash)), record);
+        let mut entries = appended.entries(record);
+        // One record in, one entry out.
+        entries.swap_remove(0)
     }
 
     /// Whether `hash` is what [`entry_hash`] gives for this entry's contents.
