@@ -19,6 +19,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::ids::TenantId;
+
 pub use verify::{ChainBreak, ChainVerifier, VerifyReport, verify_chain};
 
 /// The `prev_hash` of entry 1: 32 zero bytes, in hex.
@@ -54,7 +56,8 @@ pub struct AuditRecord {
     /// `http.request`, `auth.login`, `auth.login_failed`, `token.created`, `job.retry`, …
     pub action: String,
     pub target: Option<Target>,
-    pub tenant_id: Option<String>,
+    /// The tenant the action concerns, when it concerns one.
+    pub tenant_id: Option<TenantId>,
     /// The HTTP status answered, or 0 when there was none.
     pub outcome: u16,
     pub client_addr: Option<String>,
@@ -101,7 +104,7 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
-    pub tenant_id: Option<String>,
+    pub tenant_id: Option<TenantId>,
     /// Entries at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Entries strictly before this time.
@@ -234,7 +237,7 @@ pub fn entry_hash(seq: i64, prev_hash: &str, record: &AuditRecord) -> String {
         text(m, &target.kind);
         text(m, &target.id);
     });
-    optional_text(&mut m, record.tenant_id.as_deref());
+    optional_text(&mut m, record.tenant_id.as_ref().map(TenantId::as_str));
     m.extend_from_slice(&record.outcome.to_be_bytes());
     optional_text(&mut m, record.client_addr.as_deref());
     optional_text(&mut m, record.request_id.as_deref());

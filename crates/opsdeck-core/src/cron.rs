@@ -43,7 +43,6 @@
 mod apply;
 mod evaluate;
 pub mod import;
-mod names;
 mod outcome;
 mod patch;
 mod ping;
@@ -56,10 +55,6 @@ mod state;
 
 pub use apply::apply_ping;
 pub use evaluate::{SLOTS_PER_STEP, evaluate};
-pub use names::{
-    InvalidField, MonitorName, NAME_MAX_CHARS, SLUG_MAX_CHARS, Slug, TAG_MAX_CHARS, TAGS_MAX,
-    TENANT_ID_MAX_CHARS, Tags, TenantId,
-};
 pub use outcome::{AlertIntent, Outcome, Reason, Transition};
 pub use patch::{SettingsPatch, SpecPatch};
 pub use ping::{Ping, PingError, PingKind, parse_rid};

@@ -19,6 +19,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::CheckName;
+
 pub use debounce::{Debounce, DebounceState};
 pub use downsample::{Retention, Sample, bucket_millis, bucket_start, downsample};
 pub use stats::{latency_percentile, percentile, uptime};
@@ -86,67 +88,6 @@ impl FromStr for Status {
             .into_iter()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| UnknownStatus(s.to_owned()))
-    }
-}
-
-/// The longest check name. Names key the health+json `checks` object and URL paths, so
-/// they stay short.
-pub const CHECK_NAME_MAX_CHARS: usize = 64;
-
-/// The configured name of a check: 1–64 characters of `a-z`, `0-9`, `_`, `.`, `-`. No `:`,
-/// since health+json keys checks `name:measurement`, and nothing that needs escaping in a
-/// URL path.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CheckName(String);
-
-/// Why a check name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid check name {0:?}: use 1 to {CHECK_NAME_MAX_CHARS} characters of a-z, 0-9, '_', '.', '-'"
-)]
-pub struct InvalidCheckName(pub String);
-
-impl CheckName {
-    pub fn parse(text: &str) -> Result<Self, InvalidCheckName> {
-        let allowed =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-');
-        if text.is_empty() || text.len() > CHECK_NAME_MAX_CHARS || !text.chars().all(allowed) {
-            return Err(InvalidCheckName(text.to_owned()));
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CheckName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for CheckName {
-    type Err = InvalidCheckName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CheckName::parse(s)
-    }
-}
-
-impl TryFrom<String> for CheckName {
-    type Error = InvalidCheckName;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        CheckName::parse(&text)
-    }
-}
-
-impl From<CheckName> for String {
-    fn from(name: CheckName) -> Self {
-        name.0
     }
 }
 

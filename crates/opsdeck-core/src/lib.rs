@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod cron;
 pub mod health;
+pub mod ids;
 pub mod instance;
 pub mod redact;
 pub mod session;

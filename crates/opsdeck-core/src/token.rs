@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::auth::Role;
+use crate::ids::TokenName;
 
 pub use format::{
     CHECKSUM_LEN, NewSecret, ParsedToken, RANDOM_LEN, TokenFormatError, TokenHash, TokenSecret,
@@ -152,48 +153,6 @@ impl fmt::Display for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|s| s.as_str()).collect();
         f.write_str(&names.join(","))
-    }
-}
-
-/// A token's human label: 1 to 100 characters after trimming, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TokenName(String);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenNameError {
-    #[error("the token name is empty")]
-    Empty,
-    #[error("the token name has {0} characters; at most {max} are allowed", max = TokenName::MAX_CHARS)]
-    TooLong(usize),
-    #[error("the token name contains a control character")]
-    ControlCharacter,
-}
-
-impl TokenName {
-    pub const MAX_CHARS: usize = 100;
-
-    pub fn parse(text: &str) -> Result<Self, TokenNameError> {
-        let name = text.trim();
-        let chars = name.chars().count();
-        if chars == 0 {
-            Err(TokenNameError::Empty)
-        } else if chars > Self::MAX_CHARS {
-            Err(TokenNameError::TooLong(chars))
-        } else if name.chars().any(char::is_control) {
-            Err(TokenNameError::ControlCharacter)
-        } else {
-            Ok(TokenName(name.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TokenName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

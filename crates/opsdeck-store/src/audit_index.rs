@@ -66,7 +66,10 @@ pub(crate) fn filter_keys(filter: &AuditFilter) -> Vec<String> {
         ("action", &filter.action),
         ("target_kind", &filter.target_kind),
         ("target_id", &filter.target_id),
-        ("tenant", &filter.tenant_id),
+        (
+            "tenant",
+            &filter.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+        ),
     ]
     .into_iter()
     .filter_map(|(kind, value)| value.as_deref().map(|v| key(kind, v)))
@@ -164,7 +167,10 @@ where
         ("action", &filter.action),
         ("target_kind", &filter.target_kind),
         ("target_id", &filter.target_id),
-        ("tenant_id", &filter.tenant_id),
+        (
+            "tenant_id",
+            &filter.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+        ),
     ] {
         if let Some(value) = value {
             query

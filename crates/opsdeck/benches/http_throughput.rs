@@ -33,7 +33,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, TokenName};
+use opsdeck_core::ids::TokenName;
+use opsdeck_core::token::{self, Grant, NewToken};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::{Application, BuildOptions};
 

@@ -15,7 +15,7 @@ fn record(action: &str) -> AuditRecord {
             kind: "job".into(),
             id: "42".into(),
         }),
-        tenant_id: Some("acme".into()),
+        tenant_id: Some(TenantId::parse("acme").unwrap()),
         outcome: 200,
         client_addr: Some("10.0.0.1".into()),
         request_id: Some("req-1".into()),

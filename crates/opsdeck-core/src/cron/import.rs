@@ -28,8 +28,8 @@ mod vercel;
 use std::collections::HashMap;
 use std::fmt;
 
-use super::{CronSchedule, MonitorName, MonitorSettings, MonitorSpec, Schedule, Slug};
-use super::{NAME_MAX_CHARS, ScheduleError};
+use super::{CronSchedule, MonitorSettings, MonitorSpec, Schedule, ScheduleError};
+use crate::ids::{MonitorName, NAME_MAX_CHARS, Slug};
 
 pub use format::Format;
 

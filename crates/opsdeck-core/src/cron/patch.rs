@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use super::{InvalidField, MonitorName, MonitorSettings, MonitorSpec, Schedule, Slug};
+use super::{MonitorSettings, MonitorSpec, Schedule};
+use crate::ids::{InvalidField, MonitorName, Slug};
 
 /// The tunables a check-in may set; `None` is a field the client did not send, which
 /// keeps the stored value (or takes the default when creating).

@@ -15,8 +15,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{MonitorSpec, MonitorState, MonitorStatus, Outcome, Run, RunStatus, Slug, TenantId};
+use super::{MonitorSpec, MonitorState, MonitorStatus, Outcome, Run, RunStatus};
 use crate::alert::{UnknownName, named};
+use crate::ids::{Slug, TenantId};
 
 pub use doc::{InvalidDocument, spec_from_json, spec_json, state_from_json, state_json};
 

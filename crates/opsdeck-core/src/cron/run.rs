@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::{NoContext, Timestamp, Uuid};
 
-use super::Slug;
 use crate::alert::{UnknownName, named};
+use crate::ids::Slug;
 use crate::redact::redact_text;
 
 /// The largest error snippet kept, in bytes.

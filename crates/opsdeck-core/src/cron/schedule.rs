@@ -16,8 +16,8 @@ use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
-use super::InvalidField;
 use super::span::delta;
+use crate::ids::InvalidField;
 
 /// The shortest interval: opsdeck's own HTTP scheduler fires jobs every second.
 pub const INTERVAL_MIN: Duration = Duration::from_secs(1);

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::schedule::CronSchedule;
 use super::span::plus;
-use super::{Interval, InvalidField, MonitorName, Schedule, Slug, Tags, TenantId};
+use super::{Interval, Schedule};
+use crate::ids::{InvalidField, MonitorName, Slug, Tags, TenantId};
 
 /// How late a job may be by default before its slot counts as missed.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);

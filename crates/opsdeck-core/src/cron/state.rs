@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::span::plus;
-use super::{MonitorSpec, Run, RunSource, RunStatus, Slug};
+use super::{MonitorSpec, Run, RunSource, RunStatus};
 use crate::alert::{UnknownName, named};
+use crate::ids::Slug;
 
 /// How long an open run waits for its finish after its deadline (`max_runtime`, or its
 /// start when it has none) before it is forgotten: healthchecks.io's 72 hours.

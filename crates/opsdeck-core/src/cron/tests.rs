@@ -5,7 +5,6 @@
 mod apply;
 mod dst;
 mod evaluate;
-mod names;
 mod patch;
 mod ping;
 mod proptests;
@@ -21,6 +20,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
+use crate::ids::*;
 
 /// A Monday, ten in the morning, UTC.
 pub(crate) fn t0() -> DateTime<Utc> {

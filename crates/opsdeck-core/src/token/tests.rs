@@ -3,6 +3,7 @@
 use chrono::TimeZone;
 
 use super::*;
+use crate::ids::*;
 
 fn at(seconds: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + seconds, 0)

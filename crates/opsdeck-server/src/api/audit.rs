@@ -6,6 +6,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{AuditEntry, AuditFilter, verify_chain};
+use opsdeck_core::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -65,7 +66,7 @@ impl From<AuditEntry> for AuditEntryView {
             action: r.action,
             target_kind: r.target.as_ref().map(|t| t.kind.clone()),
             target_id: r.target.map(|t| t.id),
-            tenant_id: r.tenant_id,
+            tenant_id: r.tenant_id.map(String::from),
             outcome: r.outcome,
             client_addr: r.client_addr,
             request_id: r.request_id,
@@ -110,7 +111,12 @@ pub async fn list_audit(
         action: query.action,
         target_kind,
         target_id,
-        tenant_id: query.tenant_id,
+        tenant_id: query
+            .tenant_id
+            .as_deref()
+            .map(TenantId::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request("invalid_query", format!("`tenant_id`: {e}")))?,
         since: query.since,
         until: query.until,
         before_seq: query.before,

@@ -20,8 +20,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{
-    DURATION_MAX, InvalidField, Ping, PingKind, RunSource, Schedule, SettingsPatch, Slug, SpecPatch,
+    DURATION_MAX, Ping, PingKind, RunSource, Schedule, SettingsPatch, SpecPatch,
 };
+use opsdeck_core::ids::{InvalidField, Slug};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

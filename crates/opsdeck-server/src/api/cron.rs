@@ -7,9 +7,9 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorStatus, Run, RunCursor, Schedule, Slug, TenantId,
-    derive_status,
+    LastRun, MonitorFilter, MonitorRecord, MonitorStatus, Run, RunCursor, Schedule, derive_status,
 };
+use opsdeck_core::ids::{Slug, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -7,7 +7,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use opsdeck_core::StoreError;
-use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec, Slug};
+use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec};
+use opsdeck_core::ids::Slug;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;

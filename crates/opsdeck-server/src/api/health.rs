@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use opsdeck_core::health::{CheckName, Status};
+use opsdeck_core::health::Status;
+use opsdeck_core::ids::CheckName;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -15,7 +15,8 @@
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opsdeck_core::cron::{Ping, PingError, PingKind, RunSource, Slug, parse_rid};
+use opsdeck_core::cron::{Ping, PingError, PingKind, RunSource, parse_rid};
+use opsdeck_core::ids::Slug;
 use serde::Deserialize;
 
 use crate::cron::ingest::key::{self, KeyCheck};

@@ -2,7 +2,8 @@
 //! next start finds an admin and prints nothing.
 
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, TokenKind, TokenName};
+use opsdeck_core::ids::TokenName;
+use opsdeck_core::token::{self, Grant, NewToken, TokenKind};
 use opsdeck_core::{Clock, Store};
 
 /// Creates the bootstrap admin token if no active admin token exists; returns the secret

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use opsdeck_core::cron::{
-    LOG_MAX_BYTES, MaintenanceWindow, MonitorName, MonitorSettings, MonitorSpec, Schedule, Slug,
-    Tags, TenantId,
+    LOG_MAX_BYTES, MaintenanceWindow, MonitorSettings, MonitorSpec, Schedule,
 };
+use opsdeck_core::ids::{MonitorName, Slug, Tags, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

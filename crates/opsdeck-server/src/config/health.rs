@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use opsdeck_core::health::{CheckName, Retention};
+use opsdeck_core::health::Retention;
+use opsdeck_core::ids::CheckName;
 use serde::{Deserialize, Serialize};
 
 use super::duration;

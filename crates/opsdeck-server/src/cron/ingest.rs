@@ -37,7 +37,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::Store;
-use opsdeck_core::cron::{Ping, PingKind, Slug, SpecPatch};
+use opsdeck_core::cron::{Ping, PingKind, SpecPatch};
+use opsdeck_core::ids::Slug;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 

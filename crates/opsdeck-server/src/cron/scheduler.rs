@@ -29,7 +29,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use opsdeck_core::cron::{Schedule, Slug};
+use opsdeck_core::cron::Schedule;
+use opsdeck_core::ids::Slug;
 use uuid::Uuid;
 
 use self::fire::{Firer, http_client};

@@ -3,7 +3,8 @@
 
 use chrono::Duration;
 use opsdeck_core::StoreResult;
-use opsdeck_core::health::{CheckName, Sample, StatusChange, latency_percentile};
+use opsdeck_core::health::{Sample, StatusChange, latency_percentile};
+use opsdeck_core::ids::CheckName;
 use serde::Serialize;
 
 use super::monitor::{HealthMonitor, window_uptime};

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::health::{
-    CheckName, CheckResult, Debounce, DebounceState, Status, StatusChange, aggregate, uptime,
+    CheckResult, Debounce, DebounceState, Status, StatusChange, aggregate, uptime,
 };
+use opsdeck_core::ids::CheckName;
 use opsdeck_core::{Clock, Store, StoreResult};
 
 use super::OWN_DATABASE_CHECK;

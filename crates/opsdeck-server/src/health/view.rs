@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::health::{CheckName, Status};
+use opsdeck_core::health::Status;
+use opsdeck_core::ids::CheckName;
 use serde::Serialize;
 
 use super::probe::ComponentType;

@@ -10,7 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::auth::Permission;
-use opsdeck_core::health::{CheckName, StatusChange};
+use opsdeck_core::health::StatusChange;
+use opsdeck_core::ids::CheckName;
 use serde::Deserialize;
 
 use super::Page;

@@ -10,6 +10,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{self, Actor, Appended, AuditEntry, AuditFilter, AuditRecord, Target};
+use opsdeck_core::ids::TenantId;
 use opsdeck_core::store::AuditStore;
 use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{Postgres, QueryBuilder};
@@ -85,7 +86,7 @@ impl AuditStore for PgStore {
                     .bind(r.action.as_str())
                     .bind(target.map(|t| t.kind.as_str()))
                     .bind(target.map(|t| t.id.as_str()))
-                    .bind(r.tenant_id.as_deref())
+                    .bind(r.tenant_id.as_ref().map(TenantId::as_str))
                     .bind(i32::from(r.outcome))
                     .bind(r.client_addr.as_deref())
                     .bind(r.request_id.as_deref())
@@ -206,7 +207,11 @@ fn entry(row: Row) -> StoreResult<AuditEntry> {
             actor,
             action: row.action,
             target,
-            tenant_id: row.tenant_id,
+            tenant_id: row
+                .tenant_id
+                .map(|t| TenantId::parse(&t))
+                .transpose()
+                .map_err(|_| invalid("tenant_id"))?,
             outcome: u16::try_from(row.outcome).map_err(|_| invalid("outcome"))?,
             client_addr: row.client_addr,
             request_id: row.request_id,

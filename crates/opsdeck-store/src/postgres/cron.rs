@@ -8,9 +8,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, MonitorState, Slug,
-    StateWrite, Upserted, spec_from_json, spec_json, state_from_json, state_json,
+    LastRun, MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, MonitorState, StateWrite,
+    Upserted, spec_from_json, spec_json, state_from_json, state_json,
 };
+use opsdeck_core::ids::Slug;
 use opsdeck_core::store::CronStore;
 use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{Postgres, QueryBuilder};

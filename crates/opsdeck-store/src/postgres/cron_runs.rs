@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use opsdeck_core::StoreResult;
-use opsdeck_core::cron::{Run, RunCount, RunCursor, RunPage, Slug};
+use opsdeck_core::cron::{Run, RunCount, RunCursor, RunPage};
+use opsdeck_core::ids::Slug;
 use opsdeck_core::store::CronRunStore;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;

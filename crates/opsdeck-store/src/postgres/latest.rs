@@ -5,7 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use opsdeck_core::StoreResult;
-use opsdeck_core::health::{CheckName, CheckResult, Status, StatusChange};
+use opsdeck_core::health::{CheckResult, Status, StatusChange};
+use opsdeck_core::ids::CheckName;
 use opsdeck_core::store::CheckLatestStore;
 
 use super::PgStore;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::audit::{self, Actor, Appended, AuditEntry, AuditFilter, AuditRecord, Target};
+use opsdeck_core::ids::TenantId;
 use opsdeck_core::store::AuditStore;
 use opsdeck_core::{StoreError, StoreResult};
 use sqlx::{QueryBuilder, Sqlite};
@@ -85,7 +86,12 @@ impl AuditStore for SqliteStore {
                     .bind(texts.get(&r.action))
                     .bind(target.map(|t| texts.get(&t.kind)))
                     .bind(target.map(|t| texts.get(&t.id)))
-                    .bind(r.tenant_id.as_deref().map(|t| texts.get(t)))
+                    .bind(
+                        r.tenant_id
+                            .as_ref()
+                            .map(TenantId::as_str)
+                            .map(|t| texts.get(t)),
+                    )
                     .bind(i64::from(r.outcome))
                     .bind(r.client_addr.as_deref().map(|c| texts.get(c)))
                     .bind(r.request_id.as_deref().map(Arc::<str>::from))
@@ -226,7 +232,11 @@ fn entry(row: Row) -> StoreResult<AuditEntry> {
             actor,
             action: row.action,
             target,
-            tenant_id: row.tenant_id,
+            tenant_id: row
+                .tenant_id
+                .map(|t| TenantId::parse(&t))
+                .transpose()
+                .map_err(|_| invalid("tenant_id"))?,
             outcome: u16::try_from(row.outcome).map_err(|_| invalid("outcome"))?,
             client_addr: row.client_addr,
             request_id: row.request_id,

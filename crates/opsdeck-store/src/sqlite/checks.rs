@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
-use opsdeck_core::health::{self, CheckName, CheckResult, Sample, Status, StatusChange};
+use opsdeck_core::health::{self, CheckResult, Sample, Status, StatusChange};
+use opsdeck_core::ids::CheckName;
 use opsdeck_core::store::CheckHistoryStore;
 
 use super::SqliteStore;

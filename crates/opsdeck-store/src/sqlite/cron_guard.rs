@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
-use opsdeck_core::cron::{Outage, Slug};
+use opsdeck_core::cron::Outage;
+use opsdeck_core::ids::Slug;
 use opsdeck_core::store::CronGuardStore;
 use uuid::Uuid;
 

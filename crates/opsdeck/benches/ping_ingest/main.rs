@@ -32,8 +32,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug};
-use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes, TokenName};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec};
+use opsdeck_core::ids::Slug;
+use opsdeck_core::ids::TokenName;
+use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::{Application, BuildOptions};
 

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use opsdeck_core::Store;
-use opsdeck_core::cron::{Ping, PingKind, RunSource, Slug, StateWrite, apply_ping};
+use opsdeck_core::cron::{Ping, PingKind, RunSource, StateWrite, apply_ping};
+use opsdeck_core::ids::Slug;
 use sqlx::{Connection, Executor, PgConnection};
 
 use super::{Settings, cpu_time};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use opsdeck_client::exec::{Exec, TAIL_BYTES, run};
 use opsdeck_client::ping::{Pinger, RetryPolicy};
-use opsdeck_core::cron::Slug;
+use opsdeck_core::ids::Slug;
 
 #[derive(clap::Args)]
 pub struct ExecArgs {

@@ -8,7 +8,8 @@ use chrono::Utc;
 use opsdeck_core::Store;
 use opsdeck_core::audit::{Actor, AuditRecord, Target};
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes, TokenName};
+use opsdeck_core::ids::TokenName;
+use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes};
 use uuid::Uuid;
 
 /// The actor the audit log names for command-line changes.

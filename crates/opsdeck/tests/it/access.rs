@@ -244,7 +244,7 @@ impl ClockedApp {
         use opsdeck_core::Clock as _;
         let now = self.clock.now();
         let new = opsdeck_core::token::NewToken {
-            name: opsdeck_core::token::TokenName::parse(role.as_str()).unwrap(),
+            name: opsdeck_core::ids::TokenName::parse(role.as_str()).unwrap(),
             grant: Grant::Role(role),
             created_by: Some("test".into()),
             expires_at: lifetime.map(|lifetime| now + lifetime),

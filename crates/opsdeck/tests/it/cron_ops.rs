@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use opsdeck_core::auth::Role;
-use opsdeck_core::cron::{Ping, PingKind, RunSource, Slug, StateWrite, apply_ping};
+use opsdeck_core::cron::{Ping, PingKind, RunSource, StateWrite, apply_ping};
+use opsdeck_core::ids::Slug;
 use opsdeck_server::config::WebhookFormat;
 use serde_json::{Value, json};
 

@@ -12,7 +12,7 @@ mod shutdown;
 use std::time::Duration;
 
 use opsdeck_core::auth::Role;
-use opsdeck_core::cron::Slug;
+use opsdeck_core::ids::Slug;
 use opsdeck_server::config::{Config, CronConfig, Env};
 use reqwest::Method;
 use serde_json::{Value, json};

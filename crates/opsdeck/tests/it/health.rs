@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use opsdeck_core::auth::Role;
-use opsdeck_core::health::CheckName;
+use opsdeck_core::ids::CheckName;
 use opsdeck_server::config::{CheckConfig, CheckType, Config, Secret};
 use serde_json::Value;
 use tokio::net::TcpListener;

@@ -9,7 +9,8 @@ mod concurrency;
 mod refusals;
 
 use chrono::Utc;
-use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec, Run, Slug};
+use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec, Run};
+use opsdeck_core::ids::Slug;
 use opsdeck_core::token::{Grant, Scope, Scopes};
 use opsdeck_server::config::Config;
 use reqwest::{Method, Response, StatusCode};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, TokenName};
+use opsdeck_core::ids::TokenName;
+use opsdeck_core::token::{self, Grant, NewToken};
 use opsdeck_server::config::{Cidr, Config, Env, RateLimitConfig, TrustedProxies};
 use opsdeck_server::ratelimit::{FakeRelativeClock, RateLimits};
 use reqwest::{Response, StatusCode};

@@ -8,7 +8,7 @@
 
 use super::slug::from_command;
 use super::{FindingKind, Importer, Job, Origin, SlugSource};
-use crate::cron::Slug;
+use crate::ids::Slug;
 
 /// Whether a crontab without a telling path is in system format: its first job has
 /// `root` where a user crontab's command would begin.

@@ -3,7 +3,7 @@
 //! `cd /srv && nice -n 10 /usr/local/bin/backup.sh >> /var/log/b.log 2>&1`), and
 //! [`unique`] numbers a slug that is already taken.
 
-use crate::cron::{SLUG_MAX_CHARS, Slug};
+use crate::ids::{SLUG_MAX_CHARS, Slug};
 
 /// The slug of a job nothing could be derived from.
 const FALLBACK: &str = "cron-job";

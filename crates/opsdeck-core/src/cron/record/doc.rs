@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::{
-    InvalidField, MaintenanceWindow, MonitorName, MonitorSettings, MonitorSpec, MonitorState,
-    Schedule, Slug, Tags, TenantId,
-};
+use super::super::{MaintenanceWindow, MonitorSettings, MonitorSpec, MonitorState, Schedule};
+use crate::ids::{InvalidField, MonitorName, Slug, Tags, TenantId};
 
 /// A stored document could not be read back; `what` names it, `reason` says why (never
 /// quoting a tenant id: field errors do not echo it).

@@ -7,10 +7,10 @@ use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 
 use super::super::{
-    MaintenanceWindow, MonitorName, MonitorSettings, MonitorSpec, MonitorState, MonitorStatus,
-    Schedule, Slug, Tags, TenantId,
+    MaintenanceWindow, MonitorSettings, MonitorSpec, MonitorState, MonitorStatus, Schedule,
 };
 use super::{RunCursor, spec_from_json, spec_json, state_from_json, state_json};
+use crate::ids::{MonitorName, Slug, Tags, TenantId};
 
 fn slug() -> Slug {
     Slug::parse("backup").unwrap()

@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use super::*;
+use crate::health::Status;
 use crate::health::tests::{at, result_at};
-use crate::health::{CheckName, Status};
+use crate::ids::CheckName;
 
 fn change(to: Status, seconds: i64) -> StatusChange {
     StatusChange {

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{AlertIntent, Outcome, Slug, StateWrite, Transition, apply_ping};
+use opsdeck_core::cron::{AlertIntent, Outcome, StateWrite, Transition, apply_ping};
+use opsdeck_core::ids::Slug;
 use uuid::Uuid;
 
 use super::cache::Known;

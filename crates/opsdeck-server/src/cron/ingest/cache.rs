@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use opsdeck_core::cron::{MonitorRecord, MonitorSpec, MonitorState, Slug};
+use opsdeck_core::cron::{MonitorRecord, MonitorSpec, MonitorState};
+use opsdeck_core::ids::Slug;
 
 /// Monitors kept at most. Past it the cache starts over: a replica pinged for more
 /// monitors than this between two batches reads some of them again, nothing worse.

@@ -6,7 +6,8 @@
 //! the batch then applies its pings to the monitor as stored.
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug, SpecPatch, Upserted};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, SpecPatch, Upserted};
+use opsdeck_core::ids::Slug;
 use opsdeck_core::{Store, StoreError, StoreResult};
 
 use super::Provision;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{Slug, StateWrite};
+use opsdeck_core::cron::StateWrite;
+use opsdeck_core::ids::Slug;
 use opsdeck_core::{Store, StoreError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

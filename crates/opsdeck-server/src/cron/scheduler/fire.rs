@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use opsdeck_core::Clock;
-use opsdeck_core::cron::{ERROR_MAX_BYTES, Ping, PingKind, RunSource, Slug};
+use opsdeck_core::cron::{ERROR_MAX_BYTES, Ping, PingKind, RunSource};
+use opsdeck_core::ids::Slug;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use tokio_util::sync::CancellationToken;

@@ -22,7 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opsdeck_core::Store;
-use opsdeck_core::health::{CheckName, Status};
+use opsdeck_core::health::Status;
+use opsdeck_core::ids::CheckName;
 use serde::Serialize;
 
 use crate::config::Secret;

@@ -9,7 +9,7 @@ use axum::Extension;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use opsdeck_core::cron::Slug;
+use opsdeck_core::ids::Slug;
 use serde::Deserialize;
 
 use super::detail::{DetailQuery, monitor_page};

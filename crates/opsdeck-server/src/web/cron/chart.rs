@@ -99,7 +99,8 @@ pub fn duration_chart(runs: &[Run]) -> Option<DurationChart> {
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
-    use opsdeck_core::cron::{Run, RunSource, RunStatus, Slug};
+    use opsdeck_core::cron::{Run, RunSource, RunStatus};
+    use opsdeck_core::ids::Slug;
 
     use super::duration_chart;
 

@@ -7,7 +7,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::auth::Permission;
-use opsdeck_core::cron::{MonitorRecord, Run, RunCursor, Slug};
+use opsdeck_core::cron::{MonitorRecord, Run, RunCursor};
+use opsdeck_core::ids::Slug;
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -174,7 +174,7 @@ struct MessagePage {
 
 /// The dashboard's 404 page for a slug that names no monitor.
 pub fn unknown_monitor(shell: Shell, slug: &str) -> Response {
-    let message = match opsdeck_core::cron::Slug::parse(slug) {
+    let message = match opsdeck_core::ids::Slug::parse(slug) {
         Ok(slug) => format!("There is no cron monitor \"{slug}\"."),
         Err(_) => "There is no cron monitor with that slug.".to_owned(),
     };

@@ -3,7 +3,8 @@
 //! of one run ([`LogPanel`]).
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{Run, RunStatus, Slug};
+use opsdeck_core::cron::{Run, RunStatus};
+use opsdeck_core::ids::Slug;
 use uuid::Uuid;
 
 use super::{duration_ms, run_class, run_word};

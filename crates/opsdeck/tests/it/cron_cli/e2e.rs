@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use opsdeck_core::auth::Role;
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Run, RunSource, RunStatus, Schedule, Slug};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, Run, RunSource, RunStatus, Schedule};
+use opsdeck_core::ids::Slug;
 use opsdeck_core::token::{Grant, Scope, Scopes};
 
 use super::{run, stderr, stdout, temp_dir};

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use opsdeck_core::cron::{RunSource, RunStatus, Slug};
+use opsdeck_core::cron::{RunSource, RunStatus};
+use opsdeck_core::ids::Slug;
 
 use super::receiver::Endpoints;
 use crate::support::app::METRICS_TOKEN;

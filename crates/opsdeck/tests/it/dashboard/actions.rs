@@ -7,7 +7,8 @@ use std::time::Duration;
 use opsdeck_core::alert::AlertEvent;
 use opsdeck_core::audit::AuditFilter;
 use opsdeck_core::auth::Role;
-use opsdeck_core::health::{CheckName, Status, StatusChange};
+use opsdeck_core::health::{Status, StatusChange};
+use opsdeck_core::ids::CheckName;
 use reqwest::StatusCode;
 
 use super::{WEBHOOK_SECRET, alerting, client, fast_health, form_value, sign_in};

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use opsdeck_core::health::{CheckName, Sample, Status, StatusChange};
+use opsdeck_core::health::{Sample, Status, StatusChange};
+use opsdeck_core::ids::CheckName;
 use opsdeck_server::web::charts::{latency_chart, sparkline, timeline};
 use opsdeck_server::web::format;
 

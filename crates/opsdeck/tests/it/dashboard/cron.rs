@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use opsdeck_core::audit::AuditFilter;
 use opsdeck_core::auth::Role;
-use opsdeck_core::cron::{RunStatus, Slug};
+use opsdeck_core::cron::RunStatus;
+use opsdeck_core::ids::Slug;
 use opsdeck_core::token::Scope;
 use opsdeck_server::config::{Config, JobDefinition};
 use reqwest::StatusCode;

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use opsdeck_core::auth::{Permission, Role};
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, Slug};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec};
+use opsdeck_core::ids::Slug;
 use opsdeck_server::router::{Access, Kind, route_table};
 use reqwest::{Method, StatusCode};
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use opsdeck_core::auth::Role;
 use opsdeck_core::cron::{
-    MonitorName, MonitorSettings, MonitorSource, MonitorSpec, RunSource, RunStatus, Schedule, Slug,
+    MonitorSettings, MonitorSource, MonitorSpec, RunSource, RunStatus, Schedule,
 };
+use opsdeck_core::ids::{MonitorName, Slug};
 use opsdeck_core::token::Scope;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use opsdeck_core::cron::{MonitorSource, MonitorSpec, MonitorStatus, RunStatus, Slug};
+use opsdeck_core::cron::{MonitorSource, MonitorSpec, MonitorStatus, RunStatus};
+use opsdeck_core::ids::Slug;
 use reqwest::StatusCode;
 use uuid::Uuid;
 

@@ -12,6 +12,7 @@ use opsdeck_core::Store;
 use opsdeck_core::audit::{
     Actor, AuditEntry, AuditFilter, AuditRecord, GENESIS_HASH, Target, verify_chain,
 };
+use opsdeck_core::ids::TenantId;
 use tokio::sync::Barrier;
 
 use crate::support::contract::contract;
@@ -87,7 +88,7 @@ pub(super) async fn seed(store: &Arc<dyn Store>) -> Vec<AuditEntry> {
         (5, job("1"), Some("acme")),
     ] {
         records[i].target = target;
-        records[i].tenant_id = tenant.map(str::to_owned);
+        records[i].tenant_id = tenant.map(tenant_id);
     }
     records[3].outcome = 401;
     records[3].client_addr = Some("203.0.113.9".into());
@@ -133,9 +134,9 @@ async fn appended_entry_reads_back_exactly(store: Arc<dyn Store>) {
         action: "token.created".into(),
         target: Some(Target {
             kind: "token".into(),
-            id: String::new(),
+            id: "tenant \"quoted\"; DROP TABLE audit_log; --".into(),
         }),
-        tenant_id: Some("tenant \"quoted\"; DROP TABLE audit_log; --".into()),
+        tenant_id: Some(tenant_id("acme:eu-1@billing.v2")),
         outcome: u16::MAX,
         client_addr: Some("2001:db8::1".into()),
         request_id: Some("req-7".into()),
@@ -246,4 +247,9 @@ async fn concurrent_appends_chain_without_gaps(db: &TestDb) {
         assert!(report.is_intact(), "{report:?}");
         assert_eq!((report.checked, report.last_seq), (320, Some(320)));
     }
+}
+
+/// A tenant id the tests know to be valid.
+fn tenant_id(text: &str) -> TenantId {
+    TenantId::parse(text).expect("valid tenant id")
 }

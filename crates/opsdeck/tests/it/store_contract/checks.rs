@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use opsdeck_core::Store;
-use opsdeck_core::health::{self, CheckName, CheckResult, Sample, Status, StatusChange};
+use opsdeck_core::health::{self, CheckResult, Sample, Status, StatusChange};
+use opsdeck_core::ids::CheckName;
 
 use crate::support::contract::contract;
 

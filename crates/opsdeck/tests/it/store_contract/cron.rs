@@ -15,10 +15,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use opsdeck_core::Store;
 use opsdeck_core::cron::{
-    MaintenanceWindow, MonitorName, MonitorRecord, MonitorSettings, MonitorSource, MonitorSpec,
-    MonitorState, MonitorStatus, Outcome, Run, RunSource, RunStatus, Schedule, Slug, StateWrite,
-    Tags, TenantId,
+    MaintenanceWindow, MonitorRecord, MonitorSettings, MonitorSource, MonitorSpec, MonitorState,
+    MonitorStatus, Outcome, Run, RunSource, RunStatus, Schedule, StateWrite,
 };
+use opsdeck_core::ids::{MonitorName, Slug, Tags, TenantId};
 use uuid::Uuid;
 
 /// A Monday, ten in the morning, UTC, plus `seconds`.

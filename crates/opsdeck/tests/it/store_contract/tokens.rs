@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use opsdeck_core::auth::Role;
+use opsdeck_core::ids::TokenName;
 use opsdeck_core::token::{
-    self, Grant, NewSecret, NewToken, Scope, Scopes, TokenHash, TokenKind, TokenName, TokenRecord,
+    self, Grant, NewSecret, NewToken, Scope, Scopes, TokenHash, TokenKind, TokenRecord,
 };
 use opsdeck_core::{Store, StoreError};
 use tokio::sync::Barrier;

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::auth::Role;
-use opsdeck_core::token::{self, Grant, NewToken, TokenName};
+use opsdeck_core::ids::TokenName;
+use opsdeck_core::token::{self, Grant, NewToken};
 use opsdeck_server::config::{Config, Secret};
 use opsdeck_server::state::AppState;
 use opsdeck_server::{Application, BuildOptions};

@@ -1,5 +1,5 @@
 use super::slug::{from_command, slugify, unique};
-use crate::cron::SLUG_MAX_CHARS;
+use crate::ids::SLUG_MAX_CHARS;
 
 #[test]
 fn slugify_keeps_slug_characters_and_joins_the_rest_with_dashes() {

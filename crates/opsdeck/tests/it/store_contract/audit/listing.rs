@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use opsdeck_core::Store;
 use opsdeck_core::audit::{AuditEntry, AuditFilter, AuditRecord, Target};
 
-use super::{actor, at, record, seed};
+use super::{actor, at, record, seed, tenant_id};
 use crate::support::contract::contract;
 
 contract! {
@@ -63,12 +63,12 @@ async fn filters_select_by_each_field(store: Arc<dyn Store>) {
         ),
         (
             "tenant",
-            by(|f| f.tenant_id = Some("acme".into())),
+            by(|f| f.tenant_id = Some(tenant_id("acme"))),
             &[6, 5, 2],
         ),
         (
             "actor and tenant",
-            by(|f| (f.actor, f.tenant_id) = (Some("alice".into()), Some("acme".into()))),
+            by(|f| (f.actor, f.tenant_id) = (Some("alice".into()), Some(tenant_id("acme")))),
             &[6],
         ),
         ("no match", by(|f| f.action = Some("job.retr".into())), &[]),
@@ -157,7 +157,10 @@ fn meets(filter: &AuditFilter, entry: &AuditEntry) -> bool {
         && is(&filter.action, Some(&r.action))
         && is(&filter.target_kind, target.map(|t| t.kind.as_str()))
         && is(&filter.target_id, target.map(|t| t.id.as_str()))
-        && is(&filter.tenant_id, r.tenant_id.as_deref())
+        && filter
+            .tenant_id
+            .as_ref()
+            .is_none_or(|w| r.tenant_id.as_ref() == Some(w))
         && filter.since.is_none_or(|since| r.at >= since)
         && filter.until.is_none_or(|until| r.at < until)
         && filter.before_seq.is_none_or(|before| entry.seq < before)
@@ -190,11 +193,11 @@ fn many_records() -> Vec<AuditRecord> {
                 });
             }
             if i % 11 == 0 {
-                r.tenant_id = Some("acme".into());
+                r.tenant_id = Some(tenant_id("acme"));
             }
             match i {
                 5 | 2_100 => r.actor = actor("tok_r", "rare:one"),
-                1_500 => r.tenant_id = Some("globex".into()),
+                1_500 => r.tenant_id = Some(tenant_id("globex")),
                 1_000 => r.at = at(3_000),
                 2_900 => r.at = at(10),
                 _ => {}
@@ -250,14 +253,17 @@ async fn filters_over_many_blocks_find_what_a_full_scan_finds(store: Arc<dyn Sto
             "target",
             by(&|f| (f.target_kind, f.target_id) = (some("job"), some("2"))),
         ),
-        ("one-off tenant", by(&|f| f.tenant_id = some("globex"))),
+        (
+            "one-off tenant",
+            by(&|f| f.tenant_id = Some(tenant_id("globex"))),
+        ),
         (
             "tenant and actor",
-            by(&|f| (f.tenant_id, f.actor) = (some("acme"), some("bob"))),
+            by(&|f| (f.tenant_id, f.actor) = (Some(tenant_id("acme")), some("bob"))),
         ),
         (
             "values that never meet",
-            by(&|f| (f.tenant_id, f.actor) = (some("globex"), some("tok_r"))),
+            by(&|f| (f.tenant_id, f.actor) = (Some(tenant_id("globex")), some("tok_r"))),
         ),
         ("unknown value", by(&|f| f.action = some("job.retr"))),
         ("since", by(&|f| f.since = Some(at(2_000)))),
@@ -279,7 +285,7 @@ async fn filters_over_many_blocks_find_what_a_full_scan_finds(store: Arc<dyn Sto
         ),
         (
             "before a block boundary",
-            by(&|f| (f.tenant_id, f.before_seq) = (some("acme"), Some(2_049))),
+            by(&|f| (f.tenant_id, f.before_seq) = (Some(tenant_id("acme")), Some(2_049))),
         ),
         (
             "before the first entry",
@@ -303,7 +309,7 @@ async fn filters_over_many_blocks_find_what_a_full_scan_finds(store: Arc<dyn Sto
     }
 
     // Paging with the cursor walks every match once, in order.
-    let acme = by(&|f| (f.tenant_id, f.limit) = (some("acme"), 7));
+    let acme = by(&|f| (f.tenant_id, f.limit) = (Some(tenant_id("acme")), 7));
     let mut paged = Vec::new();
     let mut before_seq = None;
     loop {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use opsdeck_core::cron::{
     LogAppend, MonitorFilter, MonitorSource, MonitorSpec, MonitorState, MonitorStatus, RunStatus,
-    Schedule, Tags, TenantId, Upserted,
+    Schedule, Upserted,
 };
+use opsdeck_core::ids::{Tags, TenantId};
 use opsdeck_core::{Store, StoreError};
 
 use super::{Rebuild, at, create, full_spec, get, run, slug, spec, state_with, step};

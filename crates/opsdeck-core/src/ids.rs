@@ -1,6 +1,7 @@
-//! The names a monitor is known by: its [`Slug`] (the ping URL and the key everywhere),
-//! its [`MonitorName`] for people, its [`Tags`] and the [`TenantId`] it belongs to. Each
-//! parses its input, so a handler holds a valid value or has answered 400.
+//! The parsed names opsdeck keys things by: a monitor's [`Slug`], [`MonitorName`] and
+//! [`Tags`], the [`TenantId`] anything may belong to, a health [`CheckName`] and a
+//! [`TokenName`]. Each parses its input, so a handler holds a valid value or has answered
+//! 400; nothing else in the workspace defines a name type.
 //!
 //! Errors name the field and say what is wrong, but never repeat a tenant id: that is
 //! tenant data, and errors end up in logs.
@@ -259,3 +260,109 @@ impl From<Tags> for Vec<String> {
         tags.0
     }
 }
+
+/// The longest check name. Names key the health+json `checks` object and URL paths, so
+/// they stay short.
+pub const CHECK_NAME_MAX_CHARS: usize = 64;
+
+/// The configured name of a check: 1–64 characters of `a-z`, `0-9`, `_`, `.`, `-`. No `:`,
+/// since health+json keys checks `name:measurement`, and nothing that needs escaping in a
+/// URL path.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct CheckName(String);
+
+/// Why a check name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid check name {0:?}: use 1 to {CHECK_NAME_MAX_CHARS} characters of a-z, 0-9, '_', '.', '-'"
+)]
+pub struct InvalidCheckName(pub String);
+
+impl CheckName {
+    pub fn parse(text: &str) -> Result<Self, InvalidCheckName> {
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-');
+        if text.is_empty() || text.len() > CHECK_NAME_MAX_CHARS || !text.chars().all(allowed) {
+            return Err(InvalidCheckName(text.to_owned()));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for CheckName {
+    type Err = InvalidCheckName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CheckName::parse(s)
+    }
+}
+
+impl TryFrom<String> for CheckName {
+    type Error = InvalidCheckName;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        CheckName::parse(&text)
+    }
+}
+
+impl From<CheckName> for String {
+    fn from(name: CheckName) -> Self {
+        name.0
+    }
+}
+
+/// A token's human label: 1 to 100 characters after trimming, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenNameError {
+    #[error("the token name is empty")]
+    Empty,
+    #[error("the token name has {0} characters; at most {max} are allowed", max = TokenName::MAX_CHARS)]
+    TooLong(usize),
+    #[error("the token name contains a control character")]
+    ControlCharacter,
+}
+
+impl TokenName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(text: &str) -> Result<Self, TokenNameError> {
+        let name = text.trim();
+        let chars = name.chars().count();
+        if chars == 0 {
+            Err(TokenNameError::Empty)
+        } else if chars > Self::MAX_CHARS {
+            Err(TokenNameError::TooLong(chars))
+        } else if name.chars().any(char::is_control) {
+            Err(TokenNameError::ControlCharacter)
+        } else {
+            Ok(TokenName(name.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TokenName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,3 +1,5 @@
+//! Unit tests of the parsed names.
+
 use super::*;
 
 #[test]
@@ -41,7 +43,10 @@ fn names_are_trimmed_and_printable() {
     );
     assert!(MonitorName::parse("a\u{7}b").is_err());
     assert!(MonitorName::parse(&"x".repeat(NAME_MAX_CHARS + 1)).is_err());
-    assert_eq!(MonitorName::from(&slug()).as_str(), "backup");
+    assert_eq!(
+        MonitorName::from(&Slug::parse("backup").unwrap()).as_str(),
+        "backup"
+    );
 }
 
 #[test]
