@@ -101,14 +101,17 @@ pub enum AuthMethod {
     Session,
     Oidc,
     Proxy,
+    /// The server's command line (`opsdeck token …`), run by whoever can reach the database.
+    Cli,
 }
 
 impl AuthMethod {
-    pub const ALL: [AuthMethod; 4] = [
+    pub const ALL: [AuthMethod; 5] = [
         AuthMethod::Token,
         AuthMethod::Session,
         AuthMethod::Oidc,
         AuthMethod::Proxy,
+        AuthMethod::Cli,
     ];
 
     /// Reads back [`AuthMethod::as_str`] exactly, as the stores keep it.
@@ -122,6 +125,7 @@ impl AuthMethod {
             AuthMethod::Session => "session",
             AuthMethod::Oidc => "oidc",
             AuthMethod::Proxy => "proxy",
+            AuthMethod::Cli => "cli",
         }
     }
 }

@@ -66,9 +66,9 @@ enum TokenCommand {
         /// Lifetime such as 30d or 12h; without it the token does not expire.
         #[arg(long, value_parser = humantime::parse_duration)]
         expires_in: Option<std::time::Duration>,
-        /// Why it is created; kept in the audit log.
+        /// Why it is created (1–500 characters); kept in the audit log.
         #[arg(long)]
-        reason: Option<String>,
+        reason: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -80,9 +80,9 @@ enum TokenCommand {
     /// Revoke a token or key by id.
     Revoke {
         id: uuid::Uuid,
-        /// Why it is revoked; kept in the audit log.
+        /// Why it is revoked (1–500 characters); kept in the audit log.
         #[arg(long)]
-        reason: Option<String>,
+        reason: String,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -141,8 +141,8 @@ fn main() -> ExitCode {
             Command::CheckConfig { file } => commands::check_config(&file),
             Command::Token(command) => commands::token_command(cli.config, command).await,
             Command::Audit(AuditCommand::Verify { database }) => {
-                let store = commands::open_store(cli.config, database).await?;
-                commands::audit::verify(store.as_ref()).await
+                let opened = commands::open_store(cli.config, database).await?;
+                commands::audit::verify(opened.store.as_ref()).await
             }
             Command::Exec(args) => commands::exec::exec(args).await,
             Command::Cron(command) => commands::cron::run(command).await,

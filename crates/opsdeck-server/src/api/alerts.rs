@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
+use crate::ops::{Caller, alerts};
 use crate::state::AppState;
 
 const MAX_LIMIT: u32 = 500;
@@ -110,6 +111,7 @@ pub struct AlertsPage {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_alerts(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<AlertsQuery>,
 ) -> Result<axum::Json<AlertsPage>, ApiError> {
     let limit = query.limit.unwrap_or(DeliveryFilter::DEFAULT_LIMIT);
@@ -137,7 +139,7 @@ pub async fn list_alerts(
         after,
         limit,
     };
-    let deliveries = state.store().list_alert_deliveries(&filter).await?;
+    let deliveries = alerts::list_deliveries(&state, &caller, &filter).await?;
     let next = (deliveries.len() == limit as usize)
         .then(|| deliveries.last().map(|d| d.cursor().to_string()))
         .flatten();

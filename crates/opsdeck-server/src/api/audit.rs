@@ -5,13 +5,14 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use opsdeck_core::audit::{AuditEntry, AuditFilter, verify_chain};
+use opsdeck_core::audit::{AuditEntry, AuditFilter};
 use opsdeck_core::ids::TenantId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Query;
+use crate::ops::{Caller, audit};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -90,6 +91,7 @@ pub struct AuditPage {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_audit(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<AuditQuery>,
 ) -> Result<axum::Json<AuditPage>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
@@ -122,7 +124,7 @@ pub async fn list_audit(
         before_seq: query.before,
         limit,
     };
-    let entries = state.store().list_audit(&filter).await?;
+    let entries = audit::list_entries(&state, &caller, &filter).await?;
     let next = (entries.len() == limit as usize)
         .then(|| entries.last().map(|e| e.seq))
         .flatten();
@@ -147,8 +149,9 @@ pub struct AuditVerification {
     responses((status = 200, body = AuditVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify_audit(
     State(state): State<AppState>,
+    caller: Caller,
 ) -> Result<axum::Json<AuditVerification>, ApiError> {
-    let report = verify_chain(state.store().as_ref(), 1000).await?;
+    let report = audit::verify(&state, &caller).await?;
     Ok(axum::Json(AuditVerification {
         status: if report.first_break.is_none() {
             "intact"

@@ -1,24 +1,19 @@
-//! Changing cron monitors (SPEC §4): create, update and delete (admin, "manage monitors'
-//! config"); pause, resume and trigger (operator). Every change is a guarded write: a
-//! reason, the audit entry committed before the answer. Pausing, resuming and triggering
-//! with their audit entries are [`set_paused`] and [`trigger_job`], which the dashboard's
-//! forms call too, so both record the same action the same way.
+//! Changing cron monitors through the JSON API (SPEC §4): create, update and delete (admin);
+//! pause, resume and trigger (operator). The changes, their permissions and audit entries
+//! are [`crate::ops::cron`]'s; this file parses the bodies and answers.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use opsdeck_core::StoreError;
-use opsdeck_core::cron::{MonitorRecord, MonitorSource, MonitorSpec};
-use opsdeck_core::ids::Slug;
+use opsdeck_core::cron::MonitorSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::cron::{MonitorView, monitor_of, no_monitor, slug_of};
-use crate::api::guard::{Guarded, Reason, WriteBody, WriteContext};
 use crate::config::MonitorDefinition;
-use crate::cron::TriggerError;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Path;
+use crate::guard::{Guarded, WriteBody};
+use crate::ops::cron::{self, MonitorView, slug_of};
 use crate::state::AppState;
 
 /// A monitor to create, and why.
@@ -67,20 +62,6 @@ impl<'de> Deserialize<'de> for UpdateMonitor {
     }
 }
 
-/// Commits the audit entry of a change to the monitor `slug`; `outcome` is the status the
-/// caller answers.
-async fn audit_change(
-    write: &WriteContext,
-    action: &str,
-    slug: &Slug,
-    reason: &Reason,
-    outcome: u16,
-) -> Result<(), ApiError> {
-    write
-        .audit(action, Some(("monitor", slug.to_string())), reason, outcome)
-        .await
-}
-
 fn spec_of(definition: &MonitorDefinition) -> Result<MonitorSpec, ApiError> {
     definition.to_spec().map_err(|problems| {
         let text = problems
@@ -100,32 +81,14 @@ fn spec_of(definition: &MonitorDefinition) -> Result<MonitorSpec, ApiError> {
 pub async fn create_monitor(
     State(state): State<AppState>,
     Guarded {
-        write,
+        caller,
         reason,
         body,
     }: Guarded<CreateMonitor>,
 ) -> Result<(StatusCode, axum::Json<MonitorView>), ApiError> {
     let spec = spec_of(&body.monitor)?;
-    let now = state.clock().now();
-    let record = match state
-        .store()
-        .create_monitor(&spec, MonitorSource::Api, now)
-        .await
-    {
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "conflict",
-                format!("a cron monitor \"{}\" exists already", spec.slug()),
-            ));
-        }
-        other => other?,
-    };
-    audit_change(&write, "cron.monitor.created", spec.slug(), &reason, 201).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(MonitorView::new(&record, now)),
-    ))
+    let view = cron::create_monitor(&state, state.ops().act(&caller, &reason), &spec).await?;
+    Ok((StatusCode::CREATED, axum::Json(view)))
 }
 
 /// The new definition of a monitor (its slug stays), and why. Fields left out keep
@@ -153,7 +116,7 @@ pub async fn update_monitor(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Guarded {
-        write,
+        caller,
         reason,
         body,
     }: Guarded<UpdateMonitor>,
@@ -166,11 +129,8 @@ pub async fn update_monitor(
         ));
     }
     let spec = spec_of(&body.monitor)?;
-    monitor_of(&state, &slug).await?;
-    let now = state.clock().now();
-    let record = state.store().update_monitor(&spec, now).await?;
-    audit_change(&write, "cron.monitor.updated", &slug, &reason, 200).await?;
-    Ok(axum::Json(MonitorView::new(&record, now)))
+    let view = cron::update_monitor(&state, state.ops().act(&caller, &reason), &spec).await?;
+    Ok(axum::Json(view))
 }
 
 /// Why, for actions without other input.
@@ -195,54 +155,25 @@ impl WriteBody for MonitorAction {
 pub async fn delete_monitor(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Guarded { write, reason, .. }: Guarded<MonitorAction>,
+    Guarded { caller, reason, .. }: Guarded<MonitorAction>,
 ) -> Result<StatusCode, ApiError> {
     let slug = slug_of(&slug)?;
-    if !state.store().delete_monitor(&slug).await? {
-        return Err(no_monitor(&slug));
-    }
-    audit_change(&write, "cron.monitor.deleted", &slug, &reason, 204).await?;
+    cron::delete_monitor(&state, state.ops().act(&caller, &reason), &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Pauses or resumes `slug` and commits the audit entry (`outcome` is the status the
-/// caller answers): the JSON API's action and the dashboard's form alike. `None`, with
-/// nothing audited, when no monitor has that slug.
-pub(crate) async fn set_paused(
-    state: &AppState,
-    write: &WriteContext,
-    reason: &Reason,
-    slug: &Slug,
-    paused: bool,
-    outcome: u16,
-) -> Result<Option<MonitorRecord>, ApiError> {
-    let now = state.clock().now();
-    let record = match state.store().set_monitor_paused(slug, paused, now).await {
-        Err(StoreError::NotFound) => return Ok(None),
-        other => other?,
-    };
-    let action = if paused {
-        "cron.monitor.paused"
-    } else {
-        "cron.monitor.resumed"
-    };
-    audit_change(write, action, slug, reason, outcome).await?;
-    Ok(Some(record))
-}
-
-/// [`set_paused`] for the JSON API: the monitor as it is now, or 404.
+/// [`cron::set_paused`] for the JSON API: the monitor as it is now.
 async fn answer_paused(
     state: &AppState,
-    write: &WriteContext,
-    reason: &Reason,
+    Guarded { caller, reason, .. }: Guarded<MonitorAction>,
     slug: &str,
     paused: bool,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
     let slug = slug_of(slug)?;
-    let record = set_paused(state, write, reason, &slug, paused, 200)
-        .await?
-        .ok_or_else(|| no_monitor(&slug))?;
-    Ok(axum::Json(MonitorView::new(&record, state.clock().now())))
+    let act = state.ops().act(&caller, &reason);
+    Ok(axum::Json(
+        cron::set_paused(state, act, &slug, paused).await?,
+    ))
 }
 
 /// Pauses a monitor: runs are still recorded; nothing is expected or alerted.
@@ -254,9 +185,9 @@ async fn answer_paused(
 pub async fn pause_monitor(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Guarded { write, reason, .. }: Guarded<MonitorAction>,
+    guarded: Guarded<MonitorAction>,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
-    answer_paused(&state, &write, &reason, &slug, true).await
+    answer_paused(&state, guarded, &slug, true).await
 }
 
 /// Resumes a paused monitor: the slots of the pause are not expected after the fact.
@@ -268,27 +199,9 @@ pub async fn pause_monitor(
 pub async fn resume_monitor(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Guarded { write, reason, .. }: Guarded<MonitorAction>,
+    guarded: Guarded<MonitorAction>,
 ) -> Result<axum::Json<MonitorView>, ApiError> {
-    answer_paused(&state, &write, &reason, &slug, false).await
-}
-
-/// Fires the HTTP job `slug` now and commits the audit entry (`outcome` is the status the
-/// caller answers): the JSON API's action and the dashboard's form alike. The inner `Err`
-/// is why the job was not fired; nothing is audited then.
-pub(crate) async fn trigger_job(
-    state: &AppState,
-    write: &WriteContext,
-    reason: &Reason,
-    slug: &Slug,
-    outcome: u16,
-) -> Result<Result<Uuid, TriggerError>, ApiError> {
-    let run_id = match crate::cron::trigger(state, slug).await {
-        Ok(run_id) => run_id,
-        Err(err) => return Ok(Err(err)),
-    };
-    audit_change(write, "cron.monitor.triggered", slug, reason, outcome).await?;
-    Ok(Ok(run_id))
+    answer_paused(&state, guarded, &slug, false).await
 }
 
 /// A run started by `POST /ops/cron/{slug}/trigger`.
@@ -310,18 +223,10 @@ pub struct TriggeredRun {
 pub async fn trigger_monitor(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-    Guarded { write, reason, .. }: Guarded<MonitorAction>,
+    Guarded { caller, reason, .. }: Guarded<MonitorAction>,
 ) -> Result<(StatusCode, axum::Json<TriggeredRun>), ApiError> {
     let slug = slug_of(&slug)?;
-    let run_id = trigger_job(&state, &write, &reason, &slug, 202)
-        .await?
-        .map_err(|err| match err {
-            TriggerError::NotFound => no_monitor(&slug),
-            TriggerError::NotAJob => ApiError::conflict(format!(
-                "\"{slug}\" is not an HTTP job opsdeck fires: only [[cron.jobs]] monitors can be triggered"
-            )),
-            TriggerError::Unavailable => ApiError::unavailable(err.to_string()),
-        })?;
+    let run_id = cron::trigger_job(&state, state.ops().act(&caller, &reason), &slug).await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(TriggeredRun {

@@ -1,6 +1,6 @@
 //! `/ops/health` (SPEC §3): the service's health in the `application/health+json` format
-//! of the IETF draft, answered from memory; one check's history and figures; and running a
-//! check now (operator, guarded).
+//! of the IETF draft, answered from memory; one check's history and figures, and running a
+//! check now (operator, guarded), from [`crate::ops::health`].
 
 use std::collections::BTreeMap;
 
@@ -9,15 +9,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use opsdeck_core::health::Status;
-use opsdeck_core::ids::CheckName;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::guard::{Guarded, WriteBody};
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::Path;
-use crate::health::{CheckDetail, CheckView, check_detail};
+use crate::guard::{Guarded, WriteBody};
+use crate::health::{CheckDetail, CheckView};
 use crate::middleware::request_id;
+use crate::ops::{Caller, health};
 use crate::state::AppState;
 
 /// The health document (draft-inadarei-api-health-check-06).
@@ -178,13 +178,10 @@ fn health_response(status: Status, body: axum::body::Bytes) -> Response {
               (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_check(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<axum::Json<CheckDetail>, ApiError> {
-    let name = known_check(&state, &name)?;
-    check_detail(state.health(), &name)
-        .await?
-        .map(axum::Json)
-        .ok_or_else(|| no_such_check(name.as_str()))
+    Ok(axum::Json(health::get_check(&state, &caller, &name).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -209,36 +206,8 @@ impl WriteBody for RunCheck {
 pub async fn run_check(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Guarded { write, reason, .. }: Guarded<RunCheck>,
+    Guarded { caller, reason, .. }: Guarded<RunCheck>,
 ) -> Result<axum::Json<CheckView>, ApiError> {
-    let name = known_check(&state, &name)?;
-    write
-        .audit(
-            "health.check.run",
-            Some(("check", name.to_string())),
-            &reason,
-            200,
-        )
-        .await?;
-    state
-        .health()
-        .run_now(&name)
-        .await
-        .map(axum::Json)
-        .ok_or_else(|| no_such_check(name.as_str()))
-}
-
-fn known_check(state: &AppState, name: &str) -> Result<CheckName, ApiError> {
-    CheckName::parse(name)
-        .ok()
-        .filter(|name| state.health().spec(name).is_some())
-        .ok_or_else(|| no_such_check(name))
-}
-
-fn no_such_check(name: &str) -> ApiError {
-    // The name came from the URL: echo it only if it is a plausible check name.
-    match CheckName::parse(name) {
-        Ok(name) => ApiError::not_found(format!("no health check named \"{name}\"")),
-        Err(_) => ApiError::not_found("no health check with that name"),
-    }
+    let act = state.ops().act(&caller, &reason);
+    Ok(axum::Json(health::run_check(&state, act, &name).await?))
 }

@@ -1,13 +1,13 @@
-//! HTTP handlers, one resource per file, named verb-noun. Handlers hold no SQL and no HTML:
-//! they parse input with the extractors of [`crate::extract`], call the store or a domain
-//! service, and return JSON or an [`crate::ApiError`].
+//! The JSON API's handlers, one resource per file, named verb-noun. A handler is a thin
+//! adapter: it parses input with the extractors of [`crate::extract`] and the guards of
+//! [`crate::guard`], calls the use-case in [`crate::ops`], and answers JSON or an
+//! [`crate::ApiError`]. No handler calls the store.
 
 pub mod alerts;
 pub mod audit;
 pub mod checkins;
 pub mod cron;
 pub mod cron_admin;
-pub mod guard;
 pub mod health;
 pub mod instances;
 pub mod metrics;

@@ -59,21 +59,9 @@ pub async fn livez() -> Response {
         (status = 503, description = "not ready", body = ProbeBody, content_type = "application/health+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let failure = if state.is_draining() {
-        Some("shutting down")
-    } else {
-        match tokio::time::timeout(READY_TIMEOUT, state.store().ping()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(err)) => {
-                tracing::warn!(error = %crate::error::chain(&err), "readiness: database ping failed");
-                Some("the database does not answer")
-            }
-            Err(_) => {
-                tracing::warn!("readiness: database ping timed out");
-                Some("the database does not answer in time")
-            }
-        }
-    };
+    let failure = crate::ops::instances::readiness(&state, READY_TIMEOUT)
+        .await
+        .err();
     match failure {
         None => probe(
             StatusCode::OK,

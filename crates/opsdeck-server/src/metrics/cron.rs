@@ -34,7 +34,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::api::cron::MonitorView;
+use crate::ops::cron::MonitorView;
 
 /// How long values read from the store are served before the next scrape reads again.
 pub const CACHE_TTL: Duration = Duration::from_secs(3);

@@ -14,6 +14,7 @@ use super::format;
 use super::shell::{Section, Shell};
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::ops::{Caller, alerts};
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 50;
@@ -57,13 +58,14 @@ fn local_link(link: &str) -> String {
 /// The latest events, newest first, from the latest deliveries (one per event and webhook).
 pub async fn recent_events(
     state: &AppState,
+    caller: &Caller,
     now: DateTime<Utc>,
 ) -> Result<Vec<EventRow>, ApiError> {
     let filter = DeliveryFilter {
         limit: 4 * RECENT_EVENTS as u32,
         ..DeliveryFilter::default()
     };
-    let deliveries = state.store().list_alert_deliveries(&filter).await?;
+    let deliveries = alerts::list_deliveries(state, caller, &filter).await?;
     let mut events: Vec<(&AlertEvent, Vec<&Delivery>)> = Vec::new();
     for delivery in &deliveries {
         match events.iter().position(|(e, _)| e.id == delivery.event.id) {
@@ -177,6 +179,7 @@ fn older_link(form: &AlertsForm, cursor: DeliveryCursor) -> String {
 pub async fn show_alerts(
     State(state): State<AppState>,
     shell: Shell,
+    caller: Caller,
     Query(form): Query<AlertsForm>,
 ) -> Result<Page<impl Template>, ApiError> {
     let shell = shell.at(Section::Alerts);
@@ -198,7 +201,7 @@ pub async fn show_alerts(
         }
     };
     let now = state.clock().now();
-    let deliveries = state.store().list_alert_deliveries(&filter).await?;
+    let deliveries = alerts::list_deliveries(&state, &caller, &filter).await?;
     page.first_page = filter.after.is_none();
     page.older = (deliveries.len() == PAGE_SIZE as usize)
         .then(|| {

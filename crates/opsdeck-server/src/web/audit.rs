@@ -13,6 +13,7 @@ use super::format;
 use super::shell::{Section, Shell};
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::ops::{Caller, audit};
 use crate::state::AppState;
 
 const PAGE_SIZE: u32 = 50;
@@ -144,6 +145,7 @@ fn older_link(form: &AuditForm, last_seq: i64) -> String {
 pub async fn show_audit(
     State(state): State<AppState>,
     shell: Shell,
+    caller: Caller,
     Query(form): Query<AuditForm>,
 ) -> Result<Page<impl Template>, ApiError> {
     let shell = shell.at(Section::Audit);
@@ -161,7 +163,7 @@ pub async fn show_audit(
             return Ok(Page::with_status(page, StatusCode::BAD_REQUEST));
         }
     };
-    let entries = state.store().list_audit(&filter).await?;
+    let entries = audit::list_entries(&state, &caller, &filter).await?;
     let older = (entries.len() == PAGE_SIZE as usize)
         .then(|| entries.last().map(|e| older_link(&form, e.seq)))
         .flatten();

@@ -4,8 +4,7 @@
 //! session's CSRF token, a mandatory reason, and an audit entry committed before the run.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
@@ -19,11 +18,11 @@ use super::charts::{self, Band, LatencyChart};
 use super::checks::{Board, CheckRow};
 use super::format;
 use super::shell::{Section, Shell};
-use crate::api::guard::{Reason, WriteContext};
-use crate::auth::session::SessionContext;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
-use crate::health::{CheckDetail, check_detail};
+use crate::guard::{GuardedForm, NoFields};
+use crate::health::CheckDetail;
+use crate::ops::{Caller, health};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -152,11 +151,18 @@ fn unknown_check(shell: Shell, name: &str) -> Response {
     .into_response()
 }
 
-async fn detail_of(state: &AppState, name: &str) -> Result<Option<CheckDetail>, ApiError> {
-    let Ok(name) = CheckName::parse(name) else {
-        return Ok(None);
-    };
-    Ok(check_detail(state.health(), &name).await?)
+/// The check's detail, or the page that says there is no such check.
+async fn detail_of(
+    state: &AppState,
+    caller: &Caller,
+    shell: &Shell,
+    name: &str,
+) -> Result<Result<CheckDetail, Response>, ApiError> {
+    match health::get_check(state, caller, name).await {
+        Ok(detail) => Ok(Ok(detail)),
+        Err(err) if err.code() == "not_found" => Ok(Err(unknown_check(shell.clone(), name))),
+        Err(err) => Err(err),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,11 +174,13 @@ pub struct CheckQuery {
 pub async fn show_check(
     State(state): State<AppState>,
     shell: Shell,
+    caller: Caller,
     Path(name): Path<String>,
     Query(query): Query<CheckQuery>,
 ) -> Result<Response, ApiError> {
-    let Some(detail) = detail_of(&state, &name).await? else {
-        return Ok(unknown_check(shell, &name));
+    let detail = match detail_of(&state, &caller, &shell, &name).await? {
+        Ok(detail) => detail,
+        Err(page) => return Ok(page),
     };
     let mut page = check_page(shell, detail, state.clock().now());
     if query.ran.is_some() {
@@ -181,61 +189,34 @@ pub async fn show_check(
     Ok(Page::new(page).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct RunForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// `POST /health/{name}/run`: operators only (the route table refuses others).
+/// `POST /health/{name}/run`: operators only (the route table refuses others). The same
+/// action as `POST /ops/health/checks/{name}/run`: one audit trail, whichever way the
+/// operator asked.
 pub async fn run_check_now(
     State(state): State<AppState>,
     shell: Shell,
-    write: WriteContext,
-    session: Option<Extension<SessionContext>>,
     Path(name): Path<String>,
-    Form(form): Form<RunForm>,
+    GuardedForm { caller, reason, .. }: GuardedForm<NoFields>,
 ) -> Result<Response, ApiError> {
-    if let Some(Extension(session)) = session
-        && !session.csrf_matches(&form.csrf_token)
-    {
-        return Err(ApiError::forbidden(
-            "the form's CSRF token does not match this session; reload the page",
-        ));
-    }
-    let Some(name) = CheckName::parse(&name)
-        .ok()
-        .filter(|name| state.health().spec(name).is_some())
-    else {
-        return Ok(unknown_check(shell, &name));
-    };
-    let reason = match Reason::parse(&form.reason) {
+    let reason = match reason.parsed {
         Ok(reason) => reason,
         Err(_) => {
-            let Some(detail) = check_detail(state.health(), &name).await? else {
-                return Ok(unknown_check(shell, name.as_str()));
+            let detail = match detail_of(&state, &caller, &shell, &name).await? {
+                Ok(detail) => detail,
+                Err(page) => return Ok(page),
             };
             let mut page = check_page(shell, detail, state.clock().now());
             page.error = Some(
                 "Say why you run the check (1–500 characters): the reason goes to the audit log."
                     .to_owned(),
             );
-            page.reason = form.reason;
+            page.reason = reason.typed;
             return Ok(Page::with_status(page, StatusCode::BAD_REQUEST).into_response());
         }
     };
-    // The same action as `POST /ops/health/checks/{name}/run`: one audit trail, whichever
-    // way the operator asked.
-    write
-        .audit(
-            "health.check.run",
-            Some(("check", name.to_string())),
-            &reason,
-            303,
-        )
-        .await?;
-    state.health().run_now(&name).await;
-    Ok(Redirect::to(&format!("/health/{name}?ran=1")).into_response())
+    match health::run_check(&state, state.ops().act(&caller, &reason), &name).await {
+        Ok(view) => Ok(Redirect::to(&format!("/health/{}?ran=1", view.name)).into_response()),
+        Err(err) if err.code() == "not_found" => Ok(unknown_check(shell, &name)),
+        Err(err) => Err(err),
+    }
 }

@@ -6,16 +6,16 @@ use axum::Extension;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use opsdeck_core::session::{self, NewSession};
 use serde::Deserialize;
 
-use crate::audit::{actor_of, record};
 use crate::auth::Authenticated;
 use crate::auth::bearer::{Resolution, resolve_bearer};
 use crate::auth::session::{SessionContext, clear_cookie, same_origin, set_cookie};
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::guard::{GuardedForm, NoFields};
 use crate::middleware::auth::RequestContext;
+use crate::ops::sessions::{self, Origin};
 use crate::state::AppState;
 use crate::web::Page;
 
@@ -87,50 +87,19 @@ pub async fn submit_login(
                 Resolution::Refused(reason) => reason,
                 _ => "this credential cannot sign in; use a personal token".to_owned(),
             };
-            let mut entry = record("auth.login_failed", context.now);
-            entry.client_addr = context.client.map(|ip| ip.to_string());
-            entry.outcome = 401;
-            entry.reason = Some(message.clone());
-            context.audit.record(entry).await;
+            sessions::refuse_sign_in(&state, context.client, &message).await;
             return Ok(login_failed(&message, next));
         }
     };
-    let config = &state.config().session;
-    let now = state.clock().now();
-    let token_id = principal.id.parse().ok();
-    let new = NewSession {
-        principal_id: principal.id.clone(),
-        principal_name: principal.name.clone(),
-        role: principal.role,
-        method: principal.method,
-        token_id,
-        client_addr: context.client.map(|ip| ip.to_string()),
+    let origin = Origin {
+        client: context.client,
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(200).collect()),
-        idle_timeout: config.idle_timeout,
-        absolute_timeout: config.absolute_timeout,
+            .map(str::to_owned),
     };
-    let (secret, hash) = session::generate();
-    let csrf = session::generate_csrf();
-    let created = state
-        .store()
-        .create_session(&new, &hash, &csrf, now)
-        .await?;
-    let mut entry = record("auth.login", now);
-    entry.actor = Some(actor_of(&principal));
-    entry.target = Some(opsdeck_core::audit::Target {
-        kind: "session".to_owned(),
-        id: created.id.to_string(),
-    });
-    entry.client_addr = context.client.map(|ip| ip.to_string());
-    entry.outcome = 303;
-    context
-        .audit
-        .record_committed(entry)
-        .await
-        .map_err(ApiError::internal)?;
+    let secret = sessions::open_session(&state, &principal, origin).await?;
+    let config = &state.config().session;
     let mut response = Redirect::to(&next).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -143,39 +112,15 @@ pub async fn submit_login(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LogoutForm {
-    csrf_token: String,
-}
-
+/// `POST /logout`: ends the session (the form's CSRF token checked by [`GuardedForm`]).
 pub async fn submit_logout(
     State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    Extension(Authenticated(principal)): Extension<Authenticated>,
     session: Option<Extension<SessionContext>>,
-    Form(form): Form<LogoutForm>,
+    GuardedForm { caller, .. }: GuardedForm<NoFields>,
 ) -> Result<Response, ApiError> {
     let secure = state.config().session.secure_cookie;
     if let Some(Extension(session)) = session {
-        if !session.csrf_matches(&form.csrf_token) {
-            return Err(ApiError::forbidden(
-                "the form's CSRF token does not match this session",
-            ));
-        }
-        state.store().end_session(session.id, context.now).await?;
-        let mut entry = record("auth.logout", context.now);
-        entry.actor = Some(actor_of(&principal));
-        entry.target = Some(opsdeck_core::audit::Target {
-            kind: "session".to_owned(),
-            id: session.id.to_string(),
-        });
-        entry.client_addr = context.client.map(|ip| ip.to_string());
-        entry.outcome = 303;
-        context
-            .audit
-            .record_committed(entry)
-            .await
-            .map_err(ApiError::internal)?;
+        sessions::end_session(&state, &caller, session.id).await?;
     }
     let mut response = Redirect::to("/login").into_response();
     response

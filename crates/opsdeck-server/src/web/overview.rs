@@ -13,6 +13,7 @@ use super::alerts::{EventRow, recent_events};
 use super::checks::Board;
 use super::cron::widget::{CronWidget, cron_widget};
 use super::shell::{Section, Shell};
+use crate::ops::Caller;
 use crate::state::AppState;
 
 /// Seconds between refreshes of the live part (script), and of the whole page without it.
@@ -34,11 +35,11 @@ struct Live {
     webhooks: usize,
 }
 
-async fn live(state: &AppState) -> Live {
+async fn live(state: &AppState, caller: &Caller) -> Live {
     let snapshot = state.health().snapshot();
     let (alerts, cron) = tokio::join!(
-        tokio::time::timeout(ALERTS_BUDGET, recent_events(state, snapshot.at)),
-        tokio::time::timeout(CRON_BUDGET, cron_widget(state, state.clock().now())),
+        tokio::time::timeout(ALERTS_BUDGET, recent_events(state, caller, snapshot.at)),
+        tokio::time::timeout(CRON_BUDGET, cron_widget(state, caller, state.clock().now())),
     );
     let alerts = match alerts {
         Ok(Ok(events)) => Ok(events),
@@ -74,18 +75,25 @@ struct OverviewLive {
 }
 
 /// `GET /`.
-pub async fn show_overview(State(state): State<AppState>, shell: Shell) -> Page<impl Template> {
+pub async fn show_overview(
+    State(state): State<AppState>,
+    shell: Shell,
+    caller: Caller,
+) -> Page<impl Template> {
     Page::new(OverviewPage {
         shell: shell.at(Section::Overview),
-        live: live(&state).await,
+        live: live(&state, &caller).await,
         refresh: REFRESH_SECONDS,
         noscript_refresh: NOSCRIPT_REFRESH_SECONDS,
     })
 }
 
 /// `GET /overview/live`: the part of the overview that changes.
-pub async fn show_overview_live(State(state): State<AppState>) -> Page<impl Template> {
+pub async fn show_overview_live(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Page<impl Template> {
     Page::new(OverviewLive {
-        live: live(&state).await,
+        live: live(&state, &caller).await,
     })
 }

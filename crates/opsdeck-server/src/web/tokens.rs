@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use super::Page;
 use super::format;
 use super::shell::{Section, Shell};
-use crate::api::tokens::TokenView;
 use crate::error::ApiError;
+use crate::ops::Caller;
+use crate::ops::tokens::{TokenView, list_tokens};
 use crate::state::AppState;
 
 struct Row {
@@ -33,13 +34,7 @@ impl Row {
         let optional = |at: Option<DateTime<Utc>>, none: &str| {
             at.map_or_else(|| none.to_owned(), format::time)
         };
-        let state = if view.active {
-            "active"
-        } else if view.revoked_at.is_some() {
-            "revoked"
-        } else {
-            "expired"
-        };
+        let state = view.state();
         Self {
             id: view.id.to_string(),
             kind: if view.kind == "personal" {
@@ -74,14 +69,13 @@ struct TokensPage {
 pub async fn show_tokens(
     State(state): State<AppState>,
     shell: Shell,
+    caller: Caller,
 ) -> Result<Page<impl Template>, ApiError> {
     let now = state.clock().now();
-    let rows: Vec<Row> = state
-        .store()
-        .list_tokens()
+    let rows: Vec<Row> = list_tokens(state.ops(), &caller)
         .await?
-        .iter()
-        .map(|record| Row::new(TokenView::new(record, now), now))
+        .into_iter()
+        .map(|view| Row::new(view, now))
         .collect();
     Ok(Page::new(TokensPage {
         shell: shell.at(Section::Tokens),

@@ -141,11 +141,18 @@ async fn shutdown_signal() {
     }
 }
 
+/// A database opened for a one-off command, and how to name it to the user (credentials
+/// hidden).
+pub struct OpenedStore {
+    pub store: std::sync::Arc<dyn opsdeck_core::Store>,
+    pub url: String,
+}
+
 /// Opens (and migrates) the configured database for a one-off command.
 pub async fn open_store(
     config_file: Option<PathBuf>,
     args: DatabaseArgs,
-) -> anyhow::Result<std::sync::Arc<dyn opsdeck_core::Store>> {
+) -> anyhow::Result<OpenedStore> {
     let config = load_config(
         config_file,
         Overrides {
@@ -158,7 +165,10 @@ pub async fn open_store(
         max_connections: 2,
         acquire_timeout: config.database.acquire_timeout,
     };
-    Ok(opsdeck_store::connect(&url, &pool).await?)
+    Ok(OpenedStore {
+        store: opsdeck_store::connect(&url, &pool).await?,
+        url: url.to_string(),
+    })
 }
 
 pub async fn token_command(
@@ -174,7 +184,7 @@ pub async fn token_command(
             reason,
             database,
         } => {
-            let store = open_store(config_file, database).await?;
+            let opened = open_store(config_file, database).await?;
             let args = token::CreateArgs {
                 name,
                 role,
@@ -182,19 +192,15 @@ pub async fn token_command(
                 expires_in,
                 reason,
             };
-            token::create(store.as_ref(), args).await
+            token::create(opened, args).await
         }
         TokenCommand::List { database } => {
-            let store = open_store(config_file, database).await?;
-            token::list(store.as_ref()).await
+            token::list(open_store(config_file, database).await?).await
         }
         TokenCommand::Revoke {
             id,
             reason,
             database,
-        } => {
-            let store = open_store(config_file, database).await?;
-            token::revoke(store.as_ref(), id, reason).await
-        }
+        } => token::revoke(open_store(config_file, database).await?, id, &reason).await,
     }
 }

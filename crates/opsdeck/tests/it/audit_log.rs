@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use opsdeck_core::auth::Role;
-use opsdeck_server::api::guard::{BulkDecision, BulkGuard};
+use opsdeck_server::ops::{BulkDecision, BulkGuard};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -63,8 +63,23 @@ async fn a_session_of_requests_leaves_no_secret_in_the_logs() {
         !details.contains(&admin),
         "details on stderr never repeat the secret"
     );
-    let (ingest, _) = create_token(&env, &["--name", "worker", "--scopes", "jobs,events"]).await;
-    let (doomed, _) = create_token(&env, &["--name", "doomed", "--role", "viewer"]).await;
+    let (ingest, _) = create_token(
+        &env,
+        &[
+            "--name",
+            "worker",
+            "--scopes",
+            "jobs,events",
+            "--reason",
+            "test",
+        ],
+    )
+    .await;
+    let (doomed, _) = create_token(
+        &env,
+        &["--name", "doomed", "--role", "viewer", "--reason", "test"],
+    )
+    .await;
 
     let server = ServerProcess::start(&env).await;
     let http = reqwest::Client::builder()

@@ -15,9 +15,10 @@ use uuid::Uuid;
 use super::chart::{DurationChart, duration_chart};
 use super::runs::{LogPanel, RunRow, log_panel, run_row};
 use super::{MonitorRow, span, unknown_monitor};
-use crate::api::cron::MonitorView;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
+use crate::ops::Caller;
+use crate::ops::cron::{self, MonitorView};
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::format;
@@ -146,24 +147,34 @@ pub fn is_job(state: &AppState, slug: &Slug) -> bool {
 pub async fn monitor_page(
     state: &AppState,
     shell: Shell,
+    caller: &Caller,
     slug: &Slug,
     query: &DetailQuery,
 ) -> Result<Option<MonitorPage>, ApiError> {
-    let Some(record) = state.store().get_monitor(slug).await? else {
-        return Ok(None);
+    let record = match cron::get_monitor(state, caller, slug).await {
+        Ok(record) => record,
+        Err(err) if err.code() == "not_found" => return Ok(None),
+        Err(err) => return Err(err),
     };
     let now = state.clock().now();
     let view = MonitorView::new(&record, now);
     let row = MonitorRow::new(&view, now);
     // A cursor that is not one of ours shows the newest page rather than an error page.
     let cursor = query.cursor.trim().parse::<RunCursor>().ok();
-    let store = state.store();
     let (recent, page) = tokio::try_join!(
-        store.list_runs(slug, None, CHART_RUNS),
-        store.list_runs(slug, cursor.as_ref(), RUNS_PER_PAGE),
+        cron::list_runs(state, caller, slug, None, CHART_RUNS),
+        cron::list_runs(state, caller, slug, cursor.as_ref(), RUNS_PER_PAGE),
     )?;
     let listed: Vec<&Run> = recent.runs.iter().chain(page.runs.iter()).collect();
-    let log = log_panel(state, slug, &query.run, recent.runs.first(), &listed).await?;
+    let log = log_panel(
+        state,
+        caller,
+        slug,
+        &query.run,
+        recent.runs.first(),
+        &listed,
+    )
+    .await?;
     let selected = match query.run.trim() {
         "" => recent.runs.first().map(|r| r.run_id),
         text => Uuid::parse_str(text).ok(),
@@ -210,13 +221,14 @@ pub async fn monitor_page(
 pub async fn show_monitor(
     State(state): State<AppState>,
     shell: Shell,
+    caller: Caller,
     Path(slug): Path<String>,
     Query(query): Query<DetailQuery>,
 ) -> Result<Response, ApiError> {
     let Ok(parsed) = Slug::parse(&slug) else {
         return Ok(unknown_monitor(shell, &slug));
     };
-    match monitor_page(&state, shell.clone(), &parsed, &query).await? {
+    match monitor_page(&state, shell.clone(), &caller, &parsed, &query).await? {
         Some(page) => Ok(Page::new(page).into_response()),
         None => Ok(unknown_monitor(shell, &slug)),
     }

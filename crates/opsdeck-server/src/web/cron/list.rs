@@ -10,9 +10,10 @@ use opsdeck_core::cron::{MonitorFilter, MonitorStatus};
 use serde::Deserialize;
 
 use super::{MonitorRow, monitor_class};
-use crate::api::cron::MonitorView;
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::ops::Caller;
+use crate::ops::cron::{self, MonitorView};
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::format;
@@ -73,6 +74,7 @@ fn status_link(status: MonitorStatus, tag: &str) -> String {
 pub async fn show_monitors(
     State(state): State<AppState>,
     shell: Shell,
+    caller: Caller,
     Query(form): Query<ListForm>,
 ) -> Result<Page<impl Template>, ApiError> {
     let now = state.clock().now();
@@ -85,14 +87,7 @@ pub async fn show_monitors(
     let tag = form.tag.trim().to_owned();
     // Every monitor, once: the status shown is derived now (as the API filters), and the
     // tag menu offers every tag in use, not only those of the monitors listed.
-    let records = state
-        .store()
-        .list_monitors(&MonitorFilter::default())
-        .await?;
-    let views: Vec<MonitorView> = records
-        .iter()
-        .map(|record| MonitorView::new(record, now))
-        .collect();
+    let views = cron::list_monitors(&state, &caller, &MonitorFilter::default(), None).await?;
     let mut tags: Vec<String> = views.iter().flat_map(|v| v.tags.clone()).collect();
     tags.sort();
     tags.dedup();

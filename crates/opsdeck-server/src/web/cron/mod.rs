@@ -1,8 +1,8 @@
 //! The Cron pages of the dashboard (SPEC §7, issue 5 item 11): the monitor list with its
 //! filters (`list`), one monitor with its runs, duration chart and log excerpt (`detail`,
 //! `runs`, `chart`), the operators' pause, resume and trigger forms (`actions`), and the
-//! overview's cron widget (`widget`). Everything a page shows of a monitor comes from the JSON API's
-//! [`MonitorView`], so the dashboard and `/ops/cron` never disagree on a status; this file
+//! overview's cron widget (`widget`). Everything a page shows of a monitor comes from
+//! [`MonitorView`], as the JSON API's does, so the dashboard and `/ops/cron` never disagree on a status; this file
 //! owns how such a view is written out for a page ([`MonitorRow`]).
 
 pub mod actions;
@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use super::Page;
 use super::format;
 use super::shell::{Section, Shell};
-use crate::api::cron::MonitorView;
+use crate::ops::cron::MonitorView;
 
 pub use words::{duration_ms, schedule_words};
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{duration_ms, run_class, run_word};
 use crate::error::ApiError;
+use crate::ops::{Caller, cron};
 use crate::state::AppState;
 use crate::web::format;
 
@@ -92,6 +93,7 @@ pub fn run_row(run: &Run, href: &str, query_cursor: &str, selected: Option<Uuid>
 /// looked up among the runs already `listed` before asking the store.
 pub async fn log_panel(
     state: &AppState,
+    caller: &Caller,
     slug: &Slug,
     wanted: &str,
     latest: Option<&Run>,
@@ -108,7 +110,7 @@ pub async fn log_panel(
             };
             match listed.iter().find(|r| r.run_id == id) {
                 Some(run) => Some((*run).clone()),
-                None => state.store().get_run(slug, id).await?,
+                None => cron::get_run(state, caller, slug, id).await?,
             }
         }
     };
@@ -129,11 +131,7 @@ pub async fn log_panel(
         .or(run.expected_at)
         .map(format::time)
         .unwrap_or_default();
-    let text = state
-        .store()
-        .get_run_log(slug, run.run_id)
-        .await?
-        .filter(|t| !t.is_empty());
+    let text = cron::get_run_log(state, caller, slug, run.run_id).await?;
     Ok(LogPanel {
         heading: format!(
             "{} run of {when} ({})",

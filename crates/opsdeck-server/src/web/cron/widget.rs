@@ -7,8 +7,9 @@ use opsdeck_core::cron::MonitorFilter;
 
 use super::list::{StatusCount, TRIAGE_ORDER};
 use super::{MonitorRow, monitor_class};
-use crate::api::cron::MonitorView;
 use crate::error::ApiError;
+use crate::ops::Caller;
+use crate::ops::cron::{self, MonitorView};
 use crate::state::AppState;
 use crate::web::format;
 
@@ -85,14 +86,11 @@ impl CronWidget {
 }
 
 /// The widget from the store's monitor list, as of `now`.
-pub async fn cron_widget(state: &AppState, now: DateTime<Utc>) -> Result<CronWidget, ApiError> {
-    let records = state
-        .store()
-        .list_monitors(&MonitorFilter::default())
-        .await?;
-    let views: Vec<MonitorView> = records
-        .iter()
-        .map(|record| MonitorView::new(record, now))
-        .collect();
+pub async fn cron_widget(
+    state: &AppState,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<CronWidget, ApiError> {
+    let views = cron::list_monitors(state, caller, &MonitorFilter::default(), None).await?;
     Ok(CronWidget::new(&views, now))
 }
