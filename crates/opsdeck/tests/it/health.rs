@@ -7,6 +7,7 @@ use std::time::Duration;
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::CheckName;
 use opsdeck_server::config::{CheckConfig, CheckType, Config, Secret};
+use opsdeck_server::health::CheckView;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -205,10 +206,15 @@ async fn a_failing_critical_check_fails_the_service_and_a_non_critical_one_warns
 
 async fn a_flip_needs_consecutive_results_and_is_recorded_once(db: TestDb) {
     let (address, live) = live_port().await;
+    // The background probes the check once, on taking the lead; the test runs it from then
+    // on, one result at a time, so each step sees exactly the results it made.
     let app = TestApp::spawn_with(db, |config| {
         fast(config);
         config.health.flap_threshold = 2;
-        config.health.checks = vec![tcp_check("cache", address.clone())];
+        config.health.checks = vec![CheckConfig {
+            interval: Some(Duration::from_secs(3600)),
+            ..tcp_check("cache", address.clone())
+        }];
     })
     .await;
     let name = CheckName::parse("cache").unwrap();
@@ -223,59 +229,31 @@ async fn a_flip_needs_consecutive_results_and_is_recorded_once(db: TestDb) {
     // Stop the dependency: the port now refuses connections.
     live.abort();
     let _ = live.await;
-    // The first failing result alone does not flip the reported status.
-    let first_failure = wait_for_async(Duration::from_secs(10), "a failing result", || async {
-        monitor
-            .view(&name)
-            .filter(|v| v.latest_status.is_some_and(|s| !s.is_up()))
-    })
-    .await;
-    if first_failure
-        .recent
-        .iter()
-        .rev()
-        .take_while(|r| !r.status.is_up())
-        .count()
-        < 2
-    {
-        assert!(
-            first_failure.status.is_some_and(|s| s.is_up()),
-            "flipped after one result"
-        );
-    }
-    let flipped = wait_for_async(Duration::from_secs(10), "the flip to fail", || async {
-        monitor
-            .view(&name)
-            .filter(|v| v.status.is_some_and(|s| !s.is_up()))
-    })
-    .await;
-    assert!(
-        flipped
-            .recent
+    let failing_streak = |view: &CheckView| {
+        view.recent
             .iter()
             .rev()
             .take_while(|r| !r.status.is_up())
             .count()
-            >= 2,
-        "{flipped:?}"
+    };
+    // The first failing result alone does not flip the reported status.
+    let first = monitor.run_now(&name).await.expect("the check");
+    assert_eq!(failing_streak(&first), 1, "{first:?}");
+    assert!(first.latest_status.is_some_and(|s| !s.is_up()), "{first:?}");
+    assert!(
+        first.status.is_some_and(|s| s.is_up()),
+        "flipped after one result: {first:?}"
     );
+    // The second does.
+    let second = monitor.run_now(&name).await.expect("the check");
+    assert_eq!(failing_streak(&second), 2, "{second:?}");
+    assert!(second.status.is_some_and(|s| !s.is_up()), "{second:?}");
     // More failures keep it failing without further changes.
+    for _ in 0..2 {
+        let more = monitor.run_now(&name).await.expect("the check");
+        assert!(more.status.is_some_and(|s| !s.is_up()), "{more:?}");
+    }
     let stores = app.state.store().clone();
-    wait_for_async(
-        Duration::from_secs(10),
-        "two more failing results",
-        || async {
-            monitor.view(&name).filter(|v| {
-                v.recent
-                    .iter()
-                    .rev()
-                    .take_while(|r| !r.status.is_up())
-                    .count()
-                    >= 4
-            })
-        },
-    )
-    .await;
     let now = chrono::Utc::now();
     let changes = stores
         .status_changes(

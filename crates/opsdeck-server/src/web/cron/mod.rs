@@ -6,7 +6,7 @@
 //! owns how such a view is written out for a page ([`MonitorRow`]).
 
 pub mod actions;
-mod chart;
+pub mod chart;
 pub mod detail;
 pub mod list;
 mod runs;

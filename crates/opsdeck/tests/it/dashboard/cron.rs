@@ -24,6 +24,7 @@ use crate::support::db::TestDb;
 use crate::support::wait_for_async;
 
 mod browser;
+mod units;
 
 on_both_backends!(
     cron_pages_show_monitors_runs_and_logs_to_a_viewer,
