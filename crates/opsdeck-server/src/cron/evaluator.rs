@@ -2,7 +2,8 @@
 //! [`opsdeck_core::cron::evaluate`] — late, missed, timed out, thresholds, maintenance,
 //! the self-outage guard — and each step is committed with the monitor's version, so a
 //! ping committed meanwhile wins and the step is simply redone on the next tick. Alerts go
-//! out only after their step is committed.
+//! out only after their step is committed. Each tick first records opsdeck's own liveness,
+//! so an outage of opsdeck is known before the slots that fell in it are judged.
 
 use std::sync::Arc;
 
@@ -33,6 +34,10 @@ pub struct EvaluateJob {
 impl Job for EvaluateJob {
     async fn tick(&self) -> anyhow::Result<()> {
         let now = self.clock.now();
+        // Whatever woke first after opsdeck was away — a restart, a paused VM — the gap
+        // must be on record before any slot in it is judged, or those slots would count
+        // as missed and alert. The evaluator is therefore a heartbeat itself.
+        super::upkeep::record_liveness(self.store.as_ref(), now).await?;
         let outages = self
             .store
             .outages_since(now - Duration::days(OUTAGE_LOOKBACK_DAYS))

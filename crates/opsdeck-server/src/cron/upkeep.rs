@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{MonitorSource, Upserted};
 use opsdeck_core::{Clock, Store};
 
@@ -28,19 +29,21 @@ pub struct LivenessJob {
 #[async_trait]
 impl Job for LivenessJob {
     async fn tick(&self) -> anyhow::Result<()> {
-        if let Some(outage) = self
-            .store
-            .record_alive(self.clock.now(), OUTAGE_GAP)
-            .await?
-        {
-            tracing::warn!(
-                from = %outage.from,
-                until = %outage.until,
-                "opsdeck was down: cron slots that fell in this time are recorded as unknown and do not alert"
-            );
-        }
-        Ok(())
+        record_liveness(self.store.as_ref(), self.clock.now()).await
     }
+}
+
+/// Records that opsdeck is alive at `now`; a gap since the last record longer than
+/// [`OUTAGE_GAP`] is stored as an outage (and logged once).
+pub async fn record_liveness(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<()> {
+    if let Some(outage) = store.record_alive(now, OUTAGE_GAP).await? {
+        tracing::warn!(
+            from = %outage.from,
+            until = %outage.until,
+            "opsdeck was down: cron slots that fell in this time are recorded as unknown and do not alert"
+        );
+    }
+    Ok(())
 }
 
 #[derive(Debug)]

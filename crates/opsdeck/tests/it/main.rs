@@ -11,6 +11,7 @@ mod config;
 mod cron_cli;
 mod cron_metrics;
 mod cron_ops;
+mod cron_restart;
 mod cron_scheduler;
 mod dashboard;
 mod health;
