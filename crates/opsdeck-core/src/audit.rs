@@ -6,13 +6,16 @@
 //! ([`GENESIS_HASH`] for the first), so editing, inserting, reordering or deleting an entry
 //! breaks the chain at that entry. Deleting only the newest entries cannot be seen from the
 //! chain alone: the remaining prefix is a valid chain. Catching that needs the head
-//! (seq and hash) kept somewhere the database's administrator cannot rewrite; the same holds
-//! for an entry appended by someone who can compute [`entry_hash`], since the hash has no key.
+//! (seq and hash) kept somewhere the database's administrator cannot rewrite: a signed
+//! [`checkpoint`], which [`verify_chain_to`] proves the chain still reaches. Entries appended
+//! at the head by someone who can compute [`entry_hash`] (the hash has no key) still form a
+//! valid chain, which later checkpoints sign like any other.
 //!
 //! Times are kept to the millisecond: SQLite stores unix milliseconds, so the hash covers
 //! [`AuditRecord::at`] in whole milliseconds, backends store it truncated, and an entry reads
 //! back exactly as [`Appended::entries`] gives it, on either backend.
 
+pub mod checkpoint;
 mod verify;
 
 use chrono::{DateTime, Utc};
@@ -21,7 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::ids::TenantId;
 
-pub use verify::{ChainBreak, ChainVerifier, VerifyReport, verify_chain};
+pub use checkpoint::{Checkpoint, SignedCheckpoint};
+pub use verify::{ChainBreak, ChainVerifier, VerifyReport, verify_chain, verify_chain_to};
 
 /// The `prev_hash` of entry 1: 32 zero bytes, in hex.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::alerts::{AlertWorkers, Dispatcher};
-use crate::audit::{AuditSink, AuditWriter};
+use crate::audit::{AuditSink, AuditWriter, CheckpointJob, Checkpointer};
 use crate::auth::oidc::{JwksRefreshJob, OidcVerifier};
 use crate::auth::{TokenUsage, TokenUsageFlushJob};
 use crate::background::{
@@ -132,6 +132,11 @@ impl Application {
         let listen = config.server.listen;
         let background = Background::new(leader.clone(), metrics.clone());
         let (audit, audit_writer) = AuditSink::new(store.clone());
+        let checkpoints = Arc::new(Checkpointer::new(
+            &config.audit,
+            store.clone(),
+            clock.clone(),
+        )?);
         let rate_limits = Arc::new(RateLimits::new(&config.rate_limit));
         let oidc = OidcVerifier::from_config(&config.auth.oidc)
             .await?
@@ -174,6 +179,7 @@ impl Application {
             leader,
             openapi_json,
             audit,
+            checkpoints,
             token_usage: Arc::new(TokenUsage::default()),
             rate_limits,
             oidc,
@@ -209,7 +215,8 @@ impl Application {
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests and
     /// HTTP cron job calls finish (for at most `server.shutdown_grace` from the signal; calls
     /// still going then are recorded as failed runs), commits the queued pings, stops the
-    /// background loops, releases the leader lease and closes the database.
+    /// background loops, releases the leader lease, commits the queued audit entries, signs a
+    /// checkpoint of the audit log's head and closes the database.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -282,6 +289,14 @@ impl Application {
         if let Err(err) = audit_task.await {
             tracing::error!(error = %err, "audit writer task failed");
         }
+        // Every replica, leader or not: the entries it just committed are then anchored
+        // even if no leader is left to make the next periodic checkpoint.
+        if let Err(err) = state.checkpoints().make().await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "no audit checkpoint at shutdown"
+            );
+        }
         state.store().close().await;
         tracing::info!("stopped");
         Ok(())
@@ -339,6 +354,20 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
         &state.config().health,
         background,
         state.leader_watch(),
+    );
+    let checkpoint_every = state.config().audit.checkpoint_interval;
+    background.spawn(
+        LoopSpec {
+            name: "audit_checkpoint",
+            interval: checkpoint_every,
+            jitter: checkpoint_every / 10,
+            // Reading the head, a file append and a webhook call of at most 10 s.
+            timeout: Duration::from_secs(30),
+            scope: Scope::Leader,
+        },
+        Arc::new(CheckpointJob {
+            checkpointer: state.checkpoints().clone(),
+        }),
     );
     let heartbeat = config.heartbeat_interval;
     background.spawn(

@@ -10,7 +10,7 @@ use opsdeck_core::{Clock, Store};
 use tokio::sync::watch;
 
 use crate::alerts::Dispatcher;
-use crate::audit::AuditSink;
+use crate::audit::{AuditSink, Checkpointer};
 use crate::auth::TokenUsage;
 use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
@@ -36,6 +36,7 @@ struct Inner {
     draining: AtomicBool,
     openapi_json: String,
     audit: AuditSink,
+    checkpoints: Arc<Checkpointer>,
     token_usage: Arc<TokenUsage>,
     rate_limits: Arc<RateLimits>,
     oidc: Option<Arc<OidcVerifier>>,
@@ -56,6 +57,8 @@ pub struct StateParts {
     pub leader: watch::Receiver<bool>,
     pub openapi_json: String,
     pub audit: AuditSink,
+    /// Signs checkpoints of the audit log's head.
+    pub checkpoints: Arc<Checkpointer>,
     pub token_usage: Arc<TokenUsage>,
     pub rate_limits: Arc<RateLimits>,
     /// The OIDC bearer token verifier, when `[auth.oidc]` is configured.
@@ -79,6 +82,7 @@ impl AppState {
             leader,
             openapi_json,
             audit,
+            checkpoints,
             token_usage,
             rate_limits,
             oidc,
@@ -97,6 +101,7 @@ impl AppState {
                 draining: AtomicBool::new(false),
                 openapi_json,
                 audit,
+                checkpoints,
                 token_usage,
                 rate_limits,
                 oidc,
@@ -110,6 +115,11 @@ impl AppState {
 
     pub fn audit(&self) -> &AuditSink {
         &self.inner.audit
+    }
+
+    /// This replica's signed checkpoints of the audit log's head.
+    pub fn checkpoints(&self) -> &Arc<Checkpointer> {
+        &self.inner.checkpoints
     }
 
     pub fn token_usage(&self) -> &Arc<TokenUsage> {

@@ -142,6 +142,7 @@ fn main() {
         let mut config = Config::default();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.database.url = Secret::new(format!("sqlite://{}", dir.join("bench.db").display()));
+        config.audit.checkpoint_key_file = dir.join("audit-key.pem");
         // The limiter stays in the path (its cost is part of the figure) with a budget the
         // load cannot exhaust.
         config.rate_limit.reads_per_minute = 1_000_000_000;

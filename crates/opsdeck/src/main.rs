@@ -91,10 +91,25 @@ enum TokenCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Verify the hash chain; exit code 1 and the first broken entry if it was tampered with.
+    /// With --checkpoint, also prove the chain still reaches a signed checkpoint, so deleted
+    /// newest entries are caught too.
     Verify {
+        /// A signed checkpoint: a file of them, one JSON object per line (the last is
+        /// used), or one checkpoint as JSON.
+        #[arg(long, value_name = "FILE|JSON")]
+        checkpoint: Option<String>,
+        /// A public key the checkpoint must be signed with: base64, as opsdeck logs it and
+        /// `opsdeck audit public-key` prints it, or a PEM file. Repeat it for the keys of
+        /// several replicas. Without it the key the checkpoint carries is used, with a
+        /// warning.
+        #[arg(long = "public-key", value_name = "KEY", requires = "checkpoint")]
+        public_keys: Vec<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Print the public key of the configured audit checkpoint key (the only line on
+    /// stdout) and its key id, for verifiers to pin.
+    PublicKey,
 }
 
 #[derive(clap::Args)]
@@ -140,9 +155,21 @@ fn main() -> ExitCode {
             Command::Migrate(args) => commands::migrate(cli.config, args).await,
             Command::CheckConfig { file } => commands::check_config(&file),
             Command::Token(command) => commands::token_command(cli.config, command).await,
-            Command::Audit(AuditCommand::Verify { database }) => {
+            Command::Audit(AuditCommand::Verify {
+                checkpoint,
+                public_keys,
+                database,
+            }) => {
                 let opened = commands::open_store(cli.config, database).await?;
-                commands::audit::verify(opened.store.as_ref()).await
+                let args = commands::audit::VerifyArgs {
+                    checkpoint,
+                    public_keys,
+                };
+                commands::audit::verify(opened.store.as_ref(), args).await
+            }
+            Command::Audit(AuditCommand::PublicKey) => {
+                let config = load_config(cli.config, Default::default())?;
+                commands::audit::public_key(&config)
             }
             Command::Exec(args) => commands::exec::exec(args).await,
             Command::Cron(command) => commands::cron::run(command).await,

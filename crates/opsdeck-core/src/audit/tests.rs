@@ -294,3 +294,95 @@ fn duplicated_entry_is_out_of_order() {
         })
     );
 }
+
+/// The checkpoint of entry `seq` of `entries` (its signature does not matter here).
+fn checkpoint_of(entries: &[AuditEntry], seq: usize) -> Checkpoint {
+    let entry = &entries[seq - 1];
+    Checkpoint {
+        seq: entry.seq,
+        hash: entry.hash.clone(),
+        at: entry.record.at,
+        key_id: "0123456789abcdef".into(),
+    }
+}
+
+fn verify_reaching(entries: &[AuditEntry], checkpoint: &Checkpoint) -> VerifyReport {
+    let mut verifier = ChainVerifier::reaching(checkpoint);
+    verifier.check_all(entries);
+    verifier.finish()
+}
+
+#[test]
+fn a_chain_reaching_its_checkpoint_verifies_however_far_it_grew() {
+    let entries = chain(6);
+    for seq in [1, 4, 6] {
+        let report = verify_reaching(&entries, &checkpoint_of(&entries, seq));
+        assert!(report.is_intact(), "checkpoint at {seq}: {report:?}");
+        assert_eq!(report.checked, 6);
+    }
+}
+
+#[test]
+fn deleting_the_newest_entries_is_named_against_a_checkpoint() {
+    let entries = chain(6);
+    let checkpoint = checkpoint_of(&entries, 6);
+    assert!(
+        verify(&entries[..4]).is_intact(),
+        "the chain alone cannot tell"
+    );
+    let report = verify_reaching(&entries[..4], &checkpoint);
+    let missing = ChainBreak::MissingTail {
+        last_seq: 4,
+        checkpoint_seq: 6,
+    };
+    assert_eq!(report.first_break, Some(missing.clone()));
+    assert_eq!((report.checked, report.last_seq), (4, Some(4)));
+    assert_eq!(missing.seq(), 5);
+    assert_eq!(
+        missing.to_string(),
+        "audit entries after seq 4 up to the checkpoint's seq 6 are missing: the newest \
+         entries were deleted"
+    );
+    let emptied = verify_reaching(&[], &checkpoint);
+    assert_eq!(
+        emptied.first_break,
+        Some(ChainBreak::MissingTail {
+            last_seq: 0,
+            checkpoint_seq: 6
+        })
+    );
+}
+
+#[test]
+fn entries_appended_in_place_of_deleted_ones_do_not_match_the_checkpoint() {
+    let entries = chain(6);
+    let checkpoint = checkpoint_of(&entries, 6);
+    // Entries 5 and 6 deleted, then three others appended: a valid chain of 7.
+    let mut replaced = entries[..4].to_vec();
+    for seq in 5..=7 {
+        let prev = replaced.last().unwrap().hash.clone();
+        replaced.push(AuditEntry::chain(seq, &prev, &record("later")));
+    }
+    assert!(verify(&replaced).is_intact());
+    let report = verify_reaching(&replaced, &checkpoint);
+    assert_eq!(
+        report.first_break,
+        Some(ChainBreak::CheckpointMismatch { seq: 6 })
+    );
+    assert_eq!(report.checked, 5);
+}
+
+#[test]
+fn a_break_before_the_checkpoint_is_reported_as_itself() {
+    let entries = chain(6);
+    let mut gap = entries.clone();
+    gap.remove(2);
+    let report = verify_reaching(&gap, &checkpoint_of(&entries, 6));
+    assert_eq!(
+        report.first_break,
+        Some(ChainBreak::MissingEntry {
+            expected_seq: 3,
+            found_seq: 4
+        })
+    );
+}

@@ -1,12 +1,13 @@
 //! Checking a chain: [`ChainVerifier`] takes entries in seq order, in as many batches as the
 //! caller likes, and reports the first place the chain breaks; [`verify_chain`] feeds it
-//! from a store.
+//! from a store. Given a checkpoint ([`ChainVerifier::reaching`], [`verify_chain_to`]) it
+//! also proves the chain still reaches the head the checkpoint signed.
 
 use std::fmt;
 
 use serde::Serialize;
 
-use super::{AuditEntry, GENESIS_HASH};
+use super::{AuditEntry, Checkpoint, GENESIS_HASH};
 use crate::store::{AuditStore, StoreResult};
 
 /// Where and how a chain stops being intact. Each variant names the first entry found wrong;
@@ -23,6 +24,12 @@ pub enum ChainBreak {
     MissingEntry { expected_seq: i64, found_seq: i64 },
     /// An entry numbered at or below one already checked: duplicated or out of order.
     OutOfOrder { expected_seq: i64, found_seq: i64 },
+    /// The entry at a checkpoint's seq is intact in the chain but is not the entry the
+    /// checkpoint signed: entries up to it were deleted and others appended since.
+    CheckpointMismatch { seq: i64 },
+    /// The chain is intact but ends at `last_seq` (0: the log is empty), before the
+    /// checkpoint's seq: the newest entries were deleted.
+    MissingTail { last_seq: i64, checkpoint_seq: i64 },
 }
 
 impl ChainBreak {
@@ -32,6 +39,8 @@ impl ChainBreak {
             ChainBreak::HashMismatch { seq } | ChainBreak::PrevHashMismatch { seq } => seq,
             ChainBreak::MissingEntry { expected_seq, .. }
             | ChainBreak::OutOfOrder { expected_seq, .. } => expected_seq,
+            ChainBreak::CheckpointMismatch { seq } => seq,
+            ChainBreak::MissingTail { last_seq, .. } => last_seq.saturating_add(1),
         }
     }
 }
@@ -77,6 +86,19 @@ impl fmt::Display for ChainBreak {
                 "audit entry {found_seq} appears where entry {expected_seq} was expected: \
                  duplicated or out of order"
             ),
+            ChainBreak::CheckpointMismatch { seq } => write!(
+                f,
+                "audit entry {seq} is not the entry the checkpoint signed: its hash differs, so \
+                 entries up to it were deleted and others appended in their place"
+            ),
+            ChainBreak::MissingTail {
+                last_seq,
+                checkpoint_seq,
+            } => write!(
+                f,
+                "audit entries after seq {last_seq} up to the checkpoint's seq {checkpoint_seq} \
+                 are missing: the newest entries were deleted"
+            ),
         }
     }
 }
@@ -108,6 +130,8 @@ pub struct ChainVerifier {
     checked: u64,
     last_seq: Option<i64>,
     first_break: Option<ChainBreak>,
+    /// The seq and hash a checkpoint signed, which the chain must reach.
+    anchor: Option<(i64, String)>,
 }
 
 impl Default for ChainVerifier {
@@ -125,6 +149,17 @@ impl ChainVerifier {
             checked: 0,
             last_seq: None,
             first_break: None,
+            anchor: None,
+        }
+    }
+
+    /// A verifier expecting entry 1 that also requires the chain to reach `checkpoint`: the
+    /// entry at its seq must exist and have its hash. (The checkpoint's signature is the
+    /// caller's to check.)
+    pub fn reaching(checkpoint: &Checkpoint) -> Self {
+        Self {
+            anchor: Some((checkpoint.seq, checkpoint.hash.clone())),
+            ..Self::new()
         }
     }
 
@@ -148,6 +183,12 @@ impl ChainVerifier {
             Some(ChainBreak::PrevHashMismatch { seq: found_seq })
         } else if !entry.hash_matches() {
             Some(ChainBreak::HashMismatch { seq: found_seq })
+        } else if self
+            .anchor
+            .as_ref()
+            .is_some_and(|(seq, hash)| *seq == found_seq && *hash != entry.hash)
+        {
+            Some(ChainBreak::CheckpointMismatch { seq: found_seq })
         } else {
             None
         };
@@ -172,25 +213,58 @@ impl ChainVerifier {
         self.first_break.is_some()
     }
 
+    /// The report; an intact chain that stops short of the checkpoint it must reach is
+    /// reported as [`ChainBreak::MissingTail`].
     pub fn finish(self) -> VerifyReport {
+        let last_seq = self.last_seq.unwrap_or(0);
+        let short = match &self.anchor {
+            Some((checkpoint_seq, _)) if *checkpoint_seq > last_seq => {
+                Some(ChainBreak::MissingTail {
+                    last_seq,
+                    checkpoint_seq: *checkpoint_seq,
+                })
+            }
+            _ => None,
+        };
         VerifyReport {
             checked: self.checked,
             last_seq: self.last_seq,
-            first_break: self.first_break,
+            first_break: self.first_break.or(short),
         }
     }
 }
 
 /// Verifies the whole log in `store`, reading `batch` entries at a time (at least 1), and
 /// stops reading at the first break. Entries appended meanwhile are checked if the scan
-/// reaches them. A log whose newest entries were deleted still verifies (see the module
-/// documentation).
+/// reaches them. A log whose newest entries were deleted still verifies: only
+/// [`verify_chain_to`] a checkpoint tells.
 pub async fn verify_chain<S>(store: &S, batch: u32) -> StoreResult<VerifyReport>
 where
     S: AuditStore + Sync + ?Sized,
 {
+    walk(store, batch, ChainVerifier::new()).await
+}
+
+/// Like [`verify_chain`], and the chain must reach `checkpoint`: the entry at its seq exists
+/// and has its hash. Deleting the newest entries is then reported as
+/// [`ChainBreak::MissingTail`], or as [`ChainBreak::CheckpointMismatch`] once entries were
+/// appended in their place. The checkpoint's signature is the caller's to check.
+pub async fn verify_chain_to<S>(
+    store: &S,
+    batch: u32,
+    checkpoint: &Checkpoint,
+) -> StoreResult<VerifyReport>
+where
+    S: AuditStore + Sync + ?Sized,
+{
+    walk(store, batch, ChainVerifier::reaching(checkpoint)).await
+}
+
+async fn walk<S>(store: &S, batch: u32, mut verifier: ChainVerifier) -> StoreResult<VerifyReport>
+where
+    S: AuditStore + Sync + ?Sized,
+{
     let batch = batch.max(1);
-    let mut verifier = ChainVerifier::new();
     // From the lowest possible seq rather than 0, so that rows forged below 1 are seen too.
     let mut after = i64::MIN;
     loop {

@@ -2,10 +2,13 @@
 //! every auth event goes through [`AuditSink`]. Records are appended by one writer task per
 //! replica in batches (one short transaction per batch, chained in the database), so
 //! requests never queue on the chain lock; actions that change state wait for their entry
-//! to be committed before they answer.
+//! to be committed before they answer. Signed checkpoints of the log's head ([`checkpoint`])
+//! anchor it outside the database.
 
+pub mod checkpoint;
 mod sink;
 
+pub use checkpoint::{CheckpointJob, Checkpointer};
 pub use sink::{AuditSink, AuditWriter};
 
 use opsdeck_core::audit::{Actor, AuditRecord};

@@ -79,6 +79,7 @@ impl Config {
                 human(background.heartbeat_interval),
                 human(background.instance_retention),
             ),
+            self.audit.summary(),
         ]
         .join("\n")
     }

@@ -11,6 +11,7 @@
 //! secrets and the example-file test follow from the struct.
 
 mod alerts;
+mod audit;
 mod auth;
 pub mod bytes;
 mod check;
@@ -32,6 +33,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
+pub use audit::AuditConfig;
 pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
 pub use check::{check_file, check_file_with_env};
 pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::alerts::AlertsConfig;
+use super::audit::AuditConfig;
 use super::auth::AuthConfig;
 use super::cron::CronConfig;
 use super::health::HealthConfig;
@@ -41,6 +42,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// `[rate_limit]`: per-principal, per-address and per-key request budgets.
     pub rate_limit: RateLimitConfig,
+    /// `[audit]`: signed checkpoints of the audit log's head.
+    pub audit: AuditConfig,
     /// `[health]`: background probes served at `/ops/health`.
     pub health: HealthConfig,
     /// `[alerts]`: webhooks told about status changes.

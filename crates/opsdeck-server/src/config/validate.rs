@@ -37,6 +37,7 @@ impl Config {
             })
             .chain(
                 [
+                    ("audit", self.audit.problems()),
                     ("health", self.health.problems()),
                     ("alerts", self.alerts.problems()),
                     ("cron", self.cron.problems()),

@@ -135,6 +135,9 @@ async fn bench(backend: &str, db: &Database, settings: &Settings) {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = Secret::new(db.url());
+    // A key of its own, in memory: no key file left behind.
+    let (_, key) = opsdeck_core::audit::checkpoint::CheckpointKey::generate().unwrap();
+    config.audit.checkpoint_key = Some(Secret::new(key));
     // The limiter stays in the path (its cost is part of the figure) with a budget the
     // load cannot exhaust.
     config.rate_limit.ingest_per_minute = 1_000_000_000;

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod alerts;
+mod audit_checkpoints;
 mod audit_log;
 mod cli;
 mod config;

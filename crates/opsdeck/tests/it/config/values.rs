@@ -87,6 +87,27 @@ fn trusted_proxies_parse_cidrs_and_match_addresses() {
 }
 
 #[test]
+fn audit_checkpoint_settings_are_checked_without_repeating_secrets() {
+    let text = errors(parse(
+        "[audit]\ncheckpoint_interval = \"0s\"\ncheckpoint_key = \"sekrit-not-a-key\"\n\
+         checkpoint_file = \"\"\ncheckpoint_webhook = \"ftp://hooks.example/sekrit\"\n",
+    ))
+    .to_string();
+    for key in [
+        "audit.checkpoint_interval",
+        "audit.checkpoint_key",
+        "audit.checkpoint_file",
+        "audit.checkpoint_webhook",
+    ] {
+        assert!(text.contains(key), "{key} in {text}");
+    }
+    assert!(!text.contains("sekrit"), "{text}");
+    let seed = crate::support::app::CHECKPOINT_KEY;
+    let config = parse(&format!("[audit]\ncheckpoint_key = \"{seed}\"\n")).expect("a seed");
+    assert!(config.audit.checkpoint_key.is_some());
+}
+
+#[test]
 fn the_example_file_is_valid_complete_and_shows_the_defaults() {
     let example = Config::from_toml_str(EXAMPLE, "opsdeck.example.toml", &Env::default())
         .unwrap_or_else(|errors| panic!("opsdeck.example.toml is invalid:\n{errors}"));

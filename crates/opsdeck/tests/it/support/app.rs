@@ -16,6 +16,10 @@ use super::db::TestDb;
 
 pub const METRICS_TOKEN: &str = "test-scrape-token-0123456789";
 
+/// The audit checkpoint key of test apps and processes (a base64 Ed25519 seed), so that
+/// starting one writes no key file.
+pub const CHECKPOINT_KEY: &str = "TM0Imyj/ltqdtsNG7BFOD1uKMZ81q6Yk2oz27U+4pvs=";
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -24,12 +28,14 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// A configuration for tests: port 0, the given database, a scrape token, fast loops.
+/// A configuration for tests: port 0, the given database, a scrape token, fast loops, the
+/// test checkpoint key.
 pub fn test_config(db_url: &str) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = Secret::new(db_url.to_owned());
     config.metrics.token = Some(Secret::new(METRICS_TOKEN.to_owned()));
+    config.audit.checkpoint_key = Some(Secret::new(CHECKPOINT_KEY.to_owned()));
     config
 }
 

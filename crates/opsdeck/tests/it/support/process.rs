@@ -42,6 +42,11 @@ impl ServerProcess {
             .or_insert_with(|| "127.0.0.1:0".into());
         env.entry("OPSDECK_LOG_FORMAT".into())
             .or_insert_with(|| "json".into());
+        // Unless the test is about the key file, none is written into the working directory.
+        if !env.contains_key("OPSDECK_AUDIT__CHECKPOINT_KEY_FILE") {
+            env.entry("OPSDECK_AUDIT__CHECKPOINT_KEY".into())
+                .or_insert_with(|| super::app::CHECKPOINT_KEY.into());
+        }
         Self::from_command(command(&["serve"], &env)).await
     }
 
