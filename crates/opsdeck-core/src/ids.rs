@@ -1,6 +1,6 @@
 //! The parsed names opsdeck keys things by: a monitor's [`Slug`], [`MonitorName`] and
-//! [`Tags`], the [`TenantId`] anything may belong to, a health [`CheckName`] and a
-//! [`TokenName`]. Each parses its input, so a handler holds a valid value or has answered
+//! [`Tags`], the [`TenantId`] anything may belong to, a health [`CheckName`], a
+//! [`TokenName`], and a queue [`SourceName`], [`QueueName`] and [`JobId`]. Each parses its input, so a handler holds a valid value or has answered
 //! 400; nothing else in the workspace defines a name type.
 //!
 //! Errors name the field and say what is wrong, but never repeat a tenant id: that is
@@ -260,6 +260,84 @@ impl From<Tags> for Vec<String> {
         tags.0
     }
 }
+
+/// The longest queue source name.
+pub const SOURCE_NAME_MAX_CHARS: usize = 64;
+/// The longest queue name: Redis keys and PostgreSQL names of the systems opsdeck reads are
+/// far shorter in practice (graphile-worker caps queue names at 128).
+pub const QUEUE_NAME_MAX_CHARS: usize = 200;
+/// The longest job id (BullMQ custom ids are free text; UUIDs and numbers elsewhere).
+pub const JOB_ID_MAX_CHARS: usize = 200;
+
+/// A `[[queues.sources]]` entry's name, as URLs name it (`/ops/queues/{source}/…`): 1–64
+/// characters of `a-z`, `0-9`, `_`, `-`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SourceName(String);
+
+impl SourceName {
+    pub fn parse(text: &str) -> Result<Self, InvalidField> {
+        let allowed =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-');
+        check(
+            "source",
+            text,
+            SOURCE_NAME_MAX_CHARS,
+            allowed,
+            "a-z, 0-9, '_' and '-'",
+            true,
+        )?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+text_newtype!(SourceName);
+
+/// A queue's name as its system knows it (a BullMQ queue, a Sidekiq queue, a graphile-worker
+/// task identifier): 1–200 printable characters. Kept as the system spells it, so it can be
+/// passed back; URLs carry it percent-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct QueueName(String);
+
+impl QueueName {
+    pub fn parse(text: &str) -> Result<Self, InvalidField> {
+        let printable = |c: char| !c.is_control();
+        check(
+            "queue",
+            text,
+            QUEUE_NAME_MAX_CHARS,
+            printable,
+            "printable characters",
+            false,
+        )?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+text_newtype!(QueueName);
+
+/// A job's id as its system knows it: 1–200 printable characters without whitespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+impl JobId {
+    pub fn parse(text: &str) -> Result<Self, InvalidField> {
+        let allowed = |c: char| !c.is_control() && !c.is_whitespace();
+        check(
+            "job id",
+            text,
+            JOB_ID_MAX_CHARS,
+            allowed,
+            "printable characters without spaces",
+            false,
+        )?;
+        Ok(Self(text.to_owned()))
+    }
+}
+
+text_newtype!(JobId);
 
 /// The longest check name. Names key the health+json `checks` object and URL paths, so
 /// they stay short.

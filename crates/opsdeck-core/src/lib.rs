@@ -9,6 +9,7 @@ pub mod cron;
 pub mod health;
 pub mod ids;
 pub mod instance;
+pub mod queues;
 pub mod redact;
 pub mod session;
 pub mod store;
