@@ -146,6 +146,42 @@ pub fn route_table() -> RouteTable {
         )
         .html(
             Method::GET,
+            web::cron::edit::NEW_MONITOR,
+            Requires(Administer),
+            get(web::cron::edit::show_new_monitor),
+        )
+        .html(
+            Method::POST,
+            web::cron::edit::NEW_MONITOR,
+            Requires(Administer),
+            post(web::cron::edit::create_monitor),
+        )
+        .html(
+            Method::GET,
+            "/cron/{slug}/edit",
+            Requires(Administer),
+            get(web::cron::edit::show_edit_monitor),
+        )
+        .html(
+            Method::POST,
+            "/cron/{slug}/edit",
+            Requires(Administer),
+            post(web::cron::edit::update_monitor),
+        )
+        .html(
+            Method::GET,
+            "/cron/{slug}/delete",
+            Requires(Administer),
+            get(web::cron::delete::show_delete_monitor),
+        )
+        .html(
+            Method::POST,
+            "/cron/{slug}/delete",
+            Requires(Administer),
+            post(web::cron::delete::delete_monitor),
+        )
+        .html(
+            Method::GET,
             "/queues",
             Requires(ReadOps),
             get(web::placeholder::show_queues),

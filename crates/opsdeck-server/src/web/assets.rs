@@ -1,5 +1,6 @@
-//! The dashboard's static files (one stylesheet, one small script, the icon), compiled into
-//! the binary so a deployment is one file and no page depends on an outside CDN.
+//! The dashboard's static files (the stylesheet, one small script, the icon, and the
+//! stylesheet only the monitor form's pages load), compiled into the binary so a deployment
+//! is one file and no page depends on an outside CDN.
 //!
 //! Pages link them as `/static/{file}?v={version}`, the version being a hash of the content
 //! computed at compile time: the browser may then keep a file for a year, and a new build
@@ -31,10 +32,11 @@ macro_rules! asset {
     }};
 }
 
-static ASSETS: [Asset; 3] = [
+static ASSETS: [Asset; 4] = [
     asset!("app.css", "text/css; charset=utf-8"),
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("favicon.svg", "image/svg+xml"),
+    asset!("monitor-form.css", "text/css; charset=utf-8"),
 ];
 
 /// FNV-1a, 64 bits: not a security hash, only a fingerprint that changes with the content,

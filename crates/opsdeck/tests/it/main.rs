@@ -9,6 +9,7 @@ mod audit_checkpoints;
 mod audit_log;
 mod cli;
 mod config;
+mod counterparts;
 mod cron_cli;
 mod cron_metrics;
 mod cron_ops;

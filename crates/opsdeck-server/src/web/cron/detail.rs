@@ -39,7 +39,8 @@ pub struct DetailQuery {
     /// The run whose log excerpt is shown.
     #[serde(default)]
     pub run: String,
-    /// The action just done (`paused`, `resumed`, `triggered`), for the notice.
+    /// The action just done (`paused`, `resumed`, `triggered`, `created`, `updated`), for
+    /// the notice.
     #[serde(default)]
     pub done: String,
 }
@@ -208,6 +209,11 @@ pub async fn monitor_page(
             }
             "resumed" => Some("Resumed: the next run is expected on schedule."),
             "triggered" => Some("Triggered: the job was fired now; its run is listed below."),
+            "created" => Some(
+                "Created: point the job at its ping URL; runs are expected on schedule from \
+                 its first ping.",
+            ),
+            "updated" => Some("Saved: the new definition applies from now on."),
             _ => None,
         },
         error: None,

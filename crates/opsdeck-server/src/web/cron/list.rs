@@ -7,6 +7,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use opsdeck_core::cron::{MonitorFilter, MonitorStatus};
+use opsdeck_core::ids::Slug;
 use serde::Deserialize;
 
 use super::{MonitorRow, monitor_class};
@@ -36,6 +37,18 @@ pub struct ListForm {
     status: String,
     #[serde(default)]
     tag: String,
+    /// The slug of a monitor just deleted from its page, for the notice.
+    #[serde(default)]
+    deleted: String,
+}
+
+impl ListForm {
+    /// The monitor just deleted, if the query names one.
+    fn deleted(&self) -> Option<&str> {
+        Slug::parse(&self.deleted)
+            .ok()
+            .map(|_| self.deleted.as_str())
+    }
 }
 
 /// How many monitors have one status, with the link that lists them.

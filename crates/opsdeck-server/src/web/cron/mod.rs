@@ -1,13 +1,17 @@
 //! The Cron pages of the dashboard (SPEC §7, issue 5 item 11): the monitor list with its
 //! filters (`list`), one monitor with its runs, duration chart and log excerpt (`detail`,
-//! `runs`, `chart`), the operators' pause, resume and trigger forms (`actions`), and the
+//! `runs`, `chart`), the operators' pause, resume and trigger forms (`actions`), the
+//! admins' monitor form and delete confirmation (`edit`, `form`, `delete`), and the
 //! overview's cron widget (`widget`). Everything a page shows of a monitor comes from
 //! [`MonitorView`], as the JSON API's does, so the dashboard and `/ops/cron` never disagree on a status; this file
 //! owns how such a view is written out for a page ([`MonitorRow`]).
 
 pub mod actions;
 pub mod chart;
+pub mod delete;
 pub mod detail;
+pub mod edit;
+mod form;
 pub mod list;
 mod runs;
 pub mod widget;

@@ -4,7 +4,8 @@
 //! forms (role, session CSRF token, reason, audit entry) and the widget's counts and failing
 //! monitors. The trigger form against a real HTTP job. And in a real Chromium (`browser`):
 //! a monitor that fails while the overview is open appears in its widget with the error
-//! snippet, and its page draws the duration chart.
+//! snippet, and its page draws the duration chart. The admins' monitor forms have their own
+//! (`forms`).
 
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use crate::support::db::TestDb;
 use crate::support::wait_for_async;
 
 mod browser;
+mod forms;
 mod units;
 
 on_both_backends!(

@@ -1,0 +1,255 @@
+//! The world the counterparts test acts in — an app with an admin token and an HTTP job
+//! whose URL is a local listener — and one call of a row's action, by the JSON API or by
+//! its counterpart, checked against the audit log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opsdeck_core::audit::{AuditFilter, AuditRecord, Target};
+use opsdeck_core::auth::Role;
+use opsdeck_core::cron::{MonitorSource, MonitorSpec};
+use opsdeck_core::ids::Slug;
+use opsdeck_core::token::Grant;
+use opsdeck_server::config::JobDefinition;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Counterpart, Subject, Way};
+use crate::alerts::Receiver;
+use crate::support::app::TestApp;
+use crate::support::db::TestDb;
+use crate::support::process::command;
+
+/// The monitor that monitor actions act on, and the HTTP job that is triggered.
+const MONITOR: &str = "subject";
+const JOB: &str = "digest";
+const CHECK: &str = "opsdeck-database";
+
+pub struct World {
+    app: TestApp,
+    admin: String,
+    db_url: String,
+    // Answers the triggered job's calls for as long as the world lives.
+    _listener: Receiver,
+}
+
+impl World {
+    pub async fn start(db: TestDb) -> Self {
+        let listener = Receiver::start().await;
+        let job = JobDefinition {
+            // Yearly: only the trigger fires it during the test.
+            monitor: serde_json::from_value(json!({"slug": JOB, "schedule": "0 0 1 1 *"})).unwrap(),
+            request: serde_json::from_value(json!({"url": listener.url("digest/send")})).unwrap(),
+        };
+        let db_url = db.url.clone();
+        let app = TestApp::spawn_with(db, |c| {
+            c.rate_limit.enabled = false;
+            c.cron.jobs = vec![job];
+        })
+        .await;
+        let (_, admin) = app.mint_role(Role::Admin).await;
+        Self {
+            app,
+            admin,
+            db_url,
+            _listener: listener,
+        }
+    }
+
+    /// Takes `row`'s action through the JSON API (`way` = `None`) or its counterpart, with
+    /// a reason of its own; asserts it succeeded and wrote exactly one audit entry carrying
+    /// that reason, with the row's action and the target set up. Returns that entry.
+    pub async fn take(&self, row: &Counterpart, way: Option<Way>) -> AuditRecord {
+        let call = self.set_up(row.subject).await;
+        let tokens_before = self.token_ids().await;
+        let how = match way {
+            None => "the JSON API",
+            Some(Way::Form { .. }) => "a dashboard form",
+            Some(Way::Command(_)) => "the command line",
+        };
+        let reason = format!("{} through {how} ({})", row.action, Uuid::new_v4());
+        let what = format!("{} {} through {how}", row.api.0, row.api.1);
+        match way {
+            None => self.call_api(row, &call, &reason, &what).await,
+            Some(Way::Form { path, fields }) => {
+                self.post_form(&call.fill(path), fields, &call, &reason, &what)
+                    .await;
+            }
+            Some(Way::Command(args)) => self.run_command(args, &call, &reason, &what).await,
+        }
+        let target = match row.subject {
+            Subject::Check => target("check", CHECK),
+            Subject::Token => target("token", &call.id),
+            Subject::NoToken => {
+                let after = self.token_ids().await;
+                let made: Vec<&Uuid> = after.difference(&tokens_before).collect();
+                assert_eq!(made.len(), 1, "{what} made one token: {made:?}");
+                target("token", &made[0].to_string())
+            }
+            Subject::NoMonitor | Subject::Monitor | Subject::PausedMonitor | Subject::Job => {
+                target("monitor", call.slug)
+            }
+        };
+        let entries = self.entries_with_reason(&reason).await;
+        assert_eq!(
+            entries.len(),
+            1,
+            "{what}: one entry carries its reason: {entries:#?}"
+        );
+        let entry = entries.into_iter().next().unwrap();
+        assert_eq!(entry.action, row.action, "{what}");
+        assert_eq!(entry.target, Some(target), "{what}");
+        entry
+    }
+
+    /// Puts the subject in the state the action expects, straight in the store (which
+    /// writes no audit entry).
+    async fn set_up(&self, subject: Subject) -> Call {
+        let store = self.app.state.store();
+        let slug = if subject == Subject::Job {
+            JOB
+        } else {
+            MONITOR
+        };
+        let mut call = Call {
+            slug,
+            id: String::new(),
+        };
+        let parsed = Slug::parse(slug).unwrap();
+        let now = chrono::Utc::now();
+        match subject {
+            Subject::Check | Subject::Job | Subject::NoToken => {}
+            Subject::NoMonitor => {
+                store.delete_monitor(&parsed).await.unwrap();
+            }
+            Subject::Monitor | Subject::PausedMonitor => {
+                store.delete_monitor(&parsed).await.unwrap();
+                let spec = MonitorSpec::auto_created(parsed.clone());
+                store
+                    .create_monitor(&spec, MonitorSource::Api, now)
+                    .await
+                    .unwrap();
+                if subject == Subject::PausedMonitor {
+                    store.set_monitor_paused(&parsed, true, now).await.unwrap();
+                }
+            }
+            Subject::Token => {
+                let grant = Grant::Role(Role::Viewer);
+                call.id = self.app.mint("to-revoke", grant, None).await.0.to_string();
+            }
+        }
+        call
+    }
+
+    async fn call_api(&self, row: &Counterpart, call: &Call, reason: &str, what: &str) {
+        let mut body: Value = serde_json::from_str(&call.fill(row.body)).unwrap();
+        body["reason"] = json!(reason);
+        let method = Method::from_bytes(row.api.0.as_bytes()).unwrap();
+        let response = self
+            .app
+            .client
+            .request(method, self.app.url(&call.fill(row.api.1)))
+            .bearer_auth(&self.admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "{what}: {status} {:?}",
+            response.text().await
+        );
+    }
+
+    /// Posts the form as a script would, with the admin's bearer token: it sends no
+    /// cookie, so the form needs no CSRF token. A form that did what it was asked
+    /// redirects (303); a refused one answers its page again.
+    async fn post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        call: &Call,
+        reason: &str,
+        what: &str,
+    ) {
+        let mut form: Vec<(&str, String)> =
+            fields.iter().map(|(k, v)| (*k, call.fill(v))).collect();
+        form.push(("reason", reason.to_owned()));
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(self.app.url(path))
+            .bearer_auth(&self.admin)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "{what}: {:?}",
+            response.text().await
+        );
+    }
+
+    /// Runs the real binary on the app's database, as an admin at the server would.
+    async fn run_command(&self, args: &[&str], call: &Call, reason: &str, what: &str) {
+        let mut args: Vec<String> = args.iter().map(|a| call.fill(a)).collect();
+        args.extend(["--reason".to_owned(), reason.to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env = BTreeMap::from([("OPSDECK_DATABASE_URL".to_owned(), self.db_url.clone())]);
+        let out = command(&args, &env).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {stderr}");
+    }
+
+    async fn token_ids(&self) -> BTreeSet<Uuid> {
+        let tokens = self.app.state.store().list_tokens().await.unwrap();
+        tokens.iter().map(|t| t.id).collect()
+    }
+
+    /// Every audit entry whose reason is `reason`, through the whole log, page by page.
+    /// Actions commit their entry before they answer (the command line before it exits),
+    /// so nothing is waited for.
+    async fn entries_with_reason(&self, reason: &str) -> Vec<AuditRecord> {
+        let mut found = Vec::new();
+        let mut filter = AuditFilter::default();
+        loop {
+            let page = self.app.state.store().list_audit(&filter).await.unwrap();
+            let Some(last) = page.last() else {
+                return found;
+            };
+            filter.before_seq = Some(last.seq);
+            found.extend(
+                page.into_iter()
+                    .map(|e| e.record)
+                    .filter(|r| r.reason.as_deref() == Some(reason)),
+            );
+        }
+    }
+}
+
+/// What one call acts on: the values of a row's `{slug}` and `{id}` (`{name}` is always
+/// the database's own check).
+struct Call {
+    slug: &'static str,
+    id: String,
+}
+
+impl Call {
+    fn fill(&self, text: &str) -> String {
+        text.replace("{name}", CHECK)
+            .replace("{slug}", self.slug)
+            .replace("{id}", &self.id)
+    }
+}
+
+fn target(kind: &str, id: &str) -> Target {
+    Target {
+        kind: kind.to_owned(),
+        id: id.to_owned(),
+    }
+}
