@@ -7,11 +7,15 @@
 
 mod audit_index;
 mod database_url;
+mod dialect;
 mod error;
 mod postgres;
 mod redact;
 mod shapes;
+mod shared;
+mod sql_store;
 mod sqlite;
+mod values;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,8 @@
+//! Each store trait implemented once, for [`SqlStore`](crate::sql_store::SqlStore) over any
+//! [`Dialect`](crate::dialect::Dialect): the control flow, the binding and the decoding of
+//! rows. What differs by backend is asked of it through one trait per capability (`…Sql`):
+//! the SQL text (a `…Queries` struct of statements, whose docs say what each binds and
+//! returns) and, where a backend has a better tool of its own (PostgreSQL's row locks and
+//! arrays, SQLite's JSON functions), a hook it implements its own way.
+
+pub(crate) mod database;

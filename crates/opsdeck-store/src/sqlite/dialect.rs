@@ -1,0 +1,26 @@
+//! SQLite as a [`Dialect`].
+
+use opsdeck_core::Backend;
+use sqlx::error::DatabaseError;
+use sqlx::sqlite::SqliteQueryResult;
+use sqlx::{Executor, Pool, Sqlite};
+
+use crate::dialect::Dialect;
+
+impl Dialect for Sqlite {
+    const BACKEND: Backend = Backend::Sqlite;
+
+    fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self> {
+        pool
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    /// Result codes (primary code = low byte) meaning the database cannot serve now: BUSY,
+    /// LOCKED, IOERR, FULL, CANTOPEN.
+    fn unavailable(error: &dyn DatabaseError) -> bool {
+        matches!(super::primary_code(error), Some(5 | 6 | 10 | 13 | 14))
+    }
+}
