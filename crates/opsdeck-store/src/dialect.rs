@@ -1,13 +1,13 @@
-//! What the shared store code asks of a backend ([`Dialect`]: how it runs statements and
-//! classifies errors), and how that code binds and reads values without naming the backend
-//! ([`BindExt`], [`RowExt`]).
+//! What the shared store code asks of a backend ([`Dialect`]: how it runs statements, opens a
+//! writing transaction, classifies errors), and how that code binds and reads values without
+//! naming the backend ([`BindExt`], [`RowExt`]).
 //!
 //! Rust implies the bounds a trait puts on `Self` wherever the trait is required, but not
 //! bounds on other types: `i64: Encode<'_, DB>` would have to be repeated on every generic
 //! function, with the executor and argument bounds beside it. So the value types the shared
 //! code binds and reads are listed once, as supertraits of [`Dialect`] ([`Binds`], [`Reads`]),
-//! each backend executes through [`Dialect::on_pool`], and generic code needs no bound but
-//! `DB: Dialect`.
+//! each backend executes through [`Dialect::on_pool`] and [`Dialect::on_conn`], and generic
+//! code needs no bound but `DB: Dialect`.
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::{Backend, StoreError, StoreResult};
@@ -36,8 +36,16 @@ pub(crate) trait Dialect:
 {
     const BACKEND: Backend;
 
+    /// Opens a transaction that will write. SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so a second writer waits out the busy timeout instead of failing
+    /// with `SQLITE_BUSY` when its read transaction tries to upgrade.
+    const BEGIN_WRITE: &'static str;
+
     /// The pool as an executor.
     fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self>;
+
+    /// A connection (a transaction's) as an executor.
+    fn on_conn<'c>(conn: &'c mut Self::Connection) -> impl Executor<'c, Database = Self>;
 
     fn rows_affected(done: &Self::QueryResult) -> u64;
 
@@ -125,11 +133,25 @@ pub(crate) trait RowExt: Row {
         self.col::<Time>(column).map(|t| t.0)
     }
 
+    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>>
+    where
+        Self::Database: Reads<Option<Time>>,
+    {
+        Ok(self.col::<Option<Time>>(column)?.map(|t| t.0))
+    }
+
     fn id(&self, column: &str) -> StoreResult<Uuid>
     where
         Self::Database: Reads<Id>,
     {
         self.col::<Id>(column).map(|id| id.0)
+    }
+
+    fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>>
+    where
+        Self::Database: Reads<Option<Id>>,
+    {
+        Ok(self.col::<Option<Id>>(column)?.map(|id| id.0))
     }
 }
 

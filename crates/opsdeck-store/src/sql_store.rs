@@ -4,9 +4,9 @@
 
 use std::fmt;
 
-use opsdeck_core::{Backend, StoreError};
+use opsdeck_core::{Backend, StoreError, StoreResult};
 use sqlx::query::Query;
-use sqlx::{Executor, Pool};
+use sqlx::{Executor, Pool, Transaction};
 
 use crate::DatabaseUrl;
 use crate::dialect::Dialect;
@@ -38,6 +38,18 @@ impl<DB: Dialect> SqlStore<DB> {
     /// The pool, to run one statement on.
     pub(crate) fn db(&self) -> impl Executor<'_, Database = DB> {
         DB::on_pool(&self.pool)
+    }
+
+    /// A transaction that will write (see [`Dialect::BEGIN_WRITE`]).
+    pub(crate) async fn begin_write(&self) -> StoreResult<Transaction<'static, DB>> {
+        self.pool
+            .begin_with(DB::BEGIN_WRITE)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    pub(crate) async fn commit(&self, tx: Transaction<'static, DB>) -> StoreResult<()> {
+        tx.commit().await.map_err(|e| self.fail(e))
     }
 }
 

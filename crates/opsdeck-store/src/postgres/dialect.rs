@@ -2,16 +2,21 @@
 
 use opsdeck_core::Backend;
 use sqlx::error::DatabaseError;
-use sqlx::postgres::PgQueryResult;
+use sqlx::postgres::{PgConnection, PgQueryResult};
 use sqlx::{Executor, Pool, Postgres};
 
 use crate::dialect::Dialect;
 
 impl Dialect for Postgres {
     const BACKEND: Backend = Backend::Postgres;
+    const BEGIN_WRITE: &'static str = "BEGIN";
 
     fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self> {
         pool
+    }
+
+    fn on_conn<'c>(conn: &'c mut PgConnection) -> impl Executor<'c, Database = Self> {
+        conn
     }
 
     fn rows_affected(done: &PgQueryResult) -> u64 {

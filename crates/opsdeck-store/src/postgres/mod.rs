@@ -15,7 +15,6 @@ mod cron_guard;
 mod cron_runs;
 mod database;
 mod dialect;
-mod latest;
 mod schema;
 mod sessions;
 mod tokens;

@@ -5,4 +5,8 @@
 //! returns) and, where a backend has a better tool of its own (PostgreSQL's row locks and
 //! arrays, SQLite's JSON functions), a hook it implements its own way.
 
+pub(crate) mod checks;
 pub(crate) mod database;
+pub(crate) mod latest;
+pub(crate) mod sessions;
+pub(crate) mod tokens;

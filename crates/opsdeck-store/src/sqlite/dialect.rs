@@ -2,16 +2,21 @@
 
 use opsdeck_core::Backend;
 use sqlx::error::DatabaseError;
-use sqlx::sqlite::SqliteQueryResult;
+use sqlx::sqlite::{SqliteConnection, SqliteQueryResult};
 use sqlx::{Executor, Pool, Sqlite};
 
 use crate::dialect::Dialect;
 
 impl Dialect for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
     fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self> {
         pool
+    }
+
+    fn on_conn<'c>(conn: &'c mut SqliteConnection) -> impl Executor<'c, Database = Self> {
+        conn
     }
 
     fn rows_affected(done: &SqliteQueryResult) -> u64 {
