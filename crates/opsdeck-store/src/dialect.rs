@@ -1,6 +1,6 @@
 //! What the shared store code asks of a backend ([`Dialect`]: how it runs statements, opens a
 //! writing transaction, classifies errors), and how that code binds and reads values without
-//! naming the backend ([`BindExt`], [`RowExt`]).
+//! naming the backend ([`BindExt`], [`PushExt`], [`RowExt`]).
 //!
 //! Rust implies the bounds a trait puts on `Self` wherever the trait is required, but not
 //! bounds on other types: `i64: Encode<'_, DB>` would have to be repeated on every generic
@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::{Backend, StoreError, StoreResult};
 use sqlx::error::DatabaseError;
 use sqlx::query::Query;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+use sqlx::query_builder::Separated;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Row, Type,
+};
 use uuid::Uuid;
 
 use crate::values::{Id, Time};
@@ -60,6 +63,10 @@ pub(crate) trait Binds<'t, T>: Database {
         query: Query<'_, Self, Self::Arguments>,
         value: T,
     ) -> Query<'_, Self, Self::Arguments>;
+
+    fn push_to(builder: &mut QueryBuilder<Self>, value: T);
+
+    fn push_separated(separated: &mut Separated<'_, Self, &'static str>, value: T);
 }
 
 impl<'t, DB: Database, T> Binds<'t, T> for DB
@@ -71,6 +78,14 @@ where
         value: T,
     ) -> Query<'_, Self, Self::Arguments> {
         query.bind(value)
+    }
+
+    fn push_to(builder: &mut QueryBuilder<Self>, value: T) {
+        builder.push_bind(value);
+    }
+
+    fn push_separated(separated: &mut Separated<'_, Self, &'static str>, value: T) {
+        separated.push_bind(value);
     }
 }
 
@@ -113,6 +128,34 @@ impl<DB: Database> BindExt<DB> for Query<'_, DB, DB::Arguments> {
         DB: Binds<'t, T>,
     {
         DB::bind_to(self, value)
+    }
+}
+
+/// `.push_arg(value)` on a query builder or one row of its `push_values`: `.push_bind(value)`
+/// for any type the dialect [`Binds`].
+pub(crate) trait PushExt<DB: Database> {
+    fn push_arg<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        DB: Binds<'t, T>;
+}
+
+impl<DB: Database> PushExt<DB> for QueryBuilder<DB> {
+    fn push_arg<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        DB: Binds<'t, T>,
+    {
+        DB::push_to(self, value);
+        self
+    }
+}
+
+impl<DB: Database> PushExt<DB> for Separated<'_, DB, &'static str> {
+    fn push_arg<'t, T>(&mut self, value: T) -> &mut Self
+    where
+        DB: Binds<'t, T>,
+    {
+        DB::push_separated(self, value);
+        self
     }
 }
 

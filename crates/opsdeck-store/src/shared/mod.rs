@@ -5,6 +5,7 @@
 //! returns) and, where a backend has a better tool of its own (PostgreSQL's row locks and
 //! arrays, SQLite's JSON functions), a hook it implements its own way.
 
+pub(crate) mod alerts;
 pub(crate) mod checks;
 pub(crate) mod database;
 pub(crate) mod latest;
