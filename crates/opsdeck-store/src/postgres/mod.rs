@@ -10,7 +10,6 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
-mod cron_apply;
 mod cron_guard;
 mod cron_runs;
 mod database;

@@ -7,6 +7,10 @@
 
 pub(crate) mod alerts;
 pub(crate) mod checks;
+pub(crate) mod cron;
+pub(crate) mod cron_apply;
+pub(crate) mod cron_guard;
+pub(crate) mod cron_runs;
 pub(crate) mod database;
 pub(crate) mod latest;
 pub(crate) mod sessions;
