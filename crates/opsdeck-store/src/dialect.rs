@@ -19,7 +19,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use crate::values::{Id, Time};
+use crate::values::{Id, SharedText, Time, TimeBound};
 
 /// A database engine as the shared store code sees it. Implemented for `sqlx::Sqlite` and
 /// `sqlx::Postgres`; the SQL of each capability is the backend's too (the `…Sql` traits of
@@ -34,8 +34,11 @@ pub(crate) trait Dialect:
     + Column<f64>
     + Column<Time>
     + Column<Id>
+    + for<'t> Binds<'t, TimeBound>
     + for<'a> Binds<'a, &'a str>
     + for<'a> Binds<'a, Option<&'a str>>
+    + for<'a> Binds<'a, SharedText<'a>>
+    + for<'a> Binds<'a, Option<SharedText<'a>>>
 {
     const BACKEND: Backend;
 
@@ -43,6 +46,10 @@ pub(crate) trait Dialect:
     /// (`BEGIN IMMEDIATE`), so a second writer waits out the busy timeout instead of failing
     /// with `SQLITE_BUSY` when its read transaction tries to upgrade.
     const BEGIN_WRITE: &'static str;
+
+    /// Whether binding a borrowed text copies it into new allocations (SQLite's arguments own
+    /// their values), so a batch that repeats texts binds them as shared [`SharedText`]s.
+    const COPIES_BOUND_TEXT: bool;
 
     /// The pool as an executor.
     fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self>;

@@ -10,6 +10,7 @@ use crate::dialect::Dialect;
 impl Dialect for Postgres {
     const BACKEND: Backend = Backend::Postgres;
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const COPIES_BOUND_TEXT: bool = false;
 
     fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self> {
         pool

@@ -22,8 +22,6 @@ mod types;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use opsdeck_core::{Backend, Store};
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Postgres};
@@ -142,15 +140,4 @@ async fn run_migrations(
 async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, MigrateError> {
     let applied = conn.list_applied_migrations(MIGRATIONS_TABLE).await?;
     Ok(applied.into_iter().map(|m| m.version).collect())
-}
-
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
 }

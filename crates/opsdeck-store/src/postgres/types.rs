@@ -1,4 +1,5 @@
-//! How PostgreSQL stores the values of `crate::values`: times as TIMESTAMPTZ, UUIDs as uuid.
+//! How PostgreSQL stores the values of `crate::values`: times as TIMESTAMPTZ, UUIDs as uuid,
+//! each encoded into the message buffer as it is bound (so a shared text is bound borrowed).
 
 use chrono::{DateTime, Utc};
 use sqlx::encode::IsNull;
@@ -7,7 +8,7 @@ use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
 use sqlx::{Decode, Encode, Postgres, Type};
 use uuid::Uuid;
 
-use crate::values::{Id, Time};
+use crate::values::{Id, SharedText, Time, TimeBound};
 
 impl Type<Postgres> for Time {
     fn type_info() -> PgTypeInfo {
@@ -31,6 +32,19 @@ impl Decode<'_, Postgres> for Time {
     }
 }
 
+impl Type<Postgres> for TimeBound {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+/// TIMESTAMPTZ keeps microseconds and compares exactly: the bound is the time itself.
+impl Encode<'_, Postgres> for TimeBound {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        Encode::<Postgres>::encode_by_ref(&self.0, buf)
+    }
+}
+
 impl Type<Postgres> for Id {
     fn type_info() -> PgTypeInfo {
         <Uuid as Type<Postgres>>::type_info()
@@ -50,5 +64,21 @@ impl Encode<'_, Postgres> for Id {
 impl Decode<'_, Postgres> for Id {
     fn decode(value: PgValueRef<'_>) -> Result<Self, BoxDynError> {
         <Uuid as Decode<Postgres>>::decode(value).map(Id)
+    }
+}
+
+impl Type<Postgres> for SharedText<'_> {
+    fn type_info() -> PgTypeInfo {
+        <&str as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for SharedText<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        let text: &str = match self {
+            SharedText::Shared(text) => text,
+            SharedText::Borrowed(text) => text,
+        };
+        Encode::<Postgres>::encode_by_ref(&text, buf)
     }
 }

@@ -6,6 +6,7 @@
 //! arrays, SQLite's JSON functions), a hook it implements its own way.
 
 pub(crate) mod alerts;
+pub(crate) mod audit;
 pub(crate) mod checks;
 pub(crate) mod cron;
 pub(crate) mod cron_apply;
@@ -15,3 +16,31 @@ pub(crate) mod database;
 pub(crate) mod latest;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
+
+use async_trait::async_trait;
+use opsdeck_core::{Backend, Store};
+
+use crate::sql_store::SqlStore;
+
+/// Everything opsdeck stores, over a backend that gives the SQL of every capability.
+#[async_trait]
+impl<DB> Store for SqlStore<DB>
+where
+    DB: alerts::AlertSql
+        + audit::AuditSql
+        + checks::CheckSql
+        + cron::CronSql
+        + cron_guard::CronGuardSql
+        + cron_runs::CronRunSql
+        + database::DatabaseSql
+        + sessions::SessionSql
+        + tokens::TokenSql,
+{
+    fn backend(&self) -> Backend {
+        DB::BACKEND
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -10,6 +10,7 @@ use crate::dialect::Dialect;
 impl Dialect for Sqlite {
     const BACKEND: Backend = Backend::Sqlite;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const COPIES_BOUND_TEXT: bool = true;
 
     fn on_pool<'c>(pool: &'c Pool<Self>) -> impl Executor<'c, Database = Self> {
         pool

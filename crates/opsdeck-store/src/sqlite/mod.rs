@@ -21,8 +21,6 @@ mod types;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use opsdeck_core::{Backend, Store};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteSynchronous};
@@ -204,15 +202,4 @@ async fn run_migrations(
 async fn applied_versions(conn: &mut SqliteConnection) -> Result<Vec<i64>, MigrateError> {
     let applied = conn.list_applied_migrations(MIGRATIONS_TABLE).await?;
     Ok(applied.into_iter().map(|m| m.version).collect())
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
 }
