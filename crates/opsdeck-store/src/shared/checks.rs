@@ -1,6 +1,8 @@
 //! The history of health checks ([`CheckHistoryStore`]): status changes and latency samples,
-//! raw and compacted into buckets. Times are kept to the millisecond on every backend,
-//! latencies in microseconds, sample statuses as severity ranks (see the migrations).
+//! raw and compacted into buckets. Times are kept to the millisecond on every backend, and a
+//! window's bounds are [`TimeBound`]s, so a bound between two milliseconds meets the stored
+//! time as it reads back; latencies are kept in microseconds, sample statuses as severity
+//! ranks (see the migrations).
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use sqlx::Executor;
 use crate::dialect::{BindExt, Dialect, RowExt};
 use crate::error::corrupt;
 use crate::sql_store::SqlStore;
-use crate::values::Time;
+use crate::values::{Time, TimeBound};
 
 /// The statements of the check stores, per backend. "A change" is the columns `name, at,
 /// from_status, to_status, output`; "a sample" is `at, raw, count, failed, worst, min_us,
@@ -77,8 +79,8 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
         let rows = self
             .query(DB::CHECKS.changes_between)
             .arg(name.as_str())
-            .arg(Time(since))
-            .arg(Time(until))
+            .arg(TimeBound(since))
+            .arg(TimeBound(until))
             .fetch_all(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -93,7 +95,7 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
         let row = self
             .query(DB::CHECKS.change_before)
             .arg(name.as_str())
-            .arg(Time(before))
+            .arg(TimeBound(before))
             .fetch_optional(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -118,8 +120,8 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
         let rows = self
             .query(DB::CHECKS.samples_between)
             .arg(name.as_str())
-            .arg(Time(since))
-            .arg(Time(until))
+            .arg(TimeBound(since))
+            .arg(TimeBound(until))
             .fetch_all(self.db())
             .await
             .map_err(|e| self.fail(e))?;
