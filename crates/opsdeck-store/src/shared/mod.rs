@@ -1,9 +1,14 @@
-//! Each store trait implemented once, for [`SqlStore`](crate::sql_store::SqlStore) over any
+//! Each store trait implemented once, for [`SqlStore`] over any
 //! [`Dialect`](crate::dialect::Dialect): the control flow, the binding and the decoding of
 //! rows. What differs by backend is asked of it through one trait per capability (`…Sql`):
 //! the SQL text (a `…Queries` struct of statements, whose docs say what each binds and
 //! returns) and, where a backend has a better tool of its own (PostgreSQL's row locks and
 //! arrays, SQLite's JSON functions), a hook it implements its own way.
+//!
+//! A new capability is a `…Queries` struct and a `…Sql: Dialect` trait in a module here, with
+//! its store trait implemented once for `SqlStore<DB: …Sql>`; `impl …Sql for Sqlite` and
+//! `for Postgres` in a file of that name in each backend, giving the statements; and the
+//! trait among the bounds of [`Store`] below.
 
 pub(crate) mod alerts;
 pub(crate) mod audit;
