@@ -20,7 +20,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
 use opsdeck_core::audit::{Appended, AuditEntry, AuditFilter, AuditRecord, truncate_to_millis};
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::QueryBuilder;
+
+use crate::dialect::{Dialect, PushExt};
+use crate::values::TimeBound;
 
 /// Entries per block, as a shift: block = `seq >> BLOCK_SHIFT`. The migrations that fill the
 /// summaries for entries written before them use the same shift.
@@ -139,28 +142,21 @@ impl Summary {
     }
 }
 
-/// The query for [`BlockSearch::entries`]: `columns` of `audit_log`. `time` gives a time as
-/// the backend stores it (SQLite: unix milliseconds, rounded up; PostgreSQL: as it is).
-pub(crate) fn entries_query<DB, T>(
+/// The query for [`BlockSearch::entries`]: `columns` of `audit_log`. Times are bound as
+/// [`TimeBound`]s, compared exactly against the stored whole milliseconds.
+pub(crate) fn entries_query<DB: Dialect>(
     columns: &str,
     filter: &AuditFilter,
     (first, end): (Option<i64>, Option<i64>),
     limit: i64,
-    time: fn(DateTime<Utc>) -> T,
-) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'t> T: Encode<'t, DB> + Type<DB>,
-{
+) -> QueryBuilder<DB> {
     let mut query = QueryBuilder::<DB>::new(format!("SELECT {columns} FROM audit_log WHERE 1 = 1"));
     if let Some(actor) = &filter.actor {
         query
             .push(" AND (actor_id = ")
-            .push_bind(actor.clone())
+            .push_arg(actor.clone())
             .push(" OR actor_name = ")
-            .push_bind(actor.clone())
+            .push_arg(actor.clone())
             .push(")");
     }
     for (column, value) in [
@@ -175,45 +171,38 @@ where
         if let Some(value) = value {
             query
                 .push(format_args!(" AND {column} = "))
-                .push_bind(value.clone());
+                .push_arg(value.clone());
         }
     }
     if let Some(since) = filter.since {
-        query.push(" AND at >= ").push_bind(time(since));
+        query.push(" AND at >= ").push_arg(TimeBound(since));
     }
     if let Some(until) = filter.until {
-        query.push(" AND at < ").push_bind(time(until));
+        query.push(" AND at < ").push_arg(TimeBound(until));
     }
     if let Some(first) = first {
-        query.push(" AND seq >= ").push_bind(first);
+        query.push(" AND seq >= ").push_arg(first);
     }
     if let Some(end) = end {
-        query.push(" AND seq < ").push_bind(end);
+        query.push(" AND seq < ").push_arg(end);
     }
-    query.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+    query.push(" ORDER BY seq DESC LIMIT ").push_arg(limit);
     query
 }
 
-/// The query for [`BlockSearch::candidate_blocks`]; `time` as for [`entries_query`]. The
+/// The query for [`BlockSearch::candidate_blocks`]; times as for [`entries_query`]. The
 /// first key drives the search through the summary's primary key; the others, and the
 /// times, are checked per block.
-pub(crate) fn candidate_blocks_query<DB, T>(
+pub(crate) fn candidate_blocks_query<DB: Dialect>(
     filter: &AuditFilter,
     below: i64,
-    time: fn(DateTime<Utc>) -> T,
-) -> QueryBuilder<DB>
-where
-    DB: Database,
-    for<'t> i64: Encode<'t, DB> + Type<DB>,
-    for<'t> String: Encode<'t, DB> + Type<DB>,
-    for<'t> T: Encode<'t, DB> + Type<DB>,
-{
+) -> QueryBuilder<DB> {
     let span_conditions = |query: &mut QueryBuilder<DB>| {
         if let Some(since) = filter.since {
-            query.push(" AND b.max_at >= ").push_bind(time(since));
+            query.push(" AND b.max_at >= ").push_arg(TimeBound(since));
         }
         if let Some(until) = filter.until {
-            query.push(" AND b.min_at < ").push_bind(time(until));
+            query.push(" AND b.min_at < ").push_arg(TimeBound(until));
         }
     };
     let mut keys = filter_keys(filter).into_iter();
@@ -222,16 +211,16 @@ where
             let mut query =
                 QueryBuilder::<DB>::new("SELECT k.block FROM audit_block_keys k WHERE k.key = ");
             query
-                .push_bind(driver)
+                .push_arg(driver)
                 .push(" AND k.block < ")
-                .push_bind(below);
+                .push_arg(below);
             for other in keys {
                 query
                     .push(
                         " AND EXISTS (SELECT 1 FROM audit_block_keys o \
                          WHERE o.block = k.block AND o.key = ",
                     )
-                    .push_bind(other)
+                    .push_arg(other)
                     .push(")");
             }
             if filter.since.is_some() || filter.until.is_some() {
@@ -245,13 +234,13 @@ where
         None => {
             let mut query =
                 QueryBuilder::<DB>::new("SELECT b.block FROM audit_blocks b WHERE b.block < ");
-            query.push_bind(below);
+            query.push_arg(below);
             span_conditions(&mut query);
             query.push(" ORDER BY b.block DESC");
             query
         }
     };
-    query.push(" LIMIT ").push_bind(BLOCKS_PER_QUERY);
+    query.push(" LIMIT ").push_arg(BLOCKS_PER_QUERY);
     query
 }
 

@@ -1,5 +1,8 @@
 //! opsdeck storage: one backend per database engine, each with its own SQL and migrations
-//! (`sqlite/`, `postgres/`), behind the `opsdeck_core::Store` traits.
+//! (`sqlite/`, `postgres/`), behind the `opsdeck_core::Store` traits. Each trait is
+//! implemented once (`shared/`), generic over the backend's `Dialect`; a backend gives the
+//! SQL text, how it stores the values that differ (`values.rs`: times, UUIDs) and, where it
+//! has a better tool of its own, a hook.
 //!
 //! The backend is chosen once, from the URL scheme, by [`connect`]; the rest of opsdeck only
 //! sees `Arc<dyn Store>`. [`connect`] also brings the schema up to date, and [`migrate`] does
@@ -7,11 +10,15 @@
 
 mod audit_index;
 mod database_url;
+mod dialect;
 mod error;
 mod postgres;
 mod redact;
 mod shapes;
+mod shared;
+mod sql_store;
 mod sqlite;
+mod values;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,90 +1,37 @@
-//! The PostgreSQL SQL behind [`CronStore`]: monitors, one row each with their spec and
-//! state documents (JSONB, read back as text) beside the columns the ops list and the
-//! evaluator read. Steps are written in `cron_apply.rs`.
-//!
-//! Spec writes move the version and make the monitor due at once (see [`CronStore`]); a
-//! write of the state is the domain's, never the store's.
+//! The PostgreSQL SQL of the cron monitor store and of the steps that write it. Documents
+//! are JSONB, read back as text. A batch of steps first locks the monitors it names, in slug
+//! order, so two batches (two replicas) that share monitors cannot deadlock; a step whose
+//! monitor a concurrent writer moved on answers conflict.
 
-use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
-use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, MonitorState, StateWrite,
-    Upserted, spec_from_json, spec_json, state_from_json, state_json,
-};
-use opsdeck_core::ids::Slug;
-use opsdeck_core::store::CronStore;
-use opsdeck_core::{StoreError, StoreResult};
-use sqlx::{Postgres, QueryBuilder};
-use uuid::Uuid;
+use opsdeck_core::StoreResult;
+use opsdeck_core::cron::StateWrite;
+use sqlx::Postgres;
+use sqlx::postgres::PgConnection;
 
-use super::PgStore;
-use crate::error::corrupt;
+use crate::shared::cron::{CronSql, MonitorQueries};
+use crate::shared::cron_apply::StepQueries;
+use crate::sql_store::SqlStore;
 
-/// The columns of a [`MonitorRow`].
-pub(super) const MONITOR_COLUMNS: &str = "slug, spec::text AS spec, paused, source, \
-     created_at, updated_at, version, state::text AS state, next_check_at, status_since, \
-     last_run_id, last_run_status, last_run_finished_at, last_run_duration_ms, \
-     last_run_error, last_success_at";
-
-#[derive(sqlx::FromRow)]
-pub(super) struct MonitorRow {
-    slug: String,
-    spec: String,
-    paused: bool,
-    source: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    version: i64,
-    state: String,
-    next_check_at: Option<DateTime<Utc>>,
-    status_since: Option<DateTime<Utc>>,
-    last_run_id: Option<Uuid>,
-    last_run_status: Option<String>,
-    last_run_finished_at: Option<DateTime<Utc>>,
-    last_run_duration_ms: Option<i64>,
-    last_run_error: Option<String>,
-    last_success_at: Option<DateTime<Utc>>,
+/// The columns of a monitor record.
+macro_rules! columns {
+    () => {
+        "slug, spec::text AS spec, paused, source, created_at, updated_at, version, \
+         state::text AS state, next_check_at, status_since, last_run_id, last_run_status, \
+         last_run_finished_at, last_run_duration_ms, last_run_error, last_success_at"
+    };
 }
 
-#[async_trait]
-impl CronStore for PgStore {
-    async fn create_monitor(
-        &self,
-        spec: &MonitorSpec,
-        source: MonitorSource,
-        now: DateTime<Utc>,
-    ) -> StoreResult<MonitorRecord> {
-        let state = MonitorState::default();
-        let row: MonitorRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+impl CronSql for Postgres {
+    const MONITORS: MonitorQueries = MonitorQueries {
+        create: concat!(
             "INSERT INTO cron_monitors
                  (slug, spec, paused, tenant_id, source, created_at, updated_at, version,
                   state, status, failure_streak, next_check_at)
              VALUES ($1, $2::jsonb, $3, $4, $5, $6, $6, 1, $7::jsonb, $8, 0, $6)
-             RETURNING {MONITOR_COLUMNS}"
-        )))
-        .bind(spec.slug().as_str())
-        .bind(spec_json(spec))
-        .bind(spec.is_paused())
-        .bind(tenant(spec))
-        .bind(source.as_str())
-        .bind(now.trunc_subsecs(3))
-        .bind(state_json(&state))
-        .bind(state.status.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        monitor(row)
-    }
-
-    async fn upsert_monitor(
-        &self,
-        spec: &MonitorSpec,
-        source: MonitorSource,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Upserted> {
-        let state = MonitorState::default();
-        let version: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO cron_monitors
+             RETURNING ",
+            columns!()
+        ),
+        upsert: "INSERT INTO cron_monitors
                  (slug, spec, paused, tenant_id, source, created_at, updated_at, version,
                   state, status, failure_streak, next_check_at)
              VALUES ($1, $2::jsonb, $3, $4, $5, $6, $6, 1, $7::jsonb, $8, 0, $6)
@@ -95,178 +42,92 @@ impl CronStore for PgStore {
              WHERE cron_monitors.spec IS DISTINCT FROM excluded.spec
                 OR cron_monitors.source <> excluded.source
              RETURNING version",
-        )
-        .bind(spec.slug().as_str())
-        .bind(spec_json(spec))
-        .bind(spec.is_paused())
-        .bind(tenant(spec))
-        .bind(source.as_str())
-        .bind(now.trunc_subsecs(3))
-        .bind(state_json(&state))
-        .bind(state.status.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(match version {
-            None => Upserted::Unchanged,
-            Some(1) => Upserted::Created,
-            Some(_) => Upserted::Updated,
-        })
-    }
-
-    async fn get_monitor(&self, slug: &Slug) -> StoreResult<Option<MonitorRecord>> {
-        let row: Option<MonitorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {MONITOR_COLUMNS} FROM cron_monitors WHERE slug = $1"
-        )))
-        .bind(slug.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        row.map(monitor).transpose()
-    }
-
-    async fn list_monitors(&self, filter: &MonitorFilter) -> StoreResult<Vec<MonitorRecord>> {
-        let mut query = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {MONITOR_COLUMNS} FROM cron_monitors WHERE 1 = 1"
-        ));
-        if let Some(status) = filter.status {
-            query.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(tag) = &filter.tag {
-            query
-                .push(" AND (spec -> 'tags') ? ")
-                .push_bind(tag.as_str());
-        }
-        if let Some(tenant_id) = &filter.tenant_id {
-            query
-                .push(" AND tenant_id = ")
-                .push_bind(tenant_id.as_str());
-        }
-        query.push(" ORDER BY slug");
-        let rows: Vec<MonitorRow> = query
-            .build_query_as()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(monitor).collect()
-    }
-
-    async fn update_monitor(
-        &self,
-        spec: &MonitorSpec,
-        now: DateTime<Utc>,
-    ) -> StoreResult<MonitorRecord> {
-        let row: Option<MonitorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        get: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE slug = $1"),
+        list: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE true"),
+        has_tag: ("(spec -> 'tags') ? ", ""),
+        update: concat!(
             "UPDATE cron_monitors SET
                  spec = $2::jsonb, paused = $3, tenant_id = $4, updated_at = $5,
                  version = version + 1, next_check_at = $5
              WHERE slug = $1
-             RETURNING {MONITOR_COLUMNS}"
-        )))
-        .bind(spec.slug().as_str())
-        .bind(spec_json(spec))
-        .bind(spec.is_paused())
-        .bind(tenant(spec))
-        .bind(now.trunc_subsecs(3))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        row.map(monitor).ok_or(StoreError::NotFound)?
-    }
-
-    async fn set_monitor_paused(
-        &self,
-        slug: &Slug,
-        paused: bool,
-        now: DateTime<Utc>,
-    ) -> StoreResult<MonitorRecord> {
-        let row: Option<MonitorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+             RETURNING ",
+            columns!()
+        ),
+        set_paused: concat!(
             "UPDATE cron_monitors SET
                  paused = $2, updated_at = $3, version = version + 1, next_check_at = $3
              WHERE slug = $1
-             RETURNING {MONITOR_COLUMNS}"
-        )))
-        .bind(slug.as_str())
-        .bind(paused)
-        .bind(now.trunc_subsecs(3))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        row.map(monitor).ok_or(StoreError::NotFound)?
-    }
-
-    async fn delete_monitor(&self, slug: &Slug) -> StoreResult<bool> {
+             RETURNING ",
+            columns!()
+        ),
         // Runs and their logs go by ON DELETE CASCADE.
-        let done = sqlx::query("DELETE FROM cron_monitors WHERE slug = $1")
-            .bind(slug.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn apply_outcome(&self, write: &StateWrite) -> StoreResult<u64> {
-        let mut results = self.apply_outcomes(std::slice::from_ref(write)).await?;
-        results
-            .pop()
-            .unwrap_or_else(|| Err(StoreError::Other("a write went unanswered".into())))
-    }
-
-    async fn apply_outcomes(&self, writes: &[StateWrite]) -> StoreResult<Vec<StoreResult<u64>>> {
-        self.apply_steps(writes).await
-    }
-
-    async fn due_monitors(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<MonitorRecord>> {
-        let rows: Vec<MonitorRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {MONITOR_COLUMNS} FROM cron_monitors
+        delete: "DELETE FROM cron_monitors WHERE slug = $1",
+        due: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors
              WHERE next_check_at <= $1 ORDER BY next_check_at, slug LIMIT $2"
-        )))
-        .bind(now.trunc_subsecs(3))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(monitor).collect()
-    }
-}
-
-fn tenant(spec: &MonitorSpec) -> Option<&str> {
-    spec.settings().tenant_id.as_ref().map(|t| t.as_str())
-}
-
-fn monitor(row: MonitorRow) -> StoreResult<MonitorRecord> {
-    let slug = Slug::parse(&row.slug).map_err(|_| corrupt("cron monitor slug"))?;
-    let spec =
-        spec_from_json(slug, row.paused, &row.spec).map_err(|_| corrupt("cron monitor spec"))?;
-    let last_run = match (row.last_run_id, row.last_run_status) {
-        (Some(run_id), Some(status)) => Some(LastRun {
-            run_id,
-            status: status.parse().map_err(|_| corrupt("cron run status"))?,
-            finished_at: row.last_run_finished_at,
-            duration_ms: (row.last_run_duration_ms)
-                .map(|ms| u64::try_from(ms).map_err(|_| corrupt("cron run duration")))
-                .transpose()?,
-            error: row.last_run_error,
-        }),
-        _ => None,
+        ),
     };
-    Ok(MonitorRecord {
-        spec,
-        source: row
-            .source
-            .parse()
-            .map_err(|_| corrupt("cron monitor source"))?,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        state: state_from_json(&row.state).map_err(|_| corrupt("cron monitor state"))?,
-        version: u64::try_from(row.version).map_err(|_| corrupt("cron monitor version"))?,
-        next_check_at: row.next_check_at,
-        status_since: row.status_since,
-        last_run,
-        last_success_at: row.last_success_at,
-    })
+
+    const STEPS: StepQueries = StepQueries {
+        write_states: "UPDATE cron_monitors AS m SET
+                 version = m.version + 1, state = v.state::jsonb, status = v.status,
+                 failure_streak = v.failure_streak, next_check_at = v.next_check_at,
+                 status_since = coalesce(v.status_since, m.status_since),
+                 last_run_id = CASE WHEN v.has_last THEN v.run_id ELSE m.last_run_id END,
+                 last_run_status = CASE WHEN v.has_last THEN v.run_status
+                                        ELSE m.last_run_status END,
+                 last_run_finished_at = CASE WHEN v.has_last THEN v.finished_at
+                                             ELSE m.last_run_finished_at END,
+                 last_run_duration_ms = CASE WHEN v.has_last THEN v.duration_ms
+                                             ELSE m.last_run_duration_ms END,
+                 last_run_error = CASE WHEN v.has_last THEN v.error ELSE m.last_run_error END,
+                 last_success_at = greatest(m.last_success_at, v.success_at)
+             FROM (",
+        write_states_end: ") AS v (slug, version, state, status, failure_streak, next_check_at,
+                     status_since, has_last, run_id, run_status, finished_at, duration_ms,
+                     error, success_at)
+             WHERE m.slug = v.slug AND m.version = v.version
+             RETURNING m.slug, m.version",
+        monitor_exists: "SELECT 1 FROM cron_monitors WHERE slug = $1",
+        upsert_runs: "INSERT INTO cron_runs
+                 (slug, run_id, status, source, listed_at, expected_at, started_at,
+                  finished_at, duration_ms, exit_code, error, missed_slots, last_missed_at,
+                  in_maintenance, too_fast) ",
+        upsert_runs_end: " ON CONFLICT (slug, run_id) DO UPDATE SET
+                 status = excluded.status, source = excluded.source,
+                 expected_at = excluded.expected_at, started_at = excluded.started_at,
+                 finished_at = excluded.finished_at, duration_ms = excluded.duration_ms,
+                 exit_code = excluded.exit_code, error = excluded.error,
+                 missed_slots = excluded.missed_slots, last_missed_at = excluded.last_missed_at,
+                 in_maintenance = excluded.in_maintenance, too_fast = excluded.too_fast",
+        run_log: "SELECT l.excerpt FROM cron_runs r
+             LEFT JOIN cron_run_logs l ON l.slug = r.slug AND l.run_id = r.run_id
+             WHERE r.slug = $1 AND r.run_id = $2",
+        put_run_log: "INSERT INTO cron_run_logs (slug, run_id, excerpt) VALUES ($1, $2, $3)
+             ON CONFLICT (slug, run_id) DO UPDATE SET excerpt = excluded.excerpt",
+    };
+
+    /// PostgreSQL refuses to upsert one row twice in a statement.
+    const UPSERTS_A_ROW_TWICE: bool = false;
+
+    /// Locks the rows of the monitors `writes` name, in slug order: two batches that share
+    /// monitors lock them in the same order and cannot deadlock, and the updates that
+    /// follow, in whatever order the plan visits the rows, wait on nobody.
+    async fn lock_monitors(
+        store: &SqlStore<Self>,
+        conn: &mut PgConnection,
+        writes: &[StateWrite],
+    ) -> StoreResult<()> {
+        let mut slugs: Vec<&str> = writes.iter().map(|write| write.slug.as_str()).collect();
+        slugs.sort_unstable();
+        slugs.dedup();
+        sqlx::query("SELECT 1 FROM cron_monitors WHERE slug = ANY($1) ORDER BY slug FOR UPDATE")
+            .bind(slugs)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| store.fail(e))?;
+        Ok(())
+    }
 }

@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: connecting, its migrations (`migrations/`), and [`PgStore`].
-//! Queries live in `queries.rs`; search-path handling in `schema.rs`.
+//! The SQL of each capability lives in the file named after it; how values are stored in
+//! `types.rs`, search-path handling in `schema.rs`.
 //!
 //! Start-up opens one connection first, so the operator sees the real cause (connection
 //! refused, bad password, missing database) rather than a pool timeout, and migrates on it
@@ -9,25 +10,23 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
-mod cron_apply;
 mod cron_guard;
 mod cron_runs;
-mod latest;
-mod queries;
+mod database;
+mod dialect;
 mod schema;
 mod sessions;
 mod tokens;
+mod types;
 
-use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use opsdeck_core::{Backend, Store};
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Postgres};
 
+use crate::sql_store::SqlStore;
 use crate::{ConnectError, DatabaseUrl, MigrationReport, PoolSettings};
 
 static MIGRATOR: Migrator = sqlx::migrate!("src/postgres/migrations");
@@ -35,10 +34,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("src/postgres/migrations");
 /// sqlx's default bookkeeping table, unqualified so it lives in the connection's schema.
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
-pub(crate) struct PgStore {
-    pool: PgPool,
-    url: DatabaseUrl,
-}
+pub(crate) type PgStore = SqlStore<Postgres>;
 
 impl PgStore {
     pub(crate) async fn connect(
@@ -57,10 +53,7 @@ impl PgStore {
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(options);
-        Ok(Self {
-            pool,
-            url: url.clone(),
-        })
+        Ok(Self::new(pool, url))
     }
 }
 
@@ -147,25 +140,4 @@ async fn run_migrations(
 async fn applied_versions(conn: &mut PgConnection) -> Result<Vec<i64>, MigrateError> {
     let applied = conn.list_applied_migrations(MIGRATIONS_TABLE).await?;
     Ok(applied.into_iter().map(|m| m.version).collect())
-}
-
-impl fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgStore")
-            .field("url", &self.url)
-            .field("connections", &self.pool.size())
-            .field("closed", &self.pool.is_closed())
-            .finish()
-    }
-}
-
-#[async_trait]
-impl Store for PgStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
 }

@@ -1,126 +1,34 @@
-//! The SQLite SQL behind [`CheckHistoryStore`]. Times are unix milliseconds (UTC),
-//! latencies microseconds, sample statuses severity ranks (see the migration). Buckets are
-//! computed in SQL on the millisecond value, as `health::bucket_start` does.
+//! The SQLite SQL of the check stores. Times are unix milliseconds, so buckets are computed
+//! on the stored value, as `health::bucket_start` does.
 
-use std::time::Duration;
+use sqlx::Sqlite;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use opsdeck_core::StoreResult;
-use opsdeck_core::health::{self, CheckResult, Sample, Status, StatusChange};
-use opsdeck_core::ids::CheckName;
-use opsdeck_core::store::CheckHistoryStore;
+use crate::shared::checks::{CheckQueries, CheckSql};
 
-use super::SqliteStore;
-use crate::error::corrupt;
-
-type ChangeRow = (String, i64, Option<String>, String, Option<String>);
-
-/// `at, raw, count, failed, worst, min_us, max_us, total_us`.
-type SampleRow = (i64, bool, i64, i64, i64, i64, i64, i64);
-
-#[async_trait]
-impl CheckHistoryStore for SqliteStore {
-    async fn record_check_sample(&self, result: &CheckResult) -> StoreResult<()> {
-        insert_sample(&self.pool, result)
-            .await
-            .map_err(|e| self.fail(e))
-    }
-
-    async fn record_status_change(&self, change: &StatusChange) -> StoreResult<()> {
-        insert_status_change(&self.pool, change)
-            .await
-            .map_err(|e| self.fail(e))
-    }
-
-    async fn status_changes(
-        &self,
-        name: &CheckName,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<Vec<StatusChange>> {
-        let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT name, at, from_status, to_status, output FROM check_status_changes
+impl CheckSql for Sqlite {
+    const CHECKS: CheckQueries = CheckQueries {
+        insert_sample: "INSERT INTO check_samples (name, at, status, latency_us)
+             VALUES (?1, ?2, ?3, ?4)",
+        insert_change: "INSERT INTO check_status_changes (name, at, from_status, to_status, output)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        changes_between: "SELECT name, at, from_status, to_status, output FROM check_status_changes
              WHERE name = ?1 AND at >= ?2 AND at < ?3 ORDER BY at, id",
-        )
-        .bind(name.as_str())
-        .bind(since.timestamp_millis())
-        .bind(until.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(change).collect()
-    }
-
-    async fn status_change_before(
-        &self,
-        name: &CheckName,
-        before: DateTime<Utc>,
-    ) -> StoreResult<Option<StatusChange>> {
-        let row: Option<ChangeRow> = sqlx::query_as(
-            "SELECT name, at, from_status, to_status, output FROM check_status_changes
+        change_before: "SELECT name, at, from_status, to_status, output FROM check_status_changes
              WHERE name = ?1 AND at < ?2 ORDER BY at DESC, id DESC LIMIT 1",
-        )
-        .bind(name.as_str())
-        .bind(before.timestamp_millis())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        row.map(change).transpose()
-    }
-
-    async fn latest_status_changes(&self) -> StoreResult<Vec<StatusChange>> {
-        let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT name, at, from_status, to_status, output FROM (
+        latest_changes: "SELECT name, at, from_status, to_status, output FROM (
                  SELECT *, row_number() OVER (PARTITION BY name ORDER BY at DESC, id DESC) AS n
                  FROM check_status_changes
              ) WHERE n = 1 ORDER BY name",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(change).collect()
-    }
-
-    async fn check_samples(
-        &self,
-        name: &CheckName,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<Vec<Sample>> {
-        let rows: Vec<SampleRow> = sqlx::query_as(
-            "SELECT at, 1 AS raw, 1, status = 2, status, latency_us, latency_us, latency_us
+        samples_between: "SELECT at, 1 AS raw, 1 AS count, status = 2 AS failed, status AS worst,
+                    latency_us AS min_us, latency_us AS max_us, latency_us AS total_us
              FROM check_samples WHERE name = ?1 AND at >= ?2 AND at < ?3
              UNION ALL
              SELECT at, 0 AS raw, count, failed, worst, min_us, max_us, total_us
              FROM check_sample_buckets WHERE name = ?1 AND at >= ?2 AND at < ?3
              ORDER BY at, raw DESC",
-        )
-        .bind(name.as_str())
-        .bind(since.timestamp_millis())
-        .bind(until.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(sample).collect()
-    }
-
-    async fn compact_check_samples(
-        &self,
-        raw_before: DateTime<Utc>,
-        keep_after: DateTime<Utc>,
-        bucket: Duration,
-    ) -> StoreResult<u64> {
-        // IMMEDIATE: take the write lock up front (see the module docs of `sqlite`).
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(|e| self.fail(e))?;
         // `at - (at % w + w) % w` floors towards minus infinity, like `rem_euclid`. (An
         // upsert from a SELECT needs a WHERE clause to parse; this one has it.)
-        sqlx::query(
-            "INSERT INTO check_sample_buckets
+        compact_samples: "INSERT INTO check_sample_buckets
                  (name, at, count, failed, worst, min_us, max_us, total_us)
              SELECT name, at - (at % ?2 + ?2) % ?2 AS bucket, count(*), sum(status = 2),
                     max(status), min(latency_us), max(latency_us), sum(latency_us)
@@ -132,99 +40,16 @@ impl CheckHistoryStore for SqliteStore {
                  min_us = min(min_us, excluded.min_us),
                  max_us = max(max_us, excluded.max_us),
                  total_us = total_us + excluded.total_us",
-        )
-        .bind(raw_before.timestamp_millis())
-        .bind(health::bucket_millis(bucket))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| self.fail(e))?;
-        let merged = sqlx::query("DELETE FROM check_samples WHERE at < ?1")
-            .bind(raw_before.timestamp_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        let expired = sqlx::query("DELETE FROM check_sample_buckets WHERE at < ?1")
-            .bind(keep_after.timestamp_millis())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.fail(e))?;
-        tx.commit().await.map_err(|e| self.fail(e))?;
-        Ok(merged.rows_affected() + expired.rows_affected())
-    }
-}
-
-fn micros(latency: Duration) -> i64 {
-    i64::try_from(latency.as_micros()).unwrap_or(i64::MAX)
-}
-
-fn time(millis: i64) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt("check time"))
-}
-
-fn status(text: &str) -> StoreResult<Status> {
-    text.parse().map_err(|_| corrupt("check status"))
-}
-
-fn change((name, at, from, to, output): ChangeRow) -> StoreResult<StatusChange> {
-    Ok(StatusChange {
-        name: CheckName::parse(&name).map_err(|_| corrupt("check name"))?,
-        from: from.as_deref().map(status).transpose()?,
-        to: status(&to)?,
-        at: time(at)?,
-        output,
-    })
-}
-
-fn sample((at, raw, count, failed, worst, min, max, total): SampleRow) -> StoreResult<Sample> {
-    let latency = |us: i64| {
-        u64::try_from(us)
-            .map(Duration::from_micros)
-            .map_err(|_| corrupt("check latency"))
+        delete_raw_samples: "DELETE FROM check_samples WHERE at < ?1",
+        expire_buckets: "DELETE FROM check_sample_buckets WHERE at < ?1",
+        upsert_latest: "INSERT INTO check_latest
+                 (name, at, status, latency_us, observed_value, observed_unit, output)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (name) DO UPDATE SET
+                 at = excluded.at, status = excluded.status, latency_us = excluded.latency_us,
+                 observed_value = excluded.observed_value,
+                 observed_unit = excluded.observed_unit, output = excluded.output",
+        latest_results: "SELECT name, at, status, latency_us, observed_value, observed_unit, output
+             FROM check_latest ORDER BY name",
     };
-    let count32 = |n: i64| u32::try_from(n).map_err(|_| corrupt("check sample count"));
-    Ok(Sample {
-        at: time(at)?,
-        raw,
-        count: count32(count)?,
-        failed: count32(failed)?,
-        worst: Status::from_rank(worst).ok_or_else(|| corrupt("check status"))?,
-        min: latency(min)?,
-        max: latency(max)?,
-        total: latency(total)?,
-    })
-}
-
-/// Inserts one raw sample: for [`CheckHistoryStore::record_check_sample`] and inside the
-/// transaction of [`opsdeck_core::store::CheckLatestStore::record_check_result`].
-pub(super) async fn insert_sample<'c>(
-    db: impl sqlx::SqliteExecutor<'c>,
-    result: &CheckResult,
-) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO check_samples (name, at, status, latency_us) VALUES (?1, ?2, ?3, ?4)")
-        .bind(result.name.as_str())
-        .bind(result.at.timestamp_millis())
-        .bind(result.status.rank())
-        .bind(micros(result.latency))
-        .execute(db)
-        .await
-        .map(drop)
-}
-
-/// Inserts one status change (see [`insert_sample`] for who calls it).
-pub(super) async fn insert_status_change<'c>(
-    db: impl sqlx::SqliteExecutor<'c>,
-    change: &StatusChange,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO check_status_changes (name, at, from_status, to_status, output)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(change.name.as_str())
-    .bind(change.at.timestamp_millis())
-    .bind(change.from.map(Status::as_str))
-    .bind(change.to.as_str())
-    .bind(change.output.as_deref())
-    .execute(db)
-    .await
-    .map(drop)
 }

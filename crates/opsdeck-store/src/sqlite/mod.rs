@@ -1,5 +1,6 @@
 //! The SQLite backend: opening the file (WAL, busy timeout, foreign keys), its migrations
-//! (`migrations/`), and [`SqliteStore`]. Queries live in `queries.rs`.
+//! (`migrations/`), and [`SqliteStore`]. The SQL of each capability lives in the file named
+//! after it; how values are stored in `types.rs`.
 //!
 //! Concurrency: WAL lets readers run beside the one writer; every write is a single
 //! autocommit statement, which takes the write lock up front and so waits out the busy
@@ -9,27 +10,23 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
-mod cron_apply;
 mod cron_guard;
 mod cron_runs;
-mod latest;
-mod queries;
+mod database;
+mod dialect;
 mod sessions;
 mod tokens;
+mod types;
 
-use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use opsdeck_core::{Backend, Store};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::{Migrate, MigrateError, Migrator};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Sqlite};
 
+use crate::sql_store::SqlStore;
 use crate::{ConnectError, DatabaseUrl, MigrationReport, PoolSettings};
 
 static MIGRATOR: Migrator = sqlx::migrate!("src/sqlite/migrations");
@@ -40,10 +37,7 @@ const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 /// How long a writer waits for another to finish before giving up with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub(crate) struct SqliteStore {
-    pool: SqlitePool,
-    url: DatabaseUrl,
-}
+pub(crate) type SqliteStore = SqlStore<Sqlite>;
 
 impl SqliteStore {
     pub(crate) async fn connect(
@@ -86,10 +80,7 @@ impl SqliteStore {
                 .await
                 .map_err(|e| ConnectError::unreachable(url, &e))?
         };
-        Ok(Self {
-            pool,
-            url: url.clone(),
-        })
+        Ok(Self::new(pool, url))
     }
 }
 
@@ -211,25 +202,4 @@ async fn run_migrations(
 async fn applied_versions(conn: &mut SqliteConnection) -> Result<Vec<i64>, MigrateError> {
     let applied = conn.list_applied_migrations(MIGRATIONS_TABLE).await?;
     Ok(applied.into_iter().map(|m| m.version).collect())
-}
-
-impl fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("url", &self.url)
-            .field("connections", &self.pool.size())
-            .field("closed", &self.pool.is_closed())
-            .finish()
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
 }

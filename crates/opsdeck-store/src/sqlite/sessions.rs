@@ -1,19 +1,11 @@
-//! The SQLite SQL behind [`SessionStore`]. Ids are hyphenated UUID text, times unix
-//! milliseconds (UTC); the idle deadline is `last_seen_at + idle_seconds * 1000`. The hash
-//! is never selected.
+//! The SQLite SQL of the session store. The idle deadline is
+//! `last_seen_at + idle_seconds * 1000` (times are unix milliseconds).
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use opsdeck_core::auth::AuthMethod;
-use opsdeck_core::session::{self, NewSession, SessionHash, SessionRecord};
-use opsdeck_core::store::SessionStore;
-use opsdeck_core::{StoreError, StoreResult};
-use uuid::Uuid;
+use sqlx::Sqlite;
 
-use super::SqliteStore;
-use crate::error::corrupt;
+use crate::shared::sessions::{SessionQueries, SessionSql};
 
-/// The columns of a [`SessionRecord`], in [`SessionRow`] order.
+/// The columns of a session record.
 macro_rules! columns {
     () => {
         "id, principal_id, principal_name, role, method, token_id, csrf, created_at, \
@@ -21,198 +13,39 @@ macro_rules! columns {
     };
 }
 
-/// Live at `?1` (unix milliseconds).
+/// Live at `?1`.
 macro_rules! live {
     () => {
         "ended_at IS NULL AND expires_at > ?1 AND last_seen_at + idle_seconds * 1000 > ?1"
     };
 }
 
-type SessionRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-);
-
-#[async_trait]
-impl SessionStore for SqliteStore {
-    async fn create_session(
-        &self,
-        new: &NewSession,
-        hash: &SessionHash,
-        csrf: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<SessionRecord> {
-        let deadlines = new
-            .deadlines(now)
-            .ok_or_else(|| StoreError::Other("session timeouts are out of range".into()))?;
-        let row: SessionRow = sqlx::query_as(concat!(
+impl SessionSql for Sqlite {
+    const SESSIONS: SessionQueries = SessionQueries {
+        create: concat!(
             "INSERT INTO sessions (id, hash, principal_id, principal_name, role, method,
                                    token_id, csrf, created_at, last_seen_at, idle_seconds,
                                    expires_at, client_addr, user_agent)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13)
              RETURNING ",
             columns!()
-        ))
-        .bind(Uuid::now_v7().hyphenated().to_string())
-        .bind(hash.as_hex())
-        .bind(&new.principal_id)
-        .bind(&new.principal_name)
-        .bind(new.role.as_str())
-        .bind(new.method.as_str())
-        .bind(new.token_id.map(|id| id.hyphenated().to_string()))
-        .bind(csrf)
-        .bind(now.timestamp_millis())
-        .bind(deadlines.idle_seconds)
-        .bind(deadlines.expires_at.timestamp_millis())
-        .bind(new.client_addr.as_deref())
-        .bind(new.user_agent.as_deref().map(session::clip_user_agent))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        record(row)
-    }
-
-    async fn find_session(&self, hash: &SessionHash) -> StoreResult<Option<SessionRecord>> {
-        let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM sessions WHERE hash = ?1"
-        ))
-        .bind(hash.as_hex())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        row.map(record).transpose()
-    }
-
-    async fn touch_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(concat!(
+        ),
+        find_by_hash: concat!("SELECT ", columns!(), " FROM sessions WHERE hash = ?1"),
+        touch: concat!(
             "UPDATE sessions SET last_seen_at = ?1
              WHERE id = ?2 AND last_seen_at < ?1 AND ",
             live!()
-        ))
-        .bind(now.timestamp_millis())
-        .bind(id.hyphenated().to_string())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    async fn end_session(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
-        let done =
-            sqlx::query("UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL")
-                .bind(id.hyphenated().to_string())
-                .bind(now.timestamp_millis())
-                .execute(&self.pool)
-                .await
-                .map_err(|e| self.fail(e))?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn end_sessions_for_token(&self, token_id: Uuid, now: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE sessions SET ended_at = ?2 WHERE token_id = ?1 AND ended_at IS NULL",
-        )
-        .bind(token_id.hyphenated().to_string())
-        .bind(now.timestamp_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(done.rows_affected())
-    }
-
-    async fn list_sessions(
-        &self,
-        principal_id: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Vec<SessionRecord>> {
-        // Ids are UUIDv7, so they order sessions opened in the same millisecond.
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
+        ),
+        end: "UPDATE sessions SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+        end_for_token: "UPDATE sessions SET ended_at = ?2 WHERE token_id = ?1 AND ended_at IS NULL",
+        list: concat!(
             "SELECT ",
             columns!(),
             " FROM sessions WHERE ",
             live!(),
             " AND (?2 IS NULL OR principal_id = ?2) ORDER BY created_at DESC, id DESC"
-        ))
-        .bind(now.timestamp_millis())
-        .bind(principal_id)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        rows.into_iter().map(record).collect()
-    }
-
-    async fn prune_sessions(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM sessions
+        ),
+        prune: "DELETE FROM sessions
              WHERE ended_at < ?1 OR expires_at < ?1 OR last_seen_at + idle_seconds * 1000 < ?1",
-        )
-        .bind(cutoff.timestamp_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| self.fail(e))?;
-        Ok(done.rows_affected())
-    }
-}
-
-fn time(millis: i64) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(millis).ok_or_else(|| corrupt("session time"))
-}
-
-fn uuid(text: &str) -> StoreResult<Uuid> {
-    Uuid::parse_str(text).map_err(|_| corrupt("session id"))
-}
-
-fn record(
-    (
-        id,
-        principal_id,
-        principal_name,
-        role,
-        method,
-        token_id,
-        csrf,
-        created_at,
-        last_seen_at,
-        idle_seconds,
-        expires_at,
-        ended_at,
-        client_addr,
-        user_agent,
-    ): SessionRow,
-) -> StoreResult<SessionRecord> {
-    let last_seen_at = time(last_seen_at)?;
-    Ok(SessionRecord {
-        id: uuid(&id)?,
-        principal_id,
-        principal_name,
-        role: role.parse().map_err(|_| corrupt("session role"))?,
-        method: AuthMethod::parse(&method).ok_or_else(|| corrupt("session method"))?,
-        token_id: token_id.as_deref().map(uuid).transpose()?,
-        csrf,
-        created_at: time(created_at)?,
-        last_seen_at,
-        idle_timeout: u64::try_from(idle_seconds)
-            .map(std::time::Duration::from_secs)
-            .map_err(|_| corrupt("session idle timeout"))?,
-        idle_expires_at: session::idle_deadline(last_seen_at, idle_seconds)
-            .ok_or_else(|| corrupt("session idle timeout"))?,
-        expires_at: time(expires_at)?,
-        ended_at: ended_at.map(time).transpose()?,
-        client_addr,
-        user_agent,
-    })
+    };
 }

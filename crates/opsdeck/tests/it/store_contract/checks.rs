@@ -17,6 +17,7 @@ contract! {
     store: [
         samples_are_read_back_in_their_window,
         status_changes_are_read_back_in_their_window,
+        window_bounds_between_milliseconds_meet_the_stored_millisecond,
         latest_status_change_per_check,
         compaction_agrees_with_downsample_and_removes_raw_rows,
         compaction_is_idempotent_and_keeps_status_changes,
@@ -133,6 +134,43 @@ async fn status_changes_are_read_back_in_their_window(store: Arc<dyn Store>) {
         .collect();
     history.extend(store.status_changes(&db, window.0, window.1).await.unwrap());
     assert_eq!(health::uptime(&history, window), Some(2.0 / 3.0));
+}
+
+/// A window bound between two milliseconds (as `now` is) is compared with the time kept, to
+/// the millisecond, as it reads back: a change stored at `t` is before `t + 0.5 ms`, so a
+/// window starting there leaves it out and one ending there takes it in.
+async fn window_bounds_between_milliseconds_meet_the_stored_millisecond(store: Arc<dyn Store>) {
+    let stored = change("db", None, Status::Fail, 60);
+    store.record_status_change(&stored).await.unwrap();
+    let sample = result("db", Status::Fail, 60, 1_000);
+    record(&store, std::slice::from_ref(&sample)).await;
+    let db = name("db");
+    let between = at(60) + chrono::Duration::microseconds(500);
+
+    assert_eq!(
+        store.status_changes(&db, between, at(120)).await.unwrap(),
+        [],
+        "since just after the change"
+    );
+    assert_eq!(
+        store.status_changes(&db, at(0), between).await.unwrap(),
+        std::slice::from_ref(&stored),
+        "until just after the change"
+    );
+    assert_eq!(
+        store.status_change_before(&db, between).await.unwrap(),
+        Some(stored)
+    );
+    assert_eq!(
+        store.check_samples(&db, between, at(120)).await.unwrap(),
+        [],
+        "since just after the sample"
+    );
+    assert_eq!(
+        store.check_samples(&db, at(0), between).await.unwrap(),
+        [Sample::from_result(&sample)],
+        "until just after the sample"
+    );
 }
 
 async fn latest_status_change_per_check(store: Arc<dyn Store>) {
