@@ -24,7 +24,7 @@ mod tenant_path;
 pub use job::{Attempt, JobDetail, JobSummary};
 pub use selection::{BulkAction, JobFilter, Selection, SelectionToken};
 pub use shape::{PAYLOAD_KEYS_MAX, PayloadShape, payload_shape};
-pub use stats::{Count, JobState, QueueStats, SourceStatus, System};
+pub use stats::{Count, JobState, QueueSample, QueueStats, SourceStatus, System};
 pub use tenant_path::{TenantPath, TenantPathError};
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ mod audit;
 mod checks;
 mod cron;
 mod database;
+mod queues;
 mod sessions;
 mod tokens;
 
@@ -54,6 +55,7 @@ pub use audit::AuditStore;
 pub use checks::{CheckHistoryStore, CheckLatestStore};
 pub use cron::{CronGuardStore, CronRunStore, CronStore};
 pub use database::{HealthStore, InstanceStore, LeaseStore};
+pub use queues::QueueStore;
 pub use sessions::SessionStore;
 pub use tokens::TokenStore;
 
@@ -72,6 +74,7 @@ pub trait Store:
     + CronStore
     + CronRunStore
     + CronGuardStore
+    + QueueStore
     + Debug
     + Send
     + Sync

@@ -211,3 +211,28 @@ impl SourceStatus {
         self.error.is_some() || self.last_success_at.is_none_or(|at| now - at > max_age)
     }
 }
+
+/// One point of a queue's history, for its charts: taken at most once a minute per queue.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QueueSample {
+    pub at: DateTime<Utc>,
+    pub waiting: u64,
+    /// Jobs failed for good (failed and dead).
+    pub failed: u64,
+    pub failures_last_hour: Option<u64>,
+    pub oldest_waiting_seconds: Option<f64>,
+}
+
+impl QueueSample {
+    /// The sample of `stats`.
+    pub fn of(stats: &QueueStats) -> Self {
+        Self {
+            at: stats.polled_at,
+            waiting: stats.backlog(),
+            failed: stats.count(JobState::Failed).unwrap_or(0)
+                + stats.count(JobState::Dead).unwrap_or(0),
+            failures_last_hour: stats.failures_last_hour,
+            oldest_waiting_seconds: stats.oldest_waiting_seconds,
+        }
+    }
+}

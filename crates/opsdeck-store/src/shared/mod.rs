@@ -19,6 +19,7 @@ pub(crate) mod cron_guard;
 pub(crate) mod cron_runs;
 pub(crate) mod database;
 pub(crate) mod latest;
+pub(crate) mod queues;
 pub(crate) mod sessions;
 pub(crate) mod tokens;
 
@@ -38,6 +39,7 @@ where
         + cron_guard::CronGuardSql
         + cron_runs::CronRunSql
         + database::DatabaseSql
+        + queues::QueueSql
         + sessions::SessionSql
         + tokens::TokenSql,
 {

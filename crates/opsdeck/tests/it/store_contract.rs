@@ -19,6 +19,7 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
+mod queues;
 mod sessions;
 mod tokens;
 
@@ -321,7 +322,7 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 20] = [
+    const TABLES: [&str; 24] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
@@ -340,6 +341,10 @@ mod postgres_only {
         "leases",
         "liveness",
         "outages",
+        "queue_samples",
+        "queue_selections",
+        "queue_sources",
+        "queue_stats",
         "sessions",
         "tokens",
     ];
