@@ -57,9 +57,11 @@ impl CheckRow {
             stale: view.stale,
             latency: format::latency_opt(view.latency_ms),
             uptime: format::percent(view.uptime_24h),
-            // A response time is the latency, already shown.
-            observed: format::observed(view.observed_value, view.observed_unit.as_deref())
-                .filter(|_| view.measurement != "responseTime"),
+            observed: format::measured(
+                view.measurement,
+                view.observed_value,
+                view.observed_unit.as_deref(),
+            ),
             since: ago(view.since),
             since_exact: view.since.map(format::time).unwrap_or_default(),
             checked: ago(view.checked_at),
