@@ -42,6 +42,7 @@
 
 mod apply;
 mod evaluate;
+mod headline;
 pub mod import;
 mod outcome;
 mod patch;
@@ -55,6 +56,7 @@ mod state;
 
 pub use apply::apply_ping;
 pub use evaluate::{SLOTS_PER_STEP, evaluate};
+pub use headline::{HEADLINE_MAX_CHARS, error_headline};
 pub use outcome::{AlertIntent, Outcome, Reason, Transition};
 pub use patch::{SettingsPatch, SpecPatch};
 pub use ping::{Ping, PingError, PingKind, parse_rid};

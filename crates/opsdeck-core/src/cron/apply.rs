@@ -9,7 +9,8 @@
 //!   the text is kept in a run of its own, status `unknown`. Status is untouched.
 //!
 //! A start or finish answers the pending slot: the next slot expected is the first after
-//! the ping. Results are judged against the thresholds unless the monitor is paused or a
+//! the ping. The run's `expected_at` is the slot the ping names, if it names one (opsdeck's
+//! scheduler does), else the slot it answers. Results are judged against the thresholds unless the monitor is paused or a
 //! failure falls in a maintenance window.
 
 use chrono::{DateTime, Utc};
@@ -54,7 +55,7 @@ fn start(
         step.log(rid, log_excerpt(&ping.body));
         return;
     }
-    let expected_at = answered_slot(spec, state, now);
+    let expected_at = ping.slot.or_else(|| answered_slot(spec, state, now));
     heard_from(state, now);
     if state.open_runs.len() >= OPEN_RUNS_MAX {
         let oldest = state.open_runs.remove(0);
@@ -93,7 +94,7 @@ fn finish(
         Some(rid) => state.open_runs.iter().position(|open| open.run_id == rid),
         None => latest_open(state),
     };
-    let expected_at = answered_slot(spec, state, now);
+    let expected_at = ping.slot.or_else(|| answered_slot(spec, state, now));
     heard_from(state, now);
     let mut run = match paired.map(|index| state.open_runs.remove(index)) {
         Some(open) => open.to_run(spec.slug()),

@@ -24,6 +24,7 @@ mod format;
 mod kubernetes;
 mod slug;
 mod vercel;
+mod wiring;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -78,6 +79,9 @@ pub struct ImportedMonitor {
     pub origin: Origin,
     /// What runs: the crontab command, the CronJob's image, the Vercel path.
     pub detail: Option<String>,
+    /// The command cron runs, for a crontab line: what `opsdeck exec` can wrap (see
+    /// [`ImportedMonitor::exec_line`]).
+    pub command: Option<String>,
 }
 
 impl ImportedMonitor {
@@ -134,6 +138,7 @@ struct Draft {
     schedule: CronSchedule,
     paused: bool,
     detail: Option<String>,
+    command: Option<String>,
 }
 
 /// Reads files one by one; slugs are unique across all of them.
@@ -201,6 +206,7 @@ impl Importer {
                 schedule,
                 paused: job.paused,
                 detail: job.detail,
+                command: job.command,
             }),
             Err(error) => self.finding(job.origin, FindingKind::Invalid, error.to_string()),
         }
@@ -243,6 +249,7 @@ impl Importer {
                     spec,
                     origin: draft.origin,
                     detail: draft.detail,
+                    command: draft.command,
                 }),
                 Err(error) => self.finding(draft.origin, FindingKind::Invalid, error.to_string()),
             }
@@ -265,6 +272,7 @@ struct Job {
     tz: Option<String>,
     paused: bool,
     detail: Option<String>,
+    command: Option<String>,
 }
 
 /// A monitor name from free text: whitespace runs become one space, control characters

@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::RunSource;
@@ -109,6 +110,10 @@ pub struct Ping {
     /// A duration the client measured itself (check-ins may send one); used when opsdeck
     /// saw no start.
     pub duration: Option<Duration>,
+    /// The slot the run was started for, when the sender knows it: opsdeck's own
+    /// scheduler firing a `[[cron.jobs]]` slot. Otherwise the slot is inferred from when
+    /// the signal arrives, which says nothing for a monitor's first run.
+    pub slot: Option<DateTime<Utc>>,
 }
 
 impl Ping {
@@ -119,6 +124,7 @@ impl Ping {
             body: String::new(),
             source,
             duration: None,
+            slot: None,
         }
     }
 
@@ -134,6 +140,11 @@ impl Ping {
 
     pub fn with_duration(mut self, duration: Duration) -> Self {
         self.duration = Some(duration);
+        self
+    }
+
+    pub fn with_slot(mut self, slot: DateTime<Utc>) -> Self {
+        self.slot = Some(slot);
         self
     }
 }

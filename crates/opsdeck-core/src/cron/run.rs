@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::{NoContext, Timestamp, Uuid};
 
+use super::headline::headline_line;
 use crate::alert::{UnknownName, named};
 use crate::ids::Slug;
 use crate::redact::redact_text;
@@ -22,6 +23,10 @@ use crate::redact::redact_text;
 pub const ERROR_MAX_BYTES: usize = 1024;
 /// The largest log excerpt kept per run, in bytes; also a sensible `Ping-Body-Limit`.
 pub const LOG_MAX_BYTES: usize = 100 * 1024;
+/// How far above the end of a failure report its headline is looked for.
+const HEADLINE_WINDOW_BYTES: usize = 16 * 1024;
+/// The most of a headline line kept in front of an error's tail.
+const HEADLINE_KEPT_BYTES: usize = 320;
 /// Extra text redacted in front of a kept tail, so a label cut off by the limit
 /// (`password=` just before the cut) still masks the value after it.
 const REDACT_SLACK: usize = 512;
@@ -152,10 +157,23 @@ pub struct LogAppend {
 }
 
 /// The error snippet for a failure report: the redacted tail of `text`, at most
-/// [`ERROR_MAX_BYTES`]; `None` when there is no text.
+/// [`ERROR_MAX_BYTES`]; `None` when there is no text. When the line that says what
+/// failed ([`error_headline`](super::error_headline)) sits above the tail — a Java root
+/// cause above its frames, a Node error above npm's report — it is kept in front of a
+/// shorter tail, so the lists that show one line per job still find it.
 pub fn error_snippet(text: &str) -> Option<String> {
     let text = text.trim();
-    (!text.is_empty()).then(|| redacted_tail(text, ERROR_MAX_BYTES))
+    if text.is_empty() {
+        return None;
+    }
+    let window = redacted_tail(text, HEADLINE_WINDOW_BYTES);
+    let tail = keep_tail(&window, ERROR_MAX_BYTES, false);
+    let Some(line) = headline_line(&window).filter(|line| !tail.contains(*line)) else {
+        return Some(tail);
+    };
+    let line = keep_head(line.trim(), HEADLINE_KEPT_BYTES);
+    let rest = keep_tail(&window, ERROR_MAX_BYTES - line.len() - 1, true);
+    Some(format!("{line}\n{rest}"))
 }
 
 /// The redacted tail of a ping body or command output, at most [`LOG_MAX_BYTES`].
@@ -187,6 +205,15 @@ fn keep_tail(text: &str, max: usize, cut: bool) -> String {
     let budget = max.saturating_sub(ELLIPSIS.len());
     let start = text.ceil_char_boundary(text.len().saturating_sub(budget));
     [ELLIPSIS, &text[start..]].concat()
+}
+
+/// The start of `text` within `max` bytes, on a char boundary, marked with `…` when cut.
+fn keep_head(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let end = text.floor_char_boundary(max.saturating_sub(ELLIPSIS.len()));
+    [&text[..end], ELLIPSIS].concat()
 }
 
 /// A fresh run id, a UUIDv7 stamped with `now` (the injected clock, not the system's),

@@ -8,6 +8,8 @@
 //! Jobs with wildcards or steps in their time fields (`*/15 * * * *`) run at every wall
 //! clock time that exists: none in the gap, both passes of the repeated hour.
 
+mod field;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -175,7 +177,8 @@ fn expand_alias(expr: &str) -> Result<Vec<&str>, ScheduleError> {
 }
 
 /// Turns croner's complaint about a whole expression into one that names the field: each
-/// field is tried alone, the others wildcards, and the first refused one is blamed.
+/// field is tried alone, the others wildcards, and the first refused one is blamed, in
+/// our words where we can tell what is wrong (`61 is out of range (minutes are 0–59)`).
 fn explain(expr: &str, fields: &[&str], whole_reason: &str) -> ScheduleError {
     for (index, value) in fields.iter().enumerate() {
         let mut alone = ["*"; 5];
@@ -184,14 +187,30 @@ fn explain(expr: &str, fields: &[&str], whole_reason: &str) -> ScheduleError {
             return ScheduleError::Field {
                 field: FIELD_NAMES[index],
                 value: (*value).to_owned(),
-                reason: e.to_string(),
+                reason: field::problem(index, value)
+                    .unwrap_or_else(|| library_words(&e.to_string())),
             };
         }
     }
     ScheduleError::Invalid {
         expr: expr.to_owned(),
-        reason: whole_reason.to_owned(),
+        reason: library_words(whole_reason),
     }
+}
+
+/// croner's message without its category (`Component error: Number out of bounds.` →
+/// `number out of bounds`), to sit inside a sentence of ours.
+fn library_words(message: &str) -> String {
+    let text = message
+        .split_once(": ")
+        .filter(|(category, _)| category.ends_with("error") || category.starts_with("Invalid"))
+        .map_or(message, |(_, rest)| rest)
+        .trim()
+        .trim_end_matches('.');
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
 }
 
 /// A fixed time between signals, 1 s to 365 days.

@@ -162,6 +162,15 @@ pub struct MonitorState {
 }
 
 impl MonitorState {
+    /// How many runs are running now: the open runs not yet past `max_runtime`. A run that
+    /// timed out stays open only so a late finish still pairs with it.
+    pub fn running(&self) -> usize {
+        self.open_runs
+            .iter()
+            .filter(|run| run.overdue.is_none())
+            .count()
+    }
+
     /// The next slot expected, if the monitor expects one.
     pub fn pending_slot(&self, spec: &MonitorSpec) -> Option<DateTime<Utc>> {
         self.cursor.and_then(|c| spec.schedule().next_after(c))
@@ -210,7 +219,7 @@ pub fn derive_status(
     if state.health == Health::Down {
         return MonitorStatus::Down;
     }
-    if state.open_runs.iter().any(|run| run.overdue.is_none()) {
+    if state.running() > 0 {
         return MonitorStatus::Running;
     }
     if state.pending_slot(spec).is_some_and(|slot| slot <= now) {

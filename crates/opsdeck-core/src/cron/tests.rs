@@ -5,6 +5,7 @@
 mod apply;
 mod dst;
 mod evaluate;
+mod headline;
 mod patch;
 mod ping;
 mod proptests;

@@ -58,7 +58,9 @@ pub struct CheckEntry {
     pub status: Status,
     /// When the observed value was read.
     pub time: Option<DateTime<Utc>>,
-    /// What is wrong; omitted for pass.
+    /// What is wrong; omitted for pass, unless results that would flip the status are
+    /// held back by flap damping (`1 of 2 failing results before this check turns fail:
+    /// …`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     /// Since when the reported status has held.
@@ -84,6 +86,8 @@ impl CheckEntry {
                     .map(|at| at.to_rfc3339())
                     .unwrap_or_default()
             )),
+            // While flap damping holds a flip back, the results that would make it.
+            _ if view.pending.is_some() => view.shown_output(),
             _ if status == Status::Pass => None,
             _ => view.output.clone(),
         };

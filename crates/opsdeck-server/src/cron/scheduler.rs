@@ -94,7 +94,7 @@ pub async fn trigger(state: &AppState, slug: &Slug) -> Result<Uuid, TriggerError
         abandoned: state.firings().abandoned().clone(),
     };
     let admitted = state.firings().admit().ok_or(TriggerError::Unavailable)?;
-    let rid = firer.start(slug).await.map_err(|err| match err {
+    let rid = firer.start(slug, None).await.map_err(|err| match err {
         // The job is configured but an admin deleted its monitor.
         IngestError::NotFound => TriggerError::NotFound,
         IngestError::Unavailable => TriggerError::Unavailable,
@@ -230,7 +230,7 @@ impl Job for SchedulerJob {
 
 /// One scheduled firing, in its own task.
 async fn fire_slot(firer: Firer, slug: Slug, request: Arc<JobRequest>, slot: DateTime<Utc>) {
-    match firer.start(&slug).await {
+    match firer.start(&slug, Some(slot)).await {
         Ok(rid) => firer.finish(slug, request, rid, Some(slot)).await,
         Err(err) => tracing::warn!(
             slug = %slug, error = %err,

@@ -18,7 +18,7 @@ pub use detail::{CheckDetail, WindowStats, check_detail};
 pub use jobs::spawn_health_loops;
 pub use monitor::{ChangeHook, HealthMonitor, RECENT_RESULTS};
 pub use scrub::{OUTPUT_MAX_BYTES, scrub};
-pub use view::{CheckView, HealthSnapshot, RecentResult};
+pub use view::{CheckView, HealthSnapshot, PendingFlip, RecentResult};
 
 /// The name of the check of opsdeck's own database, always present.
 pub const OWN_DATABASE_CHECK: &str = "opsdeck-database";

@@ -20,7 +20,7 @@ use super::OWN_DATABASE_CHECK;
 use super::metrics::HealthMetrics;
 use super::probe::{self, CheckSpec, ProbeContext, ProbeSpec};
 use super::scrub::scrub;
-use super::view::{CheckView, HealthSnapshot, RecentResult};
+use super::view::{CheckView, HealthSnapshot, PendingFlip, RecentResult};
 use crate::metrics::Metrics;
 
 /// How many results each check keeps in memory for sparklines.
@@ -170,7 +170,7 @@ impl HealthMonitor {
             .inner
             .checks
             .iter()
-            .map(|check| view(check, now))
+            .map(|check| view(check, now, self.inner.debounce))
             .collect();
         let status = overall_of(&checks);
         HealthSnapshot {
@@ -220,7 +220,8 @@ impl HealthMonitor {
     /// One check as shown now.
     pub fn view(&self, name: &CheckName) -> Option<CheckView> {
         let now = self.inner.clock.now();
-        self.check(name).map(|check| view(check, now))
+        self.check(name)
+            .map(|check| view(check, now, self.inner.debounce))
     }
 
     /// Runs one check now and records the result; waits for a run already in flight to
@@ -421,7 +422,7 @@ fn push_recent(recent: &mut VecDeque<RecentResult>, result: &CheckResult) {
     });
 }
 
-fn view(check: &Check, now: DateTime<Utc>) -> CheckView {
+fn view(check: &Check, now: DateTime<Utc>, debounce: Debounce) -> CheckView {
     let spec = &check.spec;
     let state = check.state.lock().unwrap_or_else(|e| e.into_inner());
     let latest = state.latest.as_ref();
@@ -454,12 +455,27 @@ fn view(check: &Check, now: DateTime<Utc>) -> CheckView {
         observed_value,
         observed_unit,
         output: latest.and_then(|r| r.output.clone()),
+        pending: pending(state.debounce, latest, debounce),
         checked_at: latest.map(|r| r.at),
         since: state.since,
         uptime_24h: state.uptime_24h,
         stale,
         recent: state.recent.iter().copied().collect(),
     }
+}
+
+/// The flip the damping holds back, if the latest result differs from what is reported.
+fn pending(
+    state: DebounceState,
+    latest: Option<&CheckResult>,
+    debounce: Debounce,
+) -> Option<PendingFlip> {
+    let (reported, latest) = (state.reported()?, latest?.status);
+    (reported != latest).then(|| PendingFlip {
+        to: latest,
+        results: state.streak(),
+        needed: debounce.threshold(),
+    })
 }
 
 /// SPEC §3 aggregation over what is shown: a critical check failing fails the service.

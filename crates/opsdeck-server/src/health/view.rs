@@ -42,6 +42,9 @@ pub struct CheckView {
     pub observed_unit: Option<String>,
     /// What went wrong (warn and fail results), credentials scrubbed.
     pub output: Option<String>,
+    /// The flip flap damping is holding back while the latest results differ from the
+    /// reported status.
+    pub pending: Option<PendingFlip>,
     pub checked_at: Option<DateTime<Utc>>,
     /// Since when the reported status has held.
     pub since: Option<DateTime<Utc>>,
@@ -52,6 +55,19 @@ pub struct CheckView {
     pub stale: bool,
     /// The latest results, oldest first.
     pub recent: Vec<RecentResult>,
+}
+
+/// Results that differ from the reported status but are not yet enough to flip it
+/// (`health.flap_threshold`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PendingFlip {
+    /// The status the check turns to if the results keep coming.
+    pub to: Status,
+    /// Differing results in a row so far; 0 when not known here (a replica that follows
+    /// the leader's results sees only the latest).
+    pub results: u32,
+    /// How many in a row flip it.
+    pub needed: u32,
 }
 
 fn as_secs<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -67,6 +83,44 @@ impl CheckView {
             Some(status) if self.stale => status.max(Status::Warn),
             Some(status) => status,
         }
+    }
+
+    /// What to tell about the check beside its status: while a flip is held back, the
+    /// results that would make it, with the latest one's output (a failure is seen
+    /// coming before it is reported); else the output of a warn or fail result.
+    pub fn shown_output(&self) -> Option<String> {
+        let Some(pending) = self.pending else {
+            return self
+                .output
+                .clone()
+                .filter(|_| self.latest_status.is_some_and(|s| s != Status::Pass));
+        };
+        let kind = match pending.to {
+            Status::Pass => "passing",
+            Status::Warn => "warning",
+            Status::Fail => "failing",
+        };
+        let to = pending.to.as_str();
+        let mut text = if pending.results > 0 {
+            format!(
+                "{} of {} {kind} results before this check turns {to}",
+                pending.results, pending.needed
+            )
+        } else {
+            format!(
+                "the latest result is {to}; the check turns {to} after {} in a row",
+                pending.needed
+            )
+        };
+        if let Some(output) = self
+            .output
+            .as_deref()
+            .filter(|_| pending.to != Status::Pass)
+        {
+            text.push_str(": ");
+            text.push_str(output);
+        }
+        Some(text)
     }
 
     /// The health+json `checks` key: `name:measurement`.

@@ -53,6 +53,7 @@ pub struct MonitorView {
     pub next_expected_at: Option<DateTime<Utc>>,
     /// Consecutive failed, missed or timed-out runs.
     pub failure_streak: u32,
+    /// Runs started and still within `max_runtime` (timed-out runs are not counted).
     pub running: usize,
     pub status_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -120,7 +121,7 @@ impl MonitorView {
                 record.state.pending_slot(spec)
             },
             failure_streak: record.state.failure_streak,
-            running: record.state.open_runs.len(),
+            running: record.state.running(),
             status_since: record.status_since,
             created_at: record.created_at,
             updated_at: record.updated_at,

@@ -22,9 +22,6 @@ pub struct CheckRow {
     pub word: &'static str,
     /// The latest result is older than the schedule allows.
     pub stale: bool,
-    /// The latest result differs from the reported status, which flips only once enough
-    /// results agree (flap damping).
-    pub confirming: Option<&'static str>,
     pub latency: String,
     pub uptime: String,
     pub observed: Option<String>,
@@ -33,7 +30,8 @@ pub struct CheckRow {
     pub since_exact: String,
     pub checked: String,
     pub interval: String,
-    /// What is wrong, for warn and fail.
+    /// What is wrong, for warn and fail; while flap damping holds a flip back, the
+    /// results that would make it.
     pub output: Option<String>,
     pub spark: Option<Sparkline>,
 }
@@ -57,23 +55,18 @@ impl CheckRow {
             class: charts::status_class(view.status),
             word: charts::status_word(view.status),
             stale: view.stale,
-            confirming: match (view.status, view.latest_status) {
-                (Some(reported), Some(latest)) if reported != latest => Some(latest.as_str()),
-                _ => None,
-            },
             latency: format::latency_opt(view.latency_ms),
             uptime: format::percent(view.uptime_24h),
-            // A response time is the latency, already shown.
-            observed: format::observed(view.observed_value, view.observed_unit.as_deref())
-                .filter(|_| view.measurement != "responseTime"),
+            observed: format::measured(
+                view.measurement,
+                view.observed_value,
+                view.observed_unit.as_deref(),
+            ),
             since: ago(view.since),
             since_exact: view.since.map(format::time).unwrap_or_default(),
             checked: ago(view.checked_at),
             interval: format::interval(view.interval),
-            output: view
-                .output
-                .clone()
-                .filter(|_| view.latest_status.is_some_and(|s| s != Status::Pass)),
+            output: view.shown_output(),
             spark: charts::sparkline(&recent),
         }
     }

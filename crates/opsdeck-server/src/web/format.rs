@@ -87,3 +87,17 @@ pub fn observed(value: Option<f64>, unit: Option<&str>) -> Option<String> {
         _ => number,
     })
 }
+
+/// What a check measured, in words: free disk space says it is free (`29.9 % free`), a
+/// certificate how long it has left; `None` for a response time (the latency, shown
+/// anyway) or without a value.
+pub fn measured(measurement: &str, value: Option<f64>, unit: Option<&str>) -> Option<String> {
+    let value = value.filter(|v| v.is_finite())?;
+    match measurement {
+        "responseTime" => None,
+        "freeSpace" => Some(format!("{value:.1} % free")),
+        "certificateExpiry" if value < 0.0 => Some(format!("expired {:.1} days ago", -value)),
+        "certificateExpiry" => Some(format!("{value:.1} days left")),
+        _ => observed(Some(value), unit),
+    }
+}

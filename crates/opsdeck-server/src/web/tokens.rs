@@ -10,6 +10,7 @@ use super::Page;
 use super::format;
 use super::shell::{Section, Shell};
 use crate::error::ApiError;
+use crate::middleware::client::BaseUrl;
 use crate::ops::Caller;
 use crate::ops::tokens::{TokenView, list_tokens};
 use crate::state::AppState;
@@ -63,6 +64,8 @@ struct TokensPage {
     shell: Shell,
     rows: Vec<Row>,
     active: usize,
+    /// Where the browser reached opsdeck, so the commands shown work as pasted.
+    base: String,
 }
 
 /// `GET /tokens`.
@@ -70,6 +73,7 @@ pub async fn show_tokens(
     State(state): State<AppState>,
     shell: Shell,
     caller: Caller,
+    BaseUrl(base): BaseUrl,
 ) -> Result<Page<impl Template>, ApiError> {
     let now = state.clock().now();
     let rows: Vec<Row> = list_tokens(state.ops(), &caller)
@@ -81,5 +85,6 @@ pub async fn show_tokens(
         shell: shell.at(Section::Tokens),
         active: rows.iter().filter(|r| r.state == "active").count(),
         rows,
+        base,
     }))
 }

@@ -1,6 +1,7 @@
 //! `/ops/cron` over real HTTP, on both backends: creating, reading, changing and deleting
 //! monitors with the right roles and clear 400s, and the evaluator turning a silent job
-//! into a missed run, a down monitor and one alert.
+//! into a missed run, a down monitor and one alert, and hung runs into timed-out ones that
+//! no longer count as running.
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::support::wait_for_async;
 on_both_backends!(
     monitors_are_managed_through_the_api_with_roles_and_reasons,
     a_silent_job_is_missed_goes_down_and_alerts_once,
+    hung_runs_that_time_out_are_no_longer_counted_running,
 );
 
 async fn send(
@@ -338,4 +340,49 @@ async fn a_silent_job_is_missed_goes_down_and_alerts_once(db: TestDb) {
         "one alert for going down"
     );
     app.shutdown().await.expect("clean shutdown");
+}
+
+async fn hung_runs_that_time_out_are_no_longer_counted_running(db: TestDb) {
+    let pinger = crate::pings::Pinger::spawn_with(db, |config| {
+        crate::pings::roomy(config);
+        config.cron.monitors = vec![opsdeck_server::config::MonitorDefinition {
+            interval: Some(Duration::from_secs(3600)),
+            max_runtime: Some(Duration::from_secs(1)),
+            ..serde_json::from_value(json!({"slug": "hung-export"})).unwrap()
+        }];
+    })
+    .await;
+    let app = &pinger.app;
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    // Three runs start and never finish.
+    for _ in 0..3 {
+        pinger.ok("hung-export/start").await;
+    }
+    let get = |path: &'static str| {
+        let viewer = viewer.clone();
+        async move { send(app, reqwest::Method::GET, path, &viewer, None).await.1 }
+    };
+    let (_, started) = send(
+        app,
+        reqwest::Method::GET,
+        "/ops/cron/hung-export",
+        &viewer,
+        None,
+    )
+    .await;
+    // The evaluator may already have timed some out: at most three run.
+    assert!(started["running"].as_u64().unwrap() <= 3, "{started}");
+    wait_for_async(Duration::from_secs(30), "three timed-out runs", || async {
+        let runs = get("/ops/cron/hung-export/runs?limit=10").await;
+        let runs = runs["runs"].as_array()?.clone();
+        (runs.len() == 3 && runs.iter().all(|r| r["status"] == "timed_out")).then_some(())
+    })
+    .await;
+    let view = get("/ops/cron/hung-export").await;
+    assert_eq!(view["running"], 0, "{view}");
+    assert_eq!(view["status"], "down", "{view}");
+    assert_eq!(view["failure_streak"], 3, "{view}");
+    let listed = get("/ops/cron").await;
+    assert_eq!(listed["monitors"][0]["running"], 0, "{listed}");
+    pinger.app.shutdown().await.expect("clean shutdown");
 }

@@ -147,6 +147,30 @@ async fn scheduled_jobs_fire_and_record_runs_without_secrets(db: TestDb) {
         assert_eq!(hit.header("x-token"), Some(TOKEN), "env: header resolved");
         assert_eq!(hit.query.as_deref(), Some(&query[1..]), "query sent");
     }
+    // Each run is expected at the slot its call was fired for, the very first included
+    // (the monitor had never heard from the job, so only the scheduler knows the slot).
+    let time = |text: &str| chrono::DateTime::parse_from_rfc3339(text).expect("RFC 3339");
+    let answered = finished(&runs, "success");
+    let first = runs.last().expect("runs, newest first");
+    assert_eq!(
+        first["status"], "success",
+        "the first run is among those answered"
+    );
+    for run in &answered {
+        let hit = ok
+            .iter()
+            .find(|hit| hit.header("x-opsdeck-run-id") == run["run_id"].as_str())
+            .unwrap_or_else(|| panic!("no call for run {run}"));
+        let slot = hit
+            .header("x-opsdeck-scheduled-for")
+            .expect("a scheduled call");
+        let expected = run["expected_at"].as_str();
+        assert_eq!(
+            expected.map(time),
+            Some(time(slot)),
+            "run {run} (first: {first})"
+        );
+    }
 
     // An unexpected status: failed, with the status and the start of the answer.
     let runs = runs_when(&app, &viewer, "tick-fail", "a failed run", |runs| {

@@ -6,8 +6,10 @@
 mod actions;
 mod browser;
 mod charts;
+mod commands;
 mod cron;
 mod driver;
+mod layout;
 mod pages;
 
 use std::time::Duration;

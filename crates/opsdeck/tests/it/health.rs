@@ -244,10 +244,41 @@ async fn a_flip_needs_consecutive_results_and_is_recorded_once(db: TestDb) {
         first.status.is_some_and(|s| s.is_up()),
         "flipped after one result: {first:?}"
     );
-    // The second does.
+    // The failure held back is shown coming, with its output, in the API and on the tile.
+    let failure = first.output.clone().expect("the failing result's output");
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let (status, doc) = health(&app, &viewer).await;
+    let entry = &doc["checks"]["cache:responseTime"][0];
+    assert_eq!(
+        (status, entry["status"].as_str()),
+        (200, Some("pass")),
+        "{doc}"
+    );
+    let held = format!("1 of 2 failing results before this check turns fail: {failure}");
+    assert_eq!(entry["output"].as_str(), Some(held.as_str()), "{doc}");
+    let overview = app
+        .client
+        .get(app.url("/"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .expect("overview")
+        .text()
+        .await
+        .expect("page");
+    let tile = &overview[overview.find("data-check=\"cache\"").expect("the tile")..];
+    let tile = &tile[..tile.find("</li>").expect("the tile's end")];
+    assert!(
+        tile.contains("1 of 2 failing results before this check turns fail:"),
+        "{tile}"
+    );
+    // The second does, and the output is the failure's own.
     let second = monitor.run_now(&name).await.expect("the check");
     assert_eq!(failing_streak(&second), 2, "{second:?}");
     assert!(second.status.is_some_and(|s| !s.is_up()), "{second:?}");
+    let (_, doc) = health(&app, &viewer).await;
+    let entry = &doc["checks"]["cache:responseTime"][0];
+    assert_eq!(entry["output"], second.output.clone().unwrap(), "{doc}");
     // More failures keep it failing without further changes.
     for _ in 0..2 {
         let more = monitor.run_now(&name).await.expect("the check");

@@ -260,10 +260,11 @@ fn entry(
     importer.propose(Job {
         origin,
         slug,
-        name: name.unwrap_or(command),
+        name: name.unwrap_or_else(|| command.clone()),
         expr,
         tz,
         paused: false,
         detail: Some(detail),
+        command: Some(command),
     });
 }

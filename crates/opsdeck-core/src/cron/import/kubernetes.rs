@@ -206,5 +206,7 @@ fn cron_job(importer: &mut Importer, origin: &Origin, value: &Value) {
         tz,
         paused,
         detail: image.map(|i| format!("image {i}")),
+        // What the container runs is the image's business; it reports by ping.
+        command: None,
     });
 }

@@ -5,6 +5,7 @@ mod crontab;
 mod kubernetes;
 mod slugs;
 mod vercel;
+mod wiring;
 
 use std::path::Path;
 

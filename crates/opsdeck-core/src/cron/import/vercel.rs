@@ -70,6 +70,7 @@ pub(super) fn read(importer: &mut Importer, file: &str, text: &str) {
             tz: Some("UTC".to_owned()),
             paused: false,
             detail: Some(format!("GET {path}")),
+            command: None,
         });
     }
 }

@@ -97,6 +97,22 @@ fn a_finish_without_any_start_is_a_run_of_its_own() {
 }
 
 #[test]
+fn a_start_that_names_its_slot_expects_it_even_as_the_first_run() {
+    let mut sim = Sim::new(hourly(MonitorSettings::default()));
+    let first = Ping::new(PingKind::Start, RunSource::Scheduler)
+        .with_rid(rid(RID))
+        .with_slot(at_min(60));
+    // Fired a little late, and the monitor never heard from before.
+    sim.ping(first, at_min(60) + chrono::Duration::milliseconds(300));
+    sim.ping(ping(PingKind::Success).with_rid(rid(RID)), at_min(61));
+    assert_eq!(sim.runs[&rid(RID)].expected_at, Some(at_min(60)));
+    // Without a slot, the first run answers none.
+    let mut unnamed = Sim::new(hourly(MonitorSettings::default()));
+    unnamed.send(PingKind::Start, at_min(60));
+    assert_eq!(unnamed.only(RunStatus::Running).expected_at, None);
+}
+
+#[test]
 fn exit_statuses_and_fail_bodies_become_redacted_errors_and_logs() {
     let mut sim = Sim::new(hourly(MonitorSettings::default()));
     let outcome = sim.send(PingKind::Exit(0), t0());

@@ -153,8 +153,10 @@ fn each_overlapping_run_times_out_on_its_own_clock() {
         Some(at_min(10))
     );
 
+    assert_eq!(sim.state.running(), 2);
     let outcome = sim.tick(at_min(10));
     assert_eq!(sim.runs[&a].status, RunStatus::TimedOut);
+    assert_eq!(sim.state.running(), 1, "a timed-out run is not running");
     assert_eq!(
         sim.runs[&a].error.as_deref(),
         Some("no finish within max_runtime 10m")
@@ -168,6 +170,8 @@ fn each_overlapping_run_times_out_on_its_own_clock() {
     assert_eq!(sim.runs[&b].status, RunStatus::Running);
     sim.tick(at_min(15));
     assert_eq!(sim.runs[&b].status, RunStatus::TimedOut);
+    assert_eq!(sim.state.open_runs.len(), 2, "kept for a late finish");
+    assert_eq!(sim.state.running(), 0);
     assert_eq!(sim.alerts.len(), 1, "already down");
     assert_eq!(sim.state.failure_streak, 2);
 }

@@ -75,6 +75,54 @@ fn parse_errors_say_what_is_wrong() {
 }
 
 #[test]
+fn field_errors_say_which_field_what_range_and_what_was_found() {
+    let error = |expr: &str| Schedule::cron(expr, None).unwrap_err().to_string();
+    for (expr, want) in [
+        (
+            "61 * * * *",
+            r#"schedule minute field "61" is invalid: 61 is out of range (minutes are 0–59)"#,
+        ),
+        (
+            "0 9,24 * * *",
+            r#"schedule hour field "9,24" is invalid: 24 is out of range (hours are 0–23)"#,
+        ),
+        (
+            "0 0 0 * *",
+            r#"schedule day-of-month field "0" is invalid: 0 is out of range (days of the month are 1–31)"#,
+        ),
+        (
+            "0 0 1 13 *",
+            r#"schedule month field "13" is invalid: 13 is out of range (months are 1–12 or jan–dec)"#,
+        ),
+        (
+            "0 0 * * 8",
+            r#"schedule day-of-week field "8" is invalid: 8 is out of range (days of the week are 0–7, Sunday being 0 or 7, or sun–sat)"#,
+        ),
+        (
+            "0 0 * * funday",
+            r#"schedule day-of-week field "funday" is invalid: "funday" is neither a number nor a name (days of the week are 0–7, Sunday being 0 or 7, or sun–sat)"#,
+        ),
+        (
+            "*/0 * * * *",
+            r#"schedule minute field "*/0" is invalid: a step of 0 never moves on: use 1 or more"#,
+        ),
+        (
+            "5-70 * * * *",
+            r#"schedule minute field "5-70" is invalid: 70 is out of range (minutes are 0–59)"#,
+        ),
+        (
+            "x * * * *",
+            r#"schedule minute field "x" is invalid: "x" is not a number (minutes are 0–59)"#,
+        ),
+    ] {
+        assert_eq!(error(expr), want, "{expr}");
+    }
+    for expr in ["61 * * * *", "* * 1#9 * *"] {
+        assert!(!error(expr).contains("Component error"), "{expr}");
+    }
+}
+
+#[test]
 fn time_zones_are_iana_names_and_default_to_utc() {
     let utc_default = CronSchedule::parse("0 * * * *", None).unwrap();
     assert_eq!(utc_default.tz(), chrono_tz::UTC);

@@ -66,12 +66,21 @@ pub(super) struct Firer {
 }
 
 impl Firer {
-    /// Records the start of a new run of `slug` (source `scheduler`) and answers its id
-    /// once committed.
-    pub async fn start(&self, slug: &Slug) -> Result<Uuid, IngestError> {
+    /// Records the start of a new run of `slug` (source `scheduler`), expected at `slot`
+    /// when it fires one (`None` for a manual trigger), and answers its id once committed.
+    pub async fn start(
+        &self,
+        slug: &Slug,
+        slot: Option<DateTime<Utc>>,
+    ) -> Result<Uuid, IngestError> {
         let now = self.clock.now();
         let rid = run_id(now);
-        let ping = Ping::new(PingKind::Start, RunSource::Scheduler).with_rid(rid);
+        let mut ping = Ping::new(PingKind::Start, RunSource::Scheduler).with_rid(rid);
+        if let Some(slot) = slot {
+            // The monitor cannot tell which slot a run is for until it has heard from the
+            // job once; the scheduler knows, and says so (as the call's header does).
+            ping = ping.with_slot(slot);
+        }
         let accepted = self.submit(slug, ping, now).await?;
         Ok(accepted.unwrap_or(rid))
     }

@@ -23,6 +23,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use opsdeck_core::cron::error_headline;
 
 use super::Page;
 use super::format;
@@ -72,6 +73,7 @@ pub struct LastRunRow {
     /// How long ago it finished (`5 min`), and when exactly.
     pub ago: String,
     pub at: String,
+    /// The line of its error that says what failed; the run's page has all of it.
     pub error: Option<String>,
 }
 
@@ -98,8 +100,8 @@ pub struct MonitorRow {
     pub tags: Vec<String>,
     pub since: String,
     pub since_at: String,
-    /// What is wrong, for a monitor that is down or late: the last run's error snippet
-    /// (already redacted), else what is missing.
+    /// What is wrong, for a monitor that is down or late: the line of the last run's
+    /// (redacted) error that says what failed, else what is missing.
     pub problem: Option<String>,
 }
 
@@ -125,7 +127,7 @@ impl MonitorRow {
                 .map(|at| format::ago(at, now))
                 .unwrap_or_default(),
             at: run.finished_at.map(format::time).unwrap_or_default(),
-            error: run.error.clone(),
+            error: run.error.as_deref().and_then(error_headline),
         });
         let next = match view.next_expected_at {
             None if view.paused => "paused".to_owned(),
@@ -136,7 +138,11 @@ impl MonitorRow {
         let failing = matches!(view.status.as_str(), "down" | "late");
         let problem = failing
             .then(|| {
-                let error = view.last_run.as_ref().and_then(|run| run.error.clone());
+                let error = view
+                    .last_run
+                    .as_ref()
+                    .and_then(|run| run.error.as_deref())
+                    .and_then(error_headline);
                 error.or_else(|| match view.status.as_str() {
                     "late" => Some(format!("expected {next}, not heard from yet")),
                     _ => None,

@@ -1,9 +1,10 @@
 //! A monitor's runs as its page shows them: the rows of the run table ([`RunRow`], with
-//! what a row alone does not say: missed slots, maintenance, too fast) and the log excerpt
-//! of one run ([`LogPanel`]).
+//! what a row alone does not say: missed slots, maintenance, too fast; its error as the
+//! one line that says what failed) and the log excerpt and whole error of one run
+//! ([`LogPanel`]).
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{Run, RunStatus};
+use opsdeck_core::cron::{Run, RunStatus, error_headline};
 use opsdeck_core::ids::Slug;
 use uuid::Uuid;
 
@@ -24,6 +25,7 @@ pub struct RunRow {
     pub duration: String,
     pub exit_code: String,
     pub source: &'static str,
+    /// The line of its error that says what failed; the log panel has all of it.
     pub error: String,
     /// What else is worth knowing: missed slots, maintenance, too fast.
     pub notes: Vec<String>,
@@ -36,6 +38,8 @@ pub struct RunRow {
 pub struct LogPanel {
     /// Which run, in words; empty when no run is selected.
     pub heading: String,
+    /// The run's whole (redacted) error, unless its log already holds it.
+    pub error: Option<String>,
     pub text: Option<String>,
     /// Why there is nothing to show.
     pub note: Option<String>,
@@ -82,7 +86,11 @@ pub fn run_row(run: &Run, href: &str, query_cursor: &str, selected: Option<Uuid>
             .exit_code
             .map_or_else(|| "—".to_owned(), |c| c.to_string()),
         source: run.source.as_str(),
-        error: run.error.clone().unwrap_or_default(),
+        error: run
+            .error
+            .as_deref()
+            .and_then(error_headline)
+            .unwrap_or_default(),
         notes,
         log_href,
         selected: selected == Some(run.run_id),
@@ -132,7 +140,13 @@ pub async fn log_panel(
         .map(format::time)
         .unwrap_or_default();
     let text = cron::get_run_log(state, caller, slug, run.run_id).await?;
+    // A failure report's error is the tail of its body, which the log holds too.
+    let error = run.error.filter(|error| {
+        let tail = error.rsplit('…').next().unwrap_or(error).trim();
+        text.as_deref().is_none_or(|log| !log.contains(tail))
+    });
     Ok(LogPanel {
+        error,
         heading: format!(
             "{} run of {when} ({})",
             run_word(run.status.as_str()),

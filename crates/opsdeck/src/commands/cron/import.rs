@@ -1,6 +1,6 @@
-//! `opsdeck cron import`: reads the files, prints the monitors as a table and the
-//! findings grouped by kind, then a summary; `--apply` hands the monitors to
-//! [`super::apply`].
+//! `opsdeck cron import`: reads the files, prints the monitors as a table with the line
+//! that wires each job (`opsdeck exec …` or its ping URL), the findings grouped by kind,
+//! then a summary; `--apply` hands the monitors to [`super::apply`].
 
 use std::io::{Read as _, Write};
 use std::path::Path;
@@ -43,7 +43,12 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let import = importer.finish();
-    print_report(&import, args.files.len(), target.is_none())?;
+    print_report(
+        &import,
+        args.files.len(),
+        args.url.as_deref(),
+        target.is_none(),
+    )?;
     let applied_ok = match target {
         Some(target) => apply(&target, &import.monitors).await?,
         None => true,
@@ -70,12 +75,18 @@ fn read(path: &Path) -> std::io::Result<String> {
     }
 }
 
-fn print_report(import: &Import, files: usize, dry_run: bool) -> std::io::Result<()> {
+fn print_report(
+    import: &Import,
+    files: usize,
+    url: Option<&str>,
+    dry_run: bool,
+) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     if import.monitors.is_empty() {
         writeln!(out, "No monitors found.")?;
     } else {
         print_table(&mut out, &import.monitors)?;
+        print_wiring(&mut out, &import.monitors, url)?;
     }
     let groups = [
         (FindingKind::Invalid, "Could not import"),
@@ -109,6 +120,48 @@ fn print_report(import: &Import, files: usize, dry_run: bool) -> std::io::Result
         )?;
     }
     out.flush()
+}
+
+/// Per job, what makes it report: its crontab command wrapped in `opsdeck exec`, or the
+/// URL it pings when it succeeds.
+fn print_wiring(
+    out: &mut impl Write,
+    monitors: &[ImportedMonitor],
+    url: Option<&str>,
+) -> std::io::Result<()> {
+    let base = url.map_or("<opsdeck URL>", |u| u.trim_end_matches('/'));
+    let width = monitors
+        .iter()
+        .map(|m| m.spec.slug().as_str().len())
+        .max()
+        .unwrap_or(0);
+    let wrapped = monitors.iter().filter(|m| m.command.is_some()).count();
+    let header = match (wrapped, monitors.len() - wrapped) {
+        (_, 0) => "Wiring: in each crontab line, put the job's line in place of its command.",
+        (0, _) => "Wiring: each job calls its ping URL when it succeeds.",
+        _ => {
+            "Wiring: in each crontab line, put the job's line in place of its command; the \
+             other jobs call their ping URL when they succeed."
+        }
+    };
+    writeln!(out, "\n{header}")?;
+    for monitor in monitors {
+        let slug = monitor.spec.slug().as_str();
+        let wire = monitor
+            .exec_line()
+            .unwrap_or_else(|| format!("{base}/ping/<ingest key>/{slug}"));
+        writeln!(out, "  {slug:<width$}  {wire}")?;
+    }
+    let key = "an ingest key (`opsdeck token create --name jobs --scopes checkins`)";
+    if wrapped > 0 {
+        writeln!(
+            out,
+            "opsdeck exec reads opsdeck's URL from OPSDECK_URL and {key} from OPSDECK_PING_KEY."
+        )?;
+    } else {
+        writeln!(out, "The URLs take {key}.")?;
+    }
+    Ok(())
 }
 
 fn print_table(out: &mut impl Write, monitors: &[ImportedMonitor]) -> std::io::Result<()> {

@@ -61,11 +61,31 @@ async fn a_dry_run_lists_monitors_and_unreadable_lines_and_exits_1_when_some_fai
     assert!(backup.contains(&format!("{path}:4")), "{backup}");
     assert!(row("artisan-schedule-run").contains(&format!("{path}:5")));
     assert!(text.contains("Could not import (1):"), "{text}");
+    // In our words: which field, its range, what was found.
     assert!(
         text.contains(&format!(
-            "{path}:6: schedule minute field \"61\" is invalid"
+            "{path}:6: schedule minute field \"61\" is invalid: 61 is out of range (minutes are 0–59)"
         )),
         "{text}"
+    );
+    assert!(!text.contains("Component error"), "{text}");
+    // Each job with the line that wires it, in place of its command.
+    let wiring = |slug: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("  {slug} ")))
+            .unwrap_or_else(|| panic!("no wiring for {slug}: {text}"))
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        wiring("nightly-backup"),
+        "opsdeck exec nightly-backup -- sh -c '/usr/local/bin/backup.sh >> /var/log/backup.log 2>&1'"
+    );
+    assert_eq!(
+        wiring("artisan-schedule-run"),
+        "opsdeck exec artisan-schedule-run -- sh -c 'cd /srv/app && php artisan schedule:run'"
     );
     assert!(text.contains("Skipped (1):"), "{text}");
     assert!(text.contains(&format!("{path}:7: @reboot")), "{text}");
@@ -88,6 +108,8 @@ async fn formats_are_guessed_per_file_and_a_clean_import_exits_0() {
         vercel.to_str().unwrap(),
         "--tz",
         "Europe/Paris",
+        "--url",
+        "https://ops.example.com/",
     ];
     let (out, _) = run(&args, &[]).await;
     let text = stdout(&out);
@@ -114,6 +136,15 @@ async fn formats_are_guessed_per_file_and_a_clean_import_exits_0() {
         "other kinds are skipped silently: {text}"
     );
     assert!(text.contains("2 monitors from 2 files; 0 jobs could not be read, 0 skipped."));
+    // Their commands are not opsdeck's to wrap: they ping.
+    for slug in ["db-backup", "daily-report"] {
+        let url = format!("https://ops.example.com/ping/<ingest key>/{slug}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("  {slug} ")) && l.ends_with(&url)),
+            "{text}"
+        );
+    }
 
     // An explicit format wins over the guess.
     let (forced, _) = run(

@@ -115,4 +115,15 @@ fn figures_are_short_and_never_hide_an_outage() {
     assert_eq!(format::interval(Duration::from_secs(15)), "15s");
     assert_eq!(format::interval(Duration::from_secs(300)), "5m");
     assert_eq!(format::ago(at(12, 0), at(12, 5)), "5 min");
+    // Free disk space says it is free, not a bare "percent".
+    let free = format::measured("freeSpace", Some(29.93), Some("percent"));
+    assert_eq!(free.as_deref(), Some("29.9 % free"));
+    let left = format::measured("certificateExpiry", Some(13.96), Some("d"));
+    assert_eq!(left.as_deref(), Some("14.0 days left"));
+    let expired = format::measured("certificateExpiry", Some(-2.0), Some("d"));
+    assert_eq!(expired.as_deref(), Some("expired 2.0 days ago"));
+    assert_eq!(
+        format::measured("responseTime", Some(3.2), Some("ms")),
+        None
+    );
 }

@@ -26,6 +26,7 @@ use crate::support::wait_for_async;
 
 mod browser;
 mod forms;
+mod snippets;
 mod units;
 
 on_both_backends!(
@@ -39,9 +40,9 @@ const WITHIN: Duration = Duration::from_secs(30);
 const ERROR_TEXT: &str = "ERROR: disk full on /var/backups <script>alert(1)</script>";
 
 /// An app with an admin token (to create monitors) and an ingest key (to ping them).
-struct CronApp {
-    app: TestApp,
-    admin: String,
+pub(super) struct CronApp {
+    pub(super) app: TestApp,
+    pub(super) admin: String,
     key: String,
 }
 
@@ -51,7 +52,7 @@ fn quiet(config: &mut Config) {
 }
 
 impl CronApp {
-    async fn spawn(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
+    pub(super) async fn spawn(db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
         let app = TestApp::spawn_with(db, |c| {
             quiet(c);
             tweak(c);
@@ -63,7 +64,7 @@ impl CronApp {
     }
 
     /// Creates a monitor through the admin API.
-    async fn create(&self, monitor: Value) {
+    pub(super) async fn create(&self, monitor: Value) {
         let mut body = monitor;
         body["reason"] = json!("dashboard test");
         let response = self
@@ -93,7 +94,7 @@ impl CronApp {
     }
 
     /// One run of `slug`: a start, then a success or a failure carrying `output`.
-    async fn run(&self, slug: &str, ok: bool, output: &str) -> uuid::Uuid {
+    pub(super) async fn run(&self, slug: &str, ok: bool, output: &str) -> uuid::Uuid {
         let rid = uuid::Uuid::new_v4();
         self.ping(&format!("{slug}/start?rid={rid}"), "").await;
         let end = if ok { "0" } else { "fail" };
@@ -113,7 +114,7 @@ impl CronApp {
 }
 
 /// The monitor of a test: expected daily at 02:30 in Berlin, with tags.
-fn backup() -> Value {
+pub(super) fn backup() -> Value {
     json!({
         "slug": "nightly-backup", "name": "Nightly backup", "schedule": "30 2 * * *",
         "tz": "Europe/Berlin", "tags": ["backups", "nightly"]
