@@ -48,10 +48,14 @@ pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Res
         opsdeck_server::auth::ensure_bootstrap_admin(state.store().as_ref(), state.clock().as_ref())
             .await?
     {
+        let database = database_flag(state.config());
         eprintln!(
             "\nNo admin token existed, so opsdeck created one. It is shown only now:\n\n    {token}\n\n\
-             Send it as `Authorization: Bearer <token>`. Create personal tokens with\n\
-             `opsdeck token create` or POST /ops/tokens, then revoke this one.\n"
+             Sign in at http://{addr}/login with it, or send it as `Authorization: Bearer <token>`.\n\
+             Create personal tokens (on this database), then revoke this one:\n\n    \
+             opsdeck token create{database} --name jane --role operator --reason \"on-call access\"\n    \
+             opsdeck token list{database}\n\n\
+             (Before installing opsdeck, run these as `cargo run -- token …`.)\n"
         );
     }
     if let Some(notes) = &notes
@@ -64,7 +68,7 @@ pub async fn serve(config_file: Option<PathBuf>, args: ServeArgs) -> anyhow::Res
     }
     info!(address = %addr, url = %format!("http://{addr}/"), "listening");
     if let Some(notes) = notes {
-        eprintln!("opsdeck demo is running at http://{addr}/");
+        eprintln!("opsdeck demo is running at http://{addr}/ (sign in at http://{addr}/login)");
         eprintln!("  readiness: http://{addr}/readyz");
         if let Some(token) = notes.metrics_token {
             eprintln!("  metrics:   curl -H 'Authorization: Bearer {token}' http://{addr}/metrics");
@@ -138,6 +142,20 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => info!("received SIGINT"),
         () = terminate => info!("received SIGTERM"),
+    }
+}
+
+/// The `--database-url …` flag that points a command at the database this server uses:
+/// empty for the default database; the URL itself when it holds no password; else the
+/// variable it should come from, so the banner never prints a password.
+fn database_flag(config: &opsdeck_server::config::Config) -> String {
+    let url = config.database.url.expose();
+    if url == opsdeck_server::config::DEFAULT_DATABASE_URL {
+        return String::new();
+    }
+    match DatabaseUrl::parse(url) {
+        Ok(parsed) if parsed.to_string() == url => format!(" --database-url {url}"),
+        _ => " --database-url \"$OPSDECK_DATABASE_URL\"".to_owned(),
     }
 }
 

@@ -323,3 +323,70 @@ async fn serve_demo_starts_on_its_own_embedded_database_and_stops_on_sigterm() {
     assert!(status.success(), "{status}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A newcomer follows the banner: it names the sign-in page, and its `token create` line,
+/// run as printed next to the demo, writes to the demo's database, so the new token works.
+#[tokio::test]
+async fn the_demo_banner_gives_a_token_command_for_the_database_in_use() {
+    let dir = temp_dir("banner");
+    let mut cmd = command(
+        &[
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ],
+        &BTreeMap::new(),
+    );
+    cmd.current_dir(&dir);
+    let server = ServerProcess::from_command(cmd).await;
+    let client = reqwest::Client::new();
+    wait_for_async(Duration::from_secs(10), "demo readiness", || async {
+        let r = client.get(server.url("/readyz")).send().await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    let log = server.log_text();
+    assert!(
+        log.contains(&format!("Sign in at {}", server.url("/login"))),
+        "{log}"
+    );
+    let create = log
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("opsdeck token create"))
+        .expect("the banner prints a token command")
+        .to_owned();
+    assert!(
+        create.contains("--database-url sqlite://opsdeck-demo.db"),
+        "{create}"
+    );
+    // Run as printed (a shell reads its quotes), with this build's binary as `opsdeck`.
+    let line = create.replacen("opsdeck", crate::support::process::binary(), 1);
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sqlite://opsdeck-demo.db"),
+        "says which database it wrote to: {}",
+        stderr(&out)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let session: serde_json::Value = client
+        .get(server.url("/ops/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["role"], "operator", "{session}");
+}
