@@ -10,6 +10,7 @@ pub mod health;
 pub mod ids;
 pub mod instance;
 pub mod redact;
+pub mod secret;
 pub mod session;
 pub mod store;
 pub mod token;

@@ -14,7 +14,9 @@ mod cron;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::{CheckConfig, CheckType, Config, JobDefinition, Secret};
+use opsdeck_core::secret::Secret;
+
+use crate::config::{CheckConfig, CheckType, Config, JobDefinition};
 use crate::state::AppState;
 
 /// The database a demo uses when none was configured explicitly.

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use opsdeck_core::health::Retention;
 use opsdeck_core::ids::CheckName;
+use opsdeck_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 
 use super::duration;
-use super::secret::Secret;
 use crate::health::probe::{CheckSpec, HttpMethod, ProbeSpec};
 
 /// `[health]`: probes and their history.

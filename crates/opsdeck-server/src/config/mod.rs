@@ -8,7 +8,7 @@
 //! Adding a section: a struct with `#[serde(default, deny_unknown_fields)]` and a `Default`
 //! impl, a field in [`Config`], and, if it has rules serde cannot express, a `problems`
 //! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:`
-//! secrets and the example-file test follow from the struct.
+//! secrets (`opsdeck_core::secret`) and the example-file test follow from the struct.
 
 mod alerts;
 mod auth;
@@ -23,13 +23,14 @@ mod load;
 mod model;
 mod net;
 mod path;
-mod secret;
 mod shape;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+
+use opsdeck_core::secret::REDACTED;
 
 pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
 pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
@@ -43,7 +44,6 @@ pub use model::{
     MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,
 };
 pub use net::{Cidr, TrustedProxies};
-pub use secret::{REDACTED, Secret};
 
 use load::Builder;
 

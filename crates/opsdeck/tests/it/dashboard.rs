@@ -12,9 +12,8 @@ mod pages;
 
 use std::time::Duration;
 
-use opsdeck_server::config::{
-    CheckConfig, CheckType, Config, Secret, WebhookConfig, WebhookFormat,
-};
+use opsdeck_core::secret::Secret;
+use opsdeck_server::config::{CheckConfig, CheckType, Config, WebhookConfig, WebhookFormat};
 use reqwest::StatusCode;
 
 use crate::support::app::TestApp;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::CheckName;
-use opsdeck_server::config::{CheckConfig, CheckType, Config, Secret};
+use opsdeck_core::secret::Secret;
+use opsdeck_server::config::{CheckConfig, CheckType, Config};
 use serde_json::Value;
 use tokio::net::TcpListener;
 

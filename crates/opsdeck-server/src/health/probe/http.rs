@@ -4,7 +4,7 @@
 use std::error::Error as StdError;
 
 use super::{HttpMethod, Observation};
-use crate::config::Secret;
+use opsdeck_core::secret::Secret;
 
 /// How much of the body is searched for `expect_body`: a health endpoint answers in a few
 /// bytes; a probe must not download a large page every few seconds.

@@ -26,7 +26,7 @@ use opsdeck_core::health::Status;
 use opsdeck_core::ids::CheckName;
 use serde::Serialize;
 
-use crate::config::Secret;
+use opsdeck_core::secret::Secret;
 
 /// One configured check, validated.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection};
 
 use super::Observation;
-use crate::config::Secret;
+use opsdeck_core::secret::Secret;
 
 pub(super) async fn observe(url: &Secret) -> Observation {
     let at = server_address(url.expose(), 5432);

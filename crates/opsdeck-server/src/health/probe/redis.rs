@@ -2,7 +2,7 @@
 
 use super::Observation;
 use super::postgres::server_address;
-use crate::config::Secret;
+use opsdeck_core::secret::Secret;
 
 pub(super) async fn observe(url: &Secret) -> Observation {
     let at = server_address(url.expose(), 6379);

@@ -1,6 +1,7 @@
 //! `env:` references and the redaction of secrets.
 
-use opsdeck_server::config::{Config, Env, Overrides, Secret};
+use opsdeck_core::secret::Secret;
+use opsdeck_server::config::{Config, Env, Overrides};
 
 use super::{errors, load, parse};
 

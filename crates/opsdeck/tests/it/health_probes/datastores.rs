@@ -1,7 +1,7 @@
 //! `postgres`, `sqlite` and `redis` probes against this machine's servers and real files.
 
 use opsdeck_core::health::Status;
-use opsdeck_server::config::Secret;
+use opsdeck_core::secret::Secret;
 use opsdeck_server::health::probe::ProbeSpec;
 
 use super::{Probes, TempDir, closed_port, output, service_available};

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use opsdeck_core::health::Status;
-use opsdeck_server::config::Secret;
+use opsdeck_core::secret::Secret;
 use opsdeck_server::health::probe::{HttpMethod, ProbeSpec};
 use tokio::net::TcpListener;
 

@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use opsdeck_core::health::Status;
-use opsdeck_server::config::Secret;
+use opsdeck_core::secret::Secret;
 use opsdeck_server::health::probe::ProbeSpec;
 use tokio::process::{Child, Command};
 

@@ -6,7 +6,11 @@
 //! lookup happens inside `Deserialize`, so every `Secret` field of every section, present or
 //! future, is resolved and its failures carry the field's key path without any per-field
 //! code. `Deserialize` has no way to receive context, so the loader hands over the referenced
-//! variables through a thread-local for the duration of one deserialization.
+//! variables through a thread-local for the duration of one deserialization
+//! ([`with_references`]).
+//!
+//! Every crate that holds a secret from the configuration (the server's sections, the
+//! connectors' probes and sources) takes this one type, so they all hide and resolve alike.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -20,7 +24,7 @@ use subtle::ConstantTimeEq;
 pub const REDACTED: &str = "***";
 
 /// The prefix of a reference to an environment variable.
-pub(crate) const ENV_REFERENCE: &str = "env:";
+pub const ENV_REFERENCE: &str = "env:";
 
 /// A secret string (a token, a password, a DSN with credentials).
 ///
@@ -120,10 +124,7 @@ impl Visitor<'_> for SecretVisitor {
 
 /// Turns a raw secret into its value: `env:NAME` is looked up, anything else is literal.
 /// The value of `NAME` is taken literally (no chains of references).
-pub(crate) fn resolve(
-    raw: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<Secret, String> {
+pub fn resolve(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Secret, String> {
     let Some(name) = raw.strip_prefix(ENV_REFERENCE) else {
         return Ok(Secret::new(raw.to_owned()));
     };
@@ -144,7 +145,7 @@ thread_local! {
 }
 
 /// Runs `f` (a deserialization) with `vars` available to [`Secret`]'s `env:` resolution.
-pub(crate) fn with_references<R>(vars: BTreeMap<String, String>, f: impl FnOnce() -> R) -> R {
+pub fn with_references<R>(vars: BTreeMap<String, String>, f: impl FnOnce() -> R) -> R {
     /// Clears the variables even if `f` panics, so no secret outlives the load.
     struct Clear;
     impl Drop for Clear {
