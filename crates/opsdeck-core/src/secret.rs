@@ -72,7 +72,10 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(SecretVisitor)
+        // `any`, not `str`: asked for a string, some deserializers (serde_json's `Value`)
+        // report a number themselves, quoting it; given whatever is there, the visitor
+        // refuses it without echoing it. Configurations are always self-describing.
+        deserializer.deserialize_any(SecretVisitor)
     }
 }
 

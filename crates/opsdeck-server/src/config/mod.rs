@@ -38,7 +38,7 @@ pub use check::{check_file, check_file_with_env};
 pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
-pub use health::{CheckConfig, CheckType, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
+pub use health::{CheckConfig, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use model::{
     BackgroundConfig, Config, DEFAULT_DATABASE_URL, DatabaseConfig, LogConfig, LogFormat,
     MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,
