@@ -6,7 +6,7 @@
 //! and tries again, until the keys deserialize; then the type's own rules run. A required
 //! key left out is reported and stood in for by an empty string, so the rules still run on
 //! the other keys (their verdicts on the stand-in itself are dropped). Secrets among
-//! the keys resolve their `env:` references as they deserialize, so parsing happens
+//! the keys resolve their `env:`/`file:` references as they deserialize, so parsing happens
 //! while the configuration loads.
 
 use std::collections::BTreeSet;

@@ -122,7 +122,7 @@ struct Written {
 }
 
 /// The type's keys are parsed here, while the configuration loads: secrets among them
-/// resolve their `env:` references only then. Their problems are kept for
+/// resolve their `env:`/`file:` references only then. Their problems are kept for
 /// validation, which reports them with every other problem of the file.
 impl<'de> Deserialize<'de> for CheckConfig {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

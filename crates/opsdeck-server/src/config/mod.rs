@@ -3,12 +3,13 @@
 //! Precedence, lowest first: built-in defaults, a TOML file (`--config FILE`, or
 //! `OPSDECK_CONFIG`), `OPSDECK_*` environment variables, command-line flags ([`Overrides`]).
 //! Loading does not stop at the first problem: every unknown key, type error, unresolved
-//! `env:` secret and failed check is reported with its key path and the layer it came from.
+//! `env:` or `file:` secret and failed check is reported with its key path and the layer it
+//! came from.
 //!
 //! Adding a section: a struct with `#[serde(default, deny_unknown_fields)]` and a `Default`
 //! impl, a field in [`Config`], and, if it has rules serde cannot express, a `problems`
-//! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:`
-//! secrets (`opsdeck_core::secret`) and the example-file test follow from the struct.
+//! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:` and
+//! `file:` secrets (`opsdeck_core::secret`) and the example-file test follow from the struct.
 
 mod alerts;
 mod auth;
@@ -55,7 +56,7 @@ pub const CONFIG_FILE_VAR: &str = "OPSDECK_CONFIG";
 pub struct Overrides {
     /// `--listen`.
     pub listen: Option<SocketAddr>,
-    /// `--database-url`; may be an `env:NAME` reference.
+    /// `--database-url`; may be an `env:NAME` or `file:/path` reference.
     pub database_url: Option<String>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,

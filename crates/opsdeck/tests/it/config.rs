@@ -1,6 +1,6 @@
 //! Configuration: defaults, layer precedence, error reports with key paths and origins,
-//! `env:` secrets and their redaction, value formats, the annotated example file and the
-//! completeness of the probe type registry.
+//! `env:` and `file:` secrets and their redaction, value formats, the annotated example file
+//! and the completeness of the probe type registry.
 
 mod checks;
 mod layers;
