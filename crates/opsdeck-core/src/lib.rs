@@ -11,6 +11,7 @@ pub mod ids;
 pub mod instance;
 pub mod queues;
 pub mod redact;
+pub mod secret;
 pub mod session;
 pub mod store;
 pub mod token;

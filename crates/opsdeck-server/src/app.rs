@@ -13,6 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
+use opsdeck_connectors::health::ProbeContext;
 use opsdeck_core::instance::InstanceInfo;
 use opsdeck_core::{Clock, SystemClock};
 use opsdeck_store::{DatabaseUrl, PoolSettings};
@@ -30,7 +31,6 @@ use crate::background::{
 use crate::config::Config;
 use crate::cron::ingest::{Ingest, IngestLimits, IngestWriter};
 use crate::error::ApiError;
-use crate::health::probe::ProbeContext;
 use crate::health::{HealthMonitor, spawn_health_loops};
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
@@ -451,16 +451,13 @@ fn build_health(
         .user_agent(concat!("opsdeck-health/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client of the health probes")?;
-    let ctx = ProbeContext {
-        store: store.clone(),
-        http,
-        instance_id,
-    };
+    let ctx = ProbeContext { http, instance_id };
     Ok(HealthMonitor::new(
         specs,
         config.health.own_database_interval,
         config.health.flap_threshold,
         ctx,
+        store.clone(),
         clock.clone(),
         metrics,
     ))

@@ -14,7 +14,14 @@ mod cron;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use crate::config::{CheckConfig, CheckType, Config, JobDefinition, Secret};
+use opsdeck_connectors::health::disk::Disk;
+use opsdeck_connectors::health::filesystem::Filesystem;
+use opsdeck_connectors::health::http::Http;
+use opsdeck_connectors::health::sqlite::Sqlite;
+use opsdeck_connectors::health::tcp::Tcp;
+use opsdeck_core::secret::Secret;
+
+use crate::config::{CheckConfig, Config, JobDefinition};
 use crate::state::AppState;
 
 /// The database a demo uses when none was configured explicitly.
@@ -111,10 +118,6 @@ fn demo_jobs(config: &Config) -> Vec<JobDefinition> {
 /// database file, a scratch directory, the disk, this server's own `/livez`, and one
 /// non-critical probe of a port nothing listens on, so a failing tile can be seen.
 fn demo_checks(config: &Config) -> Vec<CheckConfig> {
-    let check = |name: &str, kind: CheckType| CheckConfig {
-        interval: Some(Duration::from_secs(10)),
-        ..CheckConfig::new(name, kind)
-    };
     let mut checks = Vec::new();
     if let Some(file) = config
         .database
@@ -123,29 +126,35 @@ fn demo_checks(config: &Config) -> Vec<CheckConfig> {
         .strip_prefix("sqlite://")
         .filter(|file| !file.is_empty() && !file.starts_with(':'))
     {
-        checks.push(CheckConfig {
-            path: Some(file.split('?').next().unwrap_or(file).into()),
-            ..check("demo-sqlite", CheckType::Sqlite)
-        });
+        let path = file.split('?').next().unwrap_or(file).into();
+        checks.push(CheckConfig::new("demo-sqlite", Sqlite { path }));
     }
+    checks.push(CheckConfig::new(
+        "scratch-dir",
+        Filesystem {
+            path: std::env::temp_dir(),
+        },
+    ));
+    checks.push(CheckConfig::new("disk", Disk::new(".")));
     checks.push(CheckConfig {
-        path: Some(std::env::temp_dir()),
-        ..check("scratch-dir", CheckType::Filesystem)
-    });
-    checks.push(CheckConfig {
-        path: Some(".".into()),
-        ..check("disk", CheckType::Disk)
-    });
-    checks.push(CheckConfig {
-        url: Some(Secret::new(own_livez(config.server.listen))),
         warn_latency: Some(Duration::from_millis(250)),
-        ..check("self-livez", CheckType::Http)
+        ..CheckConfig::new(
+            "self-livez",
+            Http::get(Secret::new(own_livez(config.server.listen))),
+        )
     });
     checks.push(CheckConfig {
-        address: Some("127.0.0.1:9".to_owned()),
         critical: Some(false),
         timeout: Some(Duration::from_secs(1)),
-        ..check("legacy-billing", CheckType::Tcp)
+        ..CheckConfig::new(
+            "legacy-billing",
+            Tcp {
+                address: "127.0.0.1:9".to_owned(),
+            },
+        )
     });
+    for check in &mut checks {
+        check.interval = Some(Duration::from_secs(10));
+    }
     checks
 }

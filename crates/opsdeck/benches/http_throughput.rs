@@ -34,8 +34,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::TokenName;
+use opsdeck_core::secret::Secret;
 use opsdeck_core::token::{self, Grant, NewToken};
-use opsdeck_server::config::{Config, Secret};
+use opsdeck_server::config::Config;
 use opsdeck_server::{Application, BuildOptions};
 
 use self::common::{cpu_time, env_or};

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use opsdeck_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 
 use super::duration;
-use super::secret::Secret;
 
 /// `[alerts]`: webhooks and delivery policy.
 #[derive(Debug, Clone, Serialize, Deserialize)]

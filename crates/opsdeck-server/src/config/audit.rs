@@ -10,7 +10,7 @@ use opsdeck_core::audit::checkpoint::CheckpointKey;
 use serde::{Deserialize, Serialize};
 
 use super::duration;
-use super::secret::Secret;
+use opsdeck_core::secret::Secret;
 
 /// The shortest checkpoint interval: each one reads the head and writes to every
 /// destination, so a shorter one only makes noise.

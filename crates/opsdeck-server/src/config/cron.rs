@@ -11,10 +11,10 @@ use opsdeck_core::cron::{
     LOG_MAX_BYTES, MaintenanceWindow, MonitorSettings, MonitorSpec, Schedule,
 };
 use opsdeck_core::ids::{MonitorName, Slug, Tags, TenantId};
+use opsdeck_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::secret::Secret;
 use super::{bytes, duration};
 
 /// `[cron]`: monitors, HTTP jobs and history.

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use opsdeck_core::secret::{self, ENV_REFERENCE};
 use toml::{Table, Value};
 
 use super::env::{self, Env};
 use super::error::{ConfigErrors, ConfigIssue, Origin};
 use super::model::Config;
 use super::path::{self, KeyPath, Removed};
-use super::secret::{self, ENV_REFERENCE};
 use super::{Overrides, shape};
 
 /// A successful load and what it was made of.

@@ -3,12 +3,13 @@
 //! Precedence, lowest first: built-in defaults, a TOML file (`--config FILE`, or
 //! `OPSDECK_CONFIG`), `OPSDECK_*` environment variables, command-line flags ([`Overrides`]).
 //! Loading does not stop at the first problem: every unknown key, type error, unresolved
-//! `env:` secret and failed check is reported with its key path and the layer it came from.
+//! `env:` or `file:` secret and failed check is reported with its key path and the layer it
+//! came from.
 //!
 //! Adding a section: a struct with `#[serde(default, deny_unknown_fields)]` and a `Default`
 //! impl, a field in [`Config`], and, if it has rules serde cannot express, a `problems`
-//! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:`
-//! secrets and the example-file test follow from the struct.
+//! method listed in `validate.rs`. Environment variables, unknown-key reports, `env:` and
+//! `file:` secrets (`opsdeck_core::secret`) and the example-file test follow from the struct.
 
 mod alerts;
 mod audit;
@@ -24,13 +25,14 @@ mod load;
 mod model;
 mod net;
 mod path;
-mod secret;
 mod shape;
 mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+
+use opsdeck_core::secret::REDACTED;
 
 pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
 pub use audit::AuditConfig;
@@ -39,13 +41,12 @@ pub use check::{check_file, check_file_with_env};
 pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
-pub use health::{CheckConfig, CheckType, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
+pub use health::{CheckConfig, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use model::{
     BackgroundConfig, Config, DEFAULT_DATABASE_URL, DatabaseConfig, LogConfig, LogFormat,
     MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,
 };
 pub use net::{Cidr, TrustedProxies};
-pub use secret::{REDACTED, Secret};
 
 use load::Builder;
 
@@ -57,7 +58,7 @@ pub const CONFIG_FILE_VAR: &str = "OPSDECK_CONFIG";
 pub struct Overrides {
     /// `--listen`.
     pub listen: Option<SocketAddr>,
-    /// `--database-url`; may be an `env:NAME` reference.
+    /// `--database-url`; may be an `env:NAME` or `file:/path` reference.
     pub database_url: Option<String>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,

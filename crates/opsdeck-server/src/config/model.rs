@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use opsdeck_core::secret::Secret;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::alerts::AlertsConfig;
@@ -16,7 +17,6 @@ use super::auth::AuthConfig;
 use super::cron::CronConfig;
 use super::health::HealthConfig;
 use super::net::{TrustedProxies, socket_addr};
-use super::secret::Secret;
 use super::{bytes, duration};
 
 /// The database used when none is configured: an embedded SQLite file.

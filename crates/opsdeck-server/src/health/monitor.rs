@@ -10,16 +10,16 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use opsdeck_connectors::health::{Observation, ProbeContext};
 use opsdeck_core::health::{
     CheckResult, Debounce, DebounceState, Status, StatusChange, aggregate, uptime,
 };
 use opsdeck_core::ids::CheckName;
 use opsdeck_core::{Clock, Store, StoreResult};
 
-use super::OWN_DATABASE_CHECK;
 use super::metrics::HealthMetrics;
-use super::probe::{self, CheckSpec, ProbeContext, ProbeSpec};
 use super::scrub::scrub;
+use super::spec::CheckSpec;
 use super::view::{CheckView, HealthSnapshot, PendingFlip, RecentResult};
 use crate::metrics::Metrics;
 
@@ -97,23 +97,18 @@ impl std::fmt::Debug for HealthMonitor {
 }
 
 impl HealthMonitor {
-    /// opsdeck's own database check first, then the configured ones in order.
+    /// opsdeck's own database check first, then the configured ones in order. `store` is
+    /// where results are recorded and the database the own check pings.
     pub fn new(
         configured: Vec<CheckSpec>,
         own_database_interval: Duration,
         flap_threshold: u32,
         ctx: ProbeContext,
+        store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         metrics: &Metrics,
     ) -> Self {
-        let own = CheckSpec {
-            name: CheckName::parse(OWN_DATABASE_CHECK).expect("a valid constant name"),
-            interval: own_database_interval,
-            timeout: Duration::from_secs(2),
-            critical: true,
-            warn_latency: Some(Duration::from_millis(500)),
-            probe: ProbeSpec::OwnDatabase,
-        };
+        let own = CheckSpec::own_database(store.clone(), own_database_interval);
         let checks: Vec<Check> = std::iter::once(own)
             .chain(configured)
             .map(|spec| Check {
@@ -132,7 +127,7 @@ impl HealthMonitor {
                 checks,
                 index,
                 debounce: Debounce::new(flap_threshold),
-                store: ctx.store.clone(),
+                store,
                 ctx,
                 clock,
                 metrics: HealthMetrics::register(metrics),
@@ -247,11 +242,11 @@ impl HealthMonitor {
         let spec = &check.spec;
         let started = Instant::now();
         let observed =
-            tokio::time::timeout(spec.timeout, probe::observe(&spec.probe, &self.inner.ctx)).await;
+            tokio::time::timeout(spec.timeout, spec.probe.observe(&self.inner.ctx)).await;
         let latency = started.elapsed();
         let observation = match observed {
             Ok(observation) => observation,
-            Err(_) => probe::Observation::fail(format!(
+            Err(_) => Observation::fail(format!(
                 "no answer within the timeout of {}",
                 humantime::format_duration(spec.timeout)
             )),
@@ -275,7 +270,7 @@ impl HealthMonitor {
             latency,
             observed_value: observation.observed_value,
             observed_unit: observation.observed_unit.map(str::to_owned),
-            output: output.map(|text| scrub(&text, &spec.probe.secrets())),
+            output: output.map(|text| scrub(&text, &spec.probe.describe().secrets)),
             at: self.inner.clock.now(),
         };
         self.record(check, result).await;
@@ -430,7 +425,7 @@ fn view(check: &Check, now: DateTime<Utc>, debounce: Debounce) -> CheckView {
     let allowed = (spec.interval + spec.timeout) * 3;
     let stale =
         latest.is_some_and(|result| (now - result.at).to_std().is_ok_and(|age| age > allowed));
-    let measurement = spec.probe.measurement();
+    let described = spec.probe.describe();
     let (observed_value, observed_unit) = match latest {
         Some(result) if result.observed_value.is_some() => {
             (result.observed_value, result.observed_unit.clone())
@@ -443,11 +438,11 @@ fn view(check: &Check, now: DateTime<Utc>, debounce: Debounce) -> CheckView {
     };
     CheckView {
         name: spec.name.clone(),
-        kind: spec.probe.kind(),
-        target: spec.probe.target(),
+        kind: described.kind,
+        target: described.target,
         critical: spec.critical,
-        component_type: spec.probe.component_type(),
-        measurement,
+        component_type: described.component_type,
+        measurement: described.measurement,
         interval: spec.interval,
         status: state.debounce.reported(),
         latest_status: latest.map(|r| r.status),

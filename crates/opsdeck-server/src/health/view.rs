@@ -4,11 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use opsdeck_connectors::health::ComponentType;
 use opsdeck_core::health::Status;
 use opsdeck_core::ids::CheckName;
 use serde::Serialize;
-
-use super::probe::ComponentType;
 
 /// One result among a check's latest, for sparklines.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

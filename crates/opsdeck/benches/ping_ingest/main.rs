@@ -35,8 +35,9 @@ use chrono::Utc;
 use opsdeck_core::cron::{MonitorSource, MonitorSpec};
 use opsdeck_core::ids::Slug;
 use opsdeck_core::ids::TokenName;
+use opsdeck_core::secret::Secret;
 use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes};
-use opsdeck_server::config::{Config, Secret};
+use opsdeck_server::config::Config;
 use opsdeck_server::{Application, BuildOptions};
 
 use self::common::{cpu_time, env_or};

@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use opsdeck_core::alert::{AlertEvent, AlertKind, AlertSource, Delivery, DeliveryFilter};
+use opsdeck_core::secret::Secret;
 use opsdeck_server::alerts::payload;
-use opsdeck_server::config::{Config, Secret, WebhookConfig, WebhookFormat};
+use opsdeck_server::config::{Config, WebhookConfig, WebhookFormat};
 use serde_json::Value;
 
 pub use receiver::Receiver;

@@ -1,8 +1,10 @@
 //! Configuration: defaults, layer precedence, error reports with key paths and origins,
-//! `env:` secrets and their redaction, value formats, and the annotated example file.
+//! `env:` and `file:` secrets and their redaction, value formats, the annotated example file
+//! and the completeness of the probe type registry.
 
 mod checks;
 mod layers;
+mod probe_types;
 mod reports;
 mod secrets;
 mod values;

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use opsdeck_core::auth::Role;
-use opsdeck_server::config::{MonitorDefinition, Secret};
+use opsdeck_core::secret::Secret;
+use opsdeck_server::config::MonitorDefinition;
 use reqwest::Method;
 use serde_json::{Value, json};
 

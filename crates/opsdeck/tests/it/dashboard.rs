@@ -14,9 +14,9 @@ mod pages;
 
 use std::time::Duration;
 
-use opsdeck_server::config::{
-    CheckConfig, CheckType, Config, Secret, WebhookConfig, WebhookFormat,
-};
+use opsdeck_connectors::health::tcp::Tcp;
+use opsdeck_core::secret::Secret;
+use opsdeck_server::config::{CheckConfig, Config, WebhookConfig, WebhookFormat};
 use reqwest::StatusCode;
 
 use crate::support::app::TestApp;
@@ -36,10 +36,9 @@ fn fast_health(config: &mut Config, dependency: Option<String>) {
     config.health.flap_threshold = 1;
     if let Some(address) = dependency {
         config.health.checks = vec![CheckConfig {
-            address: Some(address),
             interval: Some(Duration::from_secs(1)),
             timeout: Some(Duration::from_secs(1)),
-            ..CheckConfig::new("dependency", CheckType::Tcp)
+            ..CheckConfig::new("dependency", Tcp { address })
         }];
     }
 }

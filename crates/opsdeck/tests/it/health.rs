@@ -4,9 +4,14 @@
 
 use std::time::Duration;
 
+use opsdeck_connectors::health::ProbeType;
+use opsdeck_connectors::health::http::Http;
+use opsdeck_connectors::health::postgres::Postgres;
+use opsdeck_connectors::health::tcp::Tcp;
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::CheckName;
-use opsdeck_server::config::{CheckConfig, CheckType, Config, Secret};
+use opsdeck_core::secret::Secret;
+use opsdeck_server::config::{CheckConfig, Config};
 use opsdeck_server::health::CheckView;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -25,21 +30,18 @@ on_both_backends!(
     each_flip_is_announced_once_and_retried_after_a_failure,
 );
 
-/// A `[[health.checks]]` entry of `kind` with nothing else set.
-pub fn check(name: &str, kind: CheckType) -> CheckConfig {
+/// A `[[health.checks]]` entry of `probe`, probed every second with a one-second timeout.
+pub fn check(name: &str, probe: impl ProbeType) -> CheckConfig {
     CheckConfig {
         interval: Some(Duration::from_secs(1)),
         timeout: Some(Duration::from_secs(1)),
-        ..CheckConfig::new(name, kind)
+        ..CheckConfig::new(name, probe)
     }
 }
 
 /// A TCP check of `address`.
 pub fn tcp_check(name: &str, address: String) -> CheckConfig {
-    CheckConfig {
-        address: Some(address),
-        ..check(name, CheckType::Tcp)
-    }
+    check(name, Tcp { address })
 }
 
 /// A listener that accepts connections (and drops them) until the returned task is aborted.
@@ -182,12 +184,14 @@ async fn a_failing_critical_check_fails_the_service_and_a_non_critical_one_warns
         // The password must not come back in any output.
         config.health.checks = vec![
             tcp_check("critical", critical_dead),
-            CheckConfig {
-                url: Some(Secret::new(
-                    "postgres://app:hunter2-very-secret@127.0.0.1:1/app".to_owned(),
-                )),
-                ..check("app-db", CheckType::Postgres)
-            },
+            check(
+                "app-db",
+                Postgres {
+                    url: Secret::new(
+                        "postgres://app:hunter2-very-secret@127.0.0.1:1/app".to_owned(),
+                    ),
+                },
+            ),
         ];
     })
     .await;
@@ -437,9 +441,11 @@ async fn a_hung_dependency_does_not_slow_the_health_endpoint() {
     let app = TestApp::spawn_with(TestDb::sqlite(), |config| {
         fast(config);
         config.health.checks = vec![CheckConfig {
-            url: Some(Secret::new(format!("http://{address}/health"))),
             timeout: Some(Duration::from_secs(60)),
-            ..check("hung-api", CheckType::Http)
+            ..check(
+                "hung-api",
+                Http::get(Secret::new(format!("http://{address}/health"))),
+            )
         }];
     })
     .await;

@@ -12,30 +12,25 @@ mod tls;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use opsdeck_server::health::probe::{Observation, ProbeContext, ProbeSpec, observe};
+use opsdeck_connectors::health::{Observation, Probe, ProbeContext};
 use tokio::net::TcpListener;
 
-use crate::support::db::TestDb;
-
-/// A probe context on a fresh SQLite store; the database lives as long as the fixture.
+/// A probe context of its own: an HTTP client and a fresh instance id.
 pub struct Probes {
     pub ctx: ProbeContext,
-    _db: TestDb,
 }
 
 impl Probes {
     pub async fn new() -> Self {
-        let db = TestDb::sqlite();
         let ctx = ProbeContext {
-            store: db.store().await,
             http: reqwest::Client::new(),
             instance_id: uuid::Uuid::new_v4(),
         };
-        Self { ctx, _db: db }
+        Self { ctx }
     }
 
-    pub async fn observe(&self, spec: &ProbeSpec) -> Observation {
-        observe(spec, &self.ctx).await
+    pub async fn observe(&self, probe: &dyn Probe) -> Observation {
+        probe.observe(&self.ctx).await
     }
 }
 

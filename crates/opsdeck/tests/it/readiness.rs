@@ -53,7 +53,7 @@ async fn readyz_fails_while_postgres_is_unreachable_and_recovers() {
     let proxy = ChaosProxy::start(upstream).await;
     let proxied = through_proxy(&db.url, proxy.addr()).0;
     let app = TestApp::spawn_with(db, |c| {
-        c.database.url = opsdeck_server::config::Secret::new(proxied);
+        c.database.url = opsdeck_core::secret::Secret::new(proxied);
         c.database.acquire_timeout = Duration::from_secs(1);
     })
     .await;
@@ -93,7 +93,7 @@ async fn shutdown_lets_an_in_flight_request_finish() {
     let proxy = ChaosProxy::start(upstream).await;
     let proxied = through_proxy(&db.url, proxy.addr()).0;
     let mut app = TestApp::spawn_with(db, |c| {
-        c.database.url = opsdeck_server::config::Secret::new(proxied);
+        c.database.url = opsdeck_core::secret::Secret::new(proxied);
         // Keep the background loops off the database during the test.
         c.background.heartbeat_interval = Duration::from_secs(24 * 3600);
         c.background.leader_lease = Duration::from_secs(24 * 3600);

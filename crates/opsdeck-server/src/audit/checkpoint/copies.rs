@@ -11,7 +11,9 @@ use anyhow::Context as _;
 use opsdeck_core::audit::SignedCheckpoint;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::config::{AuditConfig, Secret};
+use opsdeck_core::secret::Secret;
+
+use crate::config::AuditConfig;
 use crate::error::chain;
 
 /// How long a webhook may take to accept a checkpoint.

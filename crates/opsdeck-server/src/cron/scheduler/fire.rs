@@ -17,12 +17,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use opsdeck_core::Clock;
 use opsdeck_core::cron::{ERROR_MAX_BYTES, Ping, PingKind, RunSource};
 use opsdeck_core::ids::Slug;
+use opsdeck_core::secret::REDACTED;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use tokio_util::sync::CancellationToken;
 use uuid::{NoContext, Timestamp, Uuid};
 
-use crate::config::{JobRequest, REDACTED};
+use crate::config::JobRequest;
 use crate::cron::ingest::{Ingest, IngestError, PingRequest, Provision};
 use crate::error::chain;
 

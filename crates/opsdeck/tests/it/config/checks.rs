@@ -2,7 +2,7 @@
 //! every mistake is reported with the entry's index and key.
 
 use opsdeck_server::config::{Env, Overrides};
-use opsdeck_server::health::probe::ProbeSpec;
+use serde_json::{Value, json};
 
 use super::parse;
 
@@ -48,7 +48,7 @@ address = "example.com:443"
     .expect("valid");
     let specs = config.health.specs().expect("specs");
     assert_eq!(specs.len(), 4);
-    assert!(matches!(specs[0].probe, ProbeSpec::Postgres { .. }));
+    assert_eq!(specs[0].probe.describe().kind, "postgres");
     assert!(specs[0].critical);
     assert_eq!(specs[0].interval.as_secs(), 15);
     assert_eq!(specs[0].timeout.as_secs(), 3);
@@ -56,33 +56,24 @@ address = "example.com:443"
     assert!(!api.critical);
     assert_eq!(api.interval.as_secs(), 30);
     assert_eq!(api.warn_latency.map(|d| d.as_millis()), Some(300));
-    match &api.probe {
-        ProbeSpec::Http {
-            expect_status,
-            headers,
-            ..
-        } => {
-            assert_eq!(*expect_status, 200);
-            assert_eq!(headers.len(), 1);
-        }
-        other => panic!("{other:?}"),
-    }
-    match &specs[2].probe {
-        ProbeSpec::Disk {
-            warn_free_percent,
-            fail_free_percent,
-            ..
-        } => assert_eq!((*warn_free_percent, *fail_free_percent), (10.0, 5.0)),
-        other => panic!("{other:?}"),
-    }
-    match &specs[3].probe {
-        ProbeSpec::Tls {
-            warn_days,
-            fail_days,
-            ..
-        } => assert_eq!((*warn_days, *fail_days), (14.0, 3.0)),
-        other => panic!("{other:?}"),
-    }
+    // What applies, defaults filled in, as the serialized configuration shows it.
+    let settings = |index: usize| Value::Object(specs[index].probe.settings());
+    let http = settings(1);
+    assert_eq!(
+        (&http["expect_status"], &http["method"]),
+        (&json!(200), &json!("GET"))
+    );
+    assert_eq!(http["headers"], json!({ "Authorization": "***" }));
+    let disk = settings(2);
+    assert_eq!(
+        (&disk["warn_free_percent"], &disk["fail_free_percent"]),
+        (&json!(10.0), &json!(5.0))
+    );
+    let tls = settings(3);
+    assert_eq!(
+        (&tls["warn_days"], &tls["fail_days"]),
+        (&json!(14.0), &json!(3.0))
+    );
     // The secrets of a spec never show in its Debug form.
     let debug = format!("{specs:?}");
     assert!(

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
+use opsdeck_connectors::health::disk::Disk;
 use opsdeck_core::auth::Role;
 use opsdeck_core::token::Scope;
-use opsdeck_server::config::{CheckConfig, CheckType};
+use opsdeck_server::config::CheckConfig;
 use serde_json::Value;
 
 use super::cron::{CronApp, backup};
@@ -68,10 +69,14 @@ async fn a_wide_window_shows_ids_logs_and_figures_whole_in_chromium() {
     let disk_dir = std::env::temp_dir();
     let c = CronApp::spawn(TestDb::sqlite(), |config| {
         config.health.flap_threshold = 1;
+        let disk = Disk {
+            path: disk_dir,
+            warn_free_percent: 10.0,
+            fail_free_percent: 5.0,
+        };
         config.health.checks = vec![CheckConfig {
-            path: Some(disk_dir),
             interval: Some(Duration::from_secs(1)),
-            ..CheckConfig::new("scratch-disk", CheckType::Disk)
+            ..CheckConfig::new("scratch-disk", disk)
         }];
     })
     .await;

@@ -1,8 +1,10 @@
 //! `postgres`, `sqlite` and `redis` probes against this machine's servers and real files.
 
+use opsdeck_connectors::health::postgres::Postgres;
+use opsdeck_connectors::health::redis::Redis;
+use opsdeck_connectors::health::sqlite::Sqlite;
 use opsdeck_core::health::Status;
-use opsdeck_server::config::Secret;
-use opsdeck_server::health::probe::ProbeSpec;
+use opsdeck_core::secret::Secret;
 
 use super::{Probes, TempDir, closed_port, output, service_available};
 use crate::support::db::TestDb;
@@ -12,7 +14,7 @@ async fn postgres_of_this_machine_passes() {
     // TestDb::postgres skips with a banner outside CI when PostgreSQL is unreachable.
     let Some(db) = TestDb::postgres() else { return };
     let probes = Probes::new().await;
-    let spec = ProbeSpec::Postgres {
+    let spec = Postgres {
         url: Secret::new(db.url.clone()),
     };
     let observation = probes.observe(&spec).await;
@@ -24,7 +26,7 @@ async fn postgres_on_a_closed_port_fails_without_revealing_the_password() {
     let probes = Probes::new().await;
     let port = closed_port().await;
     let password = "hunter2-do-not-print";
-    let spec = ProbeSpec::Postgres {
+    let spec = Postgres {
         url: Secret::new(format!(
             "postgres://opsdeck:{password}@127.0.0.1:{port}/ops?sslmode=disable"
         )),
@@ -47,15 +49,13 @@ async fn sqlite_file_passes_and_a_missing_one_fails_without_being_created() {
     let db = TestDb::sqlite();
     drop(db.store().await); // creates and migrates the file
     let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let observation = probes
-        .observe(&ProbeSpec::Sqlite { path: path.into() })
-        .await;
+    let observation = probes.observe(&Sqlite { path: path.into() }).await;
     assert_eq!(observation.status, Status::Pass, "{observation:?}");
 
     let dir = TempDir::new("sqlite");
     let missing = dir.path().join("missing.db");
     let observation = probes
-        .observe(&ProbeSpec::Sqlite {
+        .observe(&Sqlite {
             path: missing.clone(),
         })
         .await;
@@ -73,7 +73,7 @@ async fn sqlite_file_passes_and_a_missing_one_fails_without_being_created() {
     )
     .expect("write file");
     let observation = probes
-        .observe(&ProbeSpec::Sqlite {
+        .observe(&Sqlite {
             path: not_a_database,
         })
         .await;
@@ -87,14 +87,14 @@ async fn redis_of_this_machine_passes_and_a_closed_port_fails() {
         return;
     }
     let probes = Probes::new().await;
-    let spec = ProbeSpec::Redis {
+    let spec = Redis {
         url: Secret::new("redis://127.0.0.1:6379".to_owned()),
     };
     let observation = probes.observe(&spec).await;
     assert_eq!(observation.status, Status::Pass, "{observation:?}");
 
     let port = closed_port().await;
-    let spec = ProbeSpec::Redis {
+    let spec = Redis {
         url: Secret::new(format!("redis://:redis-secret-pw@127.0.0.1:{port}/0")),
     };
     let observation = probes.observe(&spec).await;

@@ -1,7 +1,8 @@
 //! `filesystem` and `disk` probes on real directories and volumes.
 
+use opsdeck_connectors::health::disk::Disk;
+use opsdeck_connectors::health::filesystem::Filesystem;
 use opsdeck_core::health::Status;
-use opsdeck_server::health::probe::ProbeSpec;
 
 use super::{Probes, TempDir, output};
 
@@ -10,7 +11,7 @@ async fn filesystem_round_trip_passes_and_leaves_nothing_behind() {
     let probes = Probes::new().await;
     let dir = TempDir::new("fs");
     let observation = probes
-        .observe(&ProbeSpec::Filesystem {
+        .observe(&Filesystem {
             path: dir.path().to_owned(),
         })
         .await;
@@ -27,7 +28,7 @@ async fn filesystem_fails_for_a_missing_or_unwritable_directory() {
     let probes = Probes::new().await;
     let dir = TempDir::new("fs-bad");
     let missing = probes
-        .observe(&ProbeSpec::Filesystem {
+        .observe(&Filesystem {
             path: dir.path().join("nope"),
         })
         .await;
@@ -39,7 +40,7 @@ async fn filesystem_fails_for_a_missing_or_unwritable_directory() {
     let file = dir.path().join("plain-file");
     std::fs::write(&file, "x").expect("write");
     let unwritable = probes
-        .observe(&ProbeSpec::Filesystem {
+        .observe(&Filesystem {
             path: file.join("sub"),
         })
         .await;
@@ -49,7 +50,7 @@ async fn filesystem_fails_for_a_missing_or_unwritable_directory() {
         "{unwritable:?}"
     );
 
-    let not_a_dir = probes.observe(&ProbeSpec::Filesystem { path: file }).await;
+    let not_a_dir = probes.observe(&Filesystem { path: file }).await;
     assert_eq!(not_a_dir.status, Status::Fail);
     assert!(
         output(&not_a_dir).contains("not a directory"),
@@ -57,8 +58,8 @@ async fn filesystem_fails_for_a_missing_or_unwritable_directory() {
     );
 }
 
-fn disk(path: &std::path::Path, warn: f64, fail: f64) -> ProbeSpec {
-    ProbeSpec::Disk {
+fn disk(path: &std::path::Path, warn: f64, fail: f64) -> Disk {
+    Disk {
         path: path.to_owned(),
         warn_free_percent: warn,
         fail_free_percent: fail,

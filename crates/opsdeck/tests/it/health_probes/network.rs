@@ -1,14 +1,20 @@
 //! `http` and `tcp` probes against local servers, and probes of a dependency that accepts
 //! connections but never answers: they hang, and the monitor's timeout must cut them off.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
+use opsdeck_connectors::health::Probe;
+use opsdeck_connectors::health::http::{Http, HttpMethod};
+use opsdeck_connectors::health::postgres::Postgres;
+use opsdeck_connectors::health::redis::Redis;
+use opsdeck_connectors::health::tcp::Tcp;
+use opsdeck_connectors::health::tls::Tls;
 use opsdeck_core::health::Status;
-use opsdeck_server::config::Secret;
-use opsdeck_server::health::probe::{HttpMethod, ProbeSpec};
+use opsdeck_core::secret::Secret;
 use tokio::net::TcpListener;
 
 use super::{Probes, output};
@@ -41,13 +47,11 @@ async fn http_server() -> (String, tokio::task::JoinHandle<()>) {
     (base, task)
 }
 
-fn http_spec(url: String, expect_status: u16, expect_body: Option<&str>) -> ProbeSpec {
-    ProbeSpec::Http {
-        url: Secret::new(url),
-        method: HttpMethod::Get,
+fn http_spec(url: String, expect_status: u16, expect_body: Option<&str>) -> Http {
+    Http {
         expect_status,
         expect_body: expect_body.map(str::to_owned),
-        headers: Vec::new(),
+        ..Http::get(Secret::new(url))
     }
 }
 
@@ -95,12 +99,12 @@ async fn http_checks_status_and_body() {
 async fn http_sends_headers_and_never_echoes_their_values() {
     let (base, server) = http_server().await;
     let probes = Probes::new().await;
-    let spec = |token: &str| ProbeSpec::Http {
+    let spec = |token: &str| Http {
         url: Secret::new(format!("{base}/private")),
         method: HttpMethod::Get,
         expect_status: 200,
         expect_body: Some("welcome".to_owned()),
-        headers: vec![("x-probe-token".to_owned(), Secret::new(token.to_owned()))],
+        headers: BTreeMap::from([("x-probe-token".to_owned(), Secret::new(token.to_owned()))]),
     };
     let with_token = probes.observe(&spec(TOKEN)).await;
     assert_eq!(with_token.status, Status::Pass, "{with_token:?}");
@@ -138,7 +142,7 @@ async fn tcp_passes_while_the_port_listens_and_fails_once_it_closes() {
     let probes = Probes::new().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("addr").to_string();
-    let spec = ProbeSpec::Tcp {
+    let spec = Tcp {
         address: address.clone(),
     };
     let open = probes.observe(&spec).await;
@@ -165,35 +169,33 @@ async fn a_hung_dependency_is_cut_off_by_the_callers_timeout() {
         }
     });
     let probes = Probes::new().await;
-    let specs = [
-        ProbeSpec::Postgres {
+    let specs: [Box<dyn Probe>; 4] = [
+        Box::new(Postgres {
             url: Secret::new(format!("postgres://opsdeck@{address}/ops?sslmode=disable")),
-        },
-        ProbeSpec::Redis {
+        }),
+        Box::new(Redis {
             url: Secret::new(format!("redis://{address}")),
-        },
-        http_spec(format!("http://{address}/health"), 200, None),
-        ProbeSpec::Tls {
-            address: address.clone(),
+        }),
+        Box::new(http_spec(format!("http://{address}/health"), 200, None)),
+        Box::new(Tls {
             server_name: Some("localhost".to_owned()),
-            ca_file: None,
-            warn_days: 14.0,
-            fail_days: 3.0,
-        },
+            ..Tls::new(address.clone())
+        }),
     ];
     for spec in &specs {
         let started = Instant::now();
-        let result = tokio::time::timeout(Duration::from_millis(300), probes.observe(spec)).await;
+        let result =
+            tokio::time::timeout(Duration::from_millis(300), probes.observe(spec.as_ref())).await;
         let took = started.elapsed();
         assert!(
             result.is_err(),
             "the {} probe of a hung server returned instead of hanging: {result:?}",
-            spec.kind()
+            spec.describe().kind
         );
         assert!(
             took < Duration::from_secs(2),
             "the {} probe took {took:?} to be cancelled",
-            spec.kind()
+            spec.describe().kind
         );
     }
     hung.abort();

@@ -4,9 +4,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use opsdeck_connectors::health::s3::S3;
 use opsdeck_core::health::Status;
-use opsdeck_server::config::Secret;
-use opsdeck_server::health::probe::ProbeSpec;
+use opsdeck_core::secret::Secret;
 use tokio::process::{Child, Command};
 
 use super::{Probes, closed_port, not_available, output};
@@ -101,8 +101,8 @@ async fn moto_command() -> Option<Command> {
     })
 }
 
-fn s3_spec(endpoint: &str, bucket: &str, keys: Option<(&str, &str)>) -> ProbeSpec {
-    ProbeSpec::S3 {
+fn s3_spec(endpoint: &str, bucket: &str, keys: Option<(&str, &str)>) -> S3 {
+    S3 {
         endpoint: Some(endpoint.to_owned()),
         bucket: bucket.to_owned(),
         region: "us-east-1".to_owned(),

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use opsdeck_connectors::health::Observation;
+use opsdeck_connectors::health::tls::Tls;
 use opsdeck_core::health::Status;
-use opsdeck_server::health::probe::{Observation, ProbeSpec};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
@@ -101,7 +102,7 @@ async fn tls_server(cert: CertificateDer<'static>, key: &KeyPair) -> (String, Jo
 }
 
 async fn probe(address: &str, server_name: Option<&str>, ca: Option<&TestCa>) -> Observation {
-    let spec = ProbeSpec::Tls {
+    let spec = Tls {
         address: address.to_owned(),
         server_name: server_name.map(str::to_owned),
         ca_file: ca.map(TestCa::ca_file),

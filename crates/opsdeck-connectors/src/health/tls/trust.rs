@@ -1,120 +1,19 @@
-//! `tls`: days until the server's certificate expires. The expiry is reported even when the
-//! certificate does not verify (self-signed, expired, wrong name, unknown CA): the probe
-//! records why verification failed, finishes the handshake anyway to read the certificate,
-//! and fails with both facts. Nothing is ever sent over the connection.
+//! Trust for the `tls` probe: the roots it verifies against (the public web roots, plus a
+//! private CA's from `ca_file`) and a verifier that records why a certificate does not
+//! verify instead of ending the handshake, so the probe can still read its expiry.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-
-use super::Observation;
-
-const DAY_SECS: f64 = 86_400.0;
-
-pub(super) async fn observe(
-    address: &str,
-    server_name: Option<&str>,
-    ca_file: Option<&Path>,
-    warn_days: f64,
-    fail_days: f64,
-) -> Observation {
-    let name = server_name.unwrap_or_else(|| host_of(address)).to_owned();
-    let Ok(name) = ServerName::try_from(name.clone()) else {
-        return Observation::fail(format!("\"{name}\" is not a valid TLS server name"));
-    };
-    let roots = match roots(ca_file).await {
-        Ok(roots) => roots,
-        Err(message) => return Observation::fail(message),
-    };
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = match Recording::new(roots, provider.clone()) {
-        Ok(verifier) => Arc::new(verifier),
-        Err(message) => return Observation::fail(message),
-    };
-    let config =
-        match ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions() {
-            Ok(builder) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(verifier.clone())
-                .with_no_client_auth(),
-            Err(err) => return Observation::fail(format!("TLS is misconfigured: {err}")),
-        };
-    let tcp = match TcpStream::connect(address).await {
-        Ok(tcp) => tcp,
-        Err(err) => return Observation::fail(format!("could not connect to {address}: {err}")),
-    };
-    let tls = match TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-    {
-        Ok(tls) => tls,
-        Err(err) => {
-            return Observation::fail(format!("TLS handshake with {address} failed: {err}"));
-        }
-    };
-    let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
-        return Observation::fail(format!("{address} presented no certificate"));
-    };
-    let not_after = match x509_parser::parse_x509_certificate(leaf.as_ref()) {
-        Ok((_, cert)) => cert.validity().not_after.timestamp(),
-        Err(err) => {
-            return Observation::fail(format!(
-                "the certificate of {address} could not be parsed: {err}"
-            ));
-        }
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    let days = (not_after as f64 - now) / DAY_SECS;
-    let expiry = if days >= 0.0 {
-        format!("expires in {days:.1} days")
-    } else {
-        format!("expired {:.1} days ago", -days)
-    };
-    let verify_error = verifier
-        .error
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    let observation = if let Some(err) = verify_error {
-        Observation::fail(match reason(&err) {
-            // The expiry says it all: "certificate does not verify: it expired 2.0 days ago".
-            None => format!("certificate does not verify: it {expiry}"),
-            Some(reason) => format!("certificate does not verify: {reason}; {expiry}"),
-        })
-    } else if days < fail_days {
-        Observation::fail(format!(
-            "certificate {expiry}, within the failure threshold of {fail_days} days"
-        ))
-    } else if days < warn_days {
-        Observation::warn(format!(
-            "certificate {expiry}, within the warning threshold of {warn_days} days"
-        ))
-    } else {
-        Observation::pass()
-    };
-    observation.with_value(days, "d")
-}
-
-/// The host part of `host:port` (`[::1]:443` gives `::1`).
-fn host_of(address: &str) -> &str {
-    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
-    host.trim_start_matches('[').trim_end_matches(']')
-}
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore};
 
 /// The public web roots, plus the certificates of `ca_file` (a private CA) when set.
-async fn roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
+pub(super) async fn roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
     static WEB: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     let web = WEB.get_or_init(|| {
         Arc::new(RootCertStore {
@@ -147,13 +46,16 @@ async fn roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
 /// the handshake. Accepting is safe only because the probe sends nothing over the
 /// connection: it exists to read the certificate. Handshake signatures are still checked.
 #[derive(Debug)]
-struct Recording {
+pub(super) struct Recording {
     inner: Arc<WebPkiServerVerifier>,
-    error: Mutex<Option<rustls::Error>>,
+    pub(super) error: Mutex<Option<rustls::Error>>,
 }
 
 impl Recording {
-    fn new(roots: Arc<RootCertStore>, provider: Arc<CryptoProvider>) -> Result<Self, String> {
+    pub(super) fn new(
+        roots: Arc<RootCertStore>,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, String> {
         let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
             .build()
             .map_err(|err| format!("TLS verifier could not be built: {err}"))?;
@@ -210,7 +112,7 @@ impl ServerCertVerifier for Recording {
 
 /// Why a certificate did not verify, in an on-call engineer's words; `None` when it is only
 /// that the certificate has expired, which the expiry itself says.
-fn reason(err: &rustls::Error) -> Option<String> {
+pub(super) fn reason(err: &rustls::Error) -> Option<String> {
     let rustls::Error::InvalidCertificate(cert) = err else {
         return Some(err.to_string());
     };

@@ -5,63 +5,112 @@
 use std::error::Error as StdError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use async_trait::async_trait;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+use opsdeck_core::secret::Secret;
+use serde::{Deserialize, Serialize};
 
-use super::{Observation, ProbeContext, ProbeSpec, strip_credentials};
+use super::target::strip_credentials;
+use super::{ComponentType, Observation, ProbeContext, ProbeType, Problems};
 
 /// Longest error text quoted from the store: S3 errors carry a whole XML document.
 const ERROR_LIMIT: usize = 240;
 
-pub(super) async fn observe(spec: &ProbeSpec, ctx: &ProbeContext) -> Observation {
-    let ProbeSpec::S3 {
-        endpoint,
-        bucket,
-        region,
-        access_key_id,
-        secret_access_key,
-    } = spec
-    else {
-        return Observation::fail("internal error: the s3 probe got another check type");
-    };
-    let at = match endpoint {
-        Some(endpoint) => format!("bucket \"{bucket}\" at {}", strip_credentials(endpoint)),
-        None => format!("bucket \"{bucket}\""),
-    };
-    // Retrying is the monitor's business (the next interval): object_store's default of
-    // ten retries over three minutes would turn a down store into a timeout, hiding why.
-    let retry = RetryConfig {
-        backoff: BackoffConfig::default(),
-        max_retries: 0,
-        retry_timeout: Duration::from_secs(5),
-    };
-    let mut builder = AmazonS3Builder::new()
-        .with_client_options(ClientOptions::new().with_connect_timeout(Duration::from_secs(5)))
-        .with_retry(retry)
-        .with_bucket_name(bucket)
-        .with_region(region)
-        .with_virtual_hosted_style_request(false);
-    if let Some(endpoint) = endpoint {
-        builder = builder
-            .with_endpoint(endpoint)
-            .with_allow_http(endpoint.starts_with("http://"));
+/// `type = "s3"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3 {
+    /// The endpoint of an S3-compatible store; unset means AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The bucket to probe.
+    pub bucket: String,
+    /// The region (default `us-east-1`).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Credentials; unset uses none (anonymous).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+
+#[async_trait]
+impl ProbeType for S3 {
+    const TYPE: &'static str = "s3";
+    const COMPONENT: ComponentType = ComponentType::Datastore;
+
+    fn validate(&self) -> Problems {
+        if self.access_key_id.is_some() == self.secret_access_key.is_some() {
+            return Problems::new();
+        }
+        vec![(
+            "secret_access_key".to_owned(),
+            "access_key_id and secret_access_key go together".to_owned(),
+        )]
     }
-    builder = match (access_key_id, secret_access_key) {
-        (Some(key), Some(secret)) => builder
-            .with_access_key_id(key.expose())
-            .with_secret_access_key(secret.expose()),
-        // Without configured keys, requests go unsigned: looking up ambient credentials
-        // (instance metadata) could stall a probe for seconds on a machine that has none.
-        _ => builder.with_skip_signature(true),
-    };
-    let store = match builder.build() {
-        Ok(store) => store,
-        Err(err) => return Observation::fail(format!("the s3 check is misconfigured: {err}")),
-    };
-    match round_trip(&store, ctx.instance_id).await {
-        Ok(()) => Observation::pass(),
-        Err((step, err)) => Observation::fail(format!("{at}: {step} failed: {}", short(&err))),
+
+    fn target(&self) -> String {
+        match &self.endpoint {
+            Some(endpoint) => format!("{}/{}", strip_credentials(endpoint), self.bucket),
+            None => format!("s3://{}", self.bucket),
+        }
+    }
+
+    fn secrets(&self) -> Vec<&Secret> {
+        [&self.access_key_id, &self.secret_access_key]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    async fn run(&self, ctx: &ProbeContext) -> Observation {
+        let (endpoint, bucket, region) = (&self.endpoint, &self.bucket, &self.region);
+        let (access_key_id, secret_access_key) = (&self.access_key_id, &self.secret_access_key);
+        let at = match endpoint {
+            Some(endpoint) => format!("bucket \"{bucket}\" at {}", strip_credentials(endpoint)),
+            None => format!("bucket \"{bucket}\""),
+        };
+        // Retrying is the monitor's business (the next interval): object_store's default of
+        // ten retries over three minutes would turn a down store into a timeout, hiding why.
+        let retry = RetryConfig {
+            backoff: BackoffConfig::default(),
+            max_retries: 0,
+            retry_timeout: Duration::from_secs(5),
+        };
+        let mut builder = AmazonS3Builder::new()
+            .with_client_options(ClientOptions::new().with_connect_timeout(Duration::from_secs(5)))
+            .with_retry(retry)
+            .with_bucket_name(bucket)
+            .with_region(region)
+            .with_virtual_hosted_style_request(false);
+        if let Some(endpoint) = endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
+        }
+        builder = match (access_key_id, secret_access_key) {
+            (Some(key), Some(secret)) => builder
+                .with_access_key_id(key.expose())
+                .with_secret_access_key(secret.expose()),
+            // Without configured keys, requests go unsigned: looking up ambient credentials
+            // (instance metadata) could stall a probe for seconds on a machine that has none.
+            _ => builder.with_skip_signature(true),
+        };
+        let store = match builder.build() {
+            Ok(store) => store,
+            Err(err) => return Observation::fail(format!("the s3 check is misconfigured: {err}")),
+        };
+        match round_trip(&store, ctx.instance_id).await {
+            Ok(()) => Observation::pass(),
+            Err((step, err)) => Observation::fail(format!("{at}: {step} failed: {}", short(&err))),
+        }
     }
 }
 

@@ -1,0 +1,223 @@
+//! Turning the keys of one `[[health.checks]]` entry into a probe type's struct, with every
+//! problem reported at its key path, and reading which keys a type takes from its struct.
+//!
+//! Serde stops at the first error. As the configuration loader does for the whole file,
+//! [`parse`] records the error, cuts the offending value out (its default takes its place)
+//! and tries again, until the keys deserialize; then the type's own rules run. A required
+//! key left out is reported and stood in for by an empty string, so the rules still run on
+//! the other keys (their verdicts on the stand-in itself are dropped). Secrets among
+//! the keys resolve their `env:`/`file:` references as they deserialize, so parsing happens
+//! while the configuration loads.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde_json::{Map, Value};
+
+use super::{ProbeType, Problems};
+
+/// `keys` as a `P`, or every problem found in them.
+pub(super) fn parse<P: ProbeType>(keys: Map<String, Value>) -> Result<P, Problems> {
+    let mut tree = Value::Object(keys);
+    let mut problems = Problems::new();
+    let mut stand_ins = BTreeSet::new();
+    loop {
+        let err = match serde_path_to_error::deserialize::<_, P>(&tree) {
+            Ok(probe) => {
+                problems.extend(
+                    probe
+                        .validate()
+                        .into_iter()
+                        .filter(|(key, _)| !stand_ins.contains(root_key(key))),
+                );
+                return if problems.is_empty() {
+                    Ok(probe)
+                } else {
+                    Err(problems)
+                };
+            }
+            Err(err) => err,
+        };
+        let path: Vec<Step> = err.path().iter().map(Step::of).collect();
+        let message = err.inner().to_string();
+        if let Some(key) = missing_field(&message) {
+            problems.push((key.to_owned(), format!("required for a {} check", P::TYPE)));
+            if !stand_ins.insert(key.to_owned()) {
+                return Err(problems);
+            }
+            if let Value::Object(map) = &mut tree {
+                map.insert(key.to_owned(), Value::String(String::new()));
+            }
+            continue;
+        }
+        if let Some(Step::Key(key)) = path.first()
+            && stand_ins.contains(key)
+        {
+            // The key is not a string: it is reported as required already.
+            return Err(problems);
+        }
+        let message = match (path.as_slice(), unknown_field(&message)) {
+            ([Step::Key(key)], Some(_)) => not_used::<P>(key),
+            _ => message,
+        };
+        problems.push((display(&path), message));
+        if !remove(&mut tree, &path) {
+            return Err(problems);
+        }
+    }
+}
+
+/// The keys `P` takes: the fields of its struct, in their order.
+pub(super) fn field_names<P: DeserializeOwned>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    // The derived impl hands its field list to `deserialize_struct`; the introspector keeps
+    // it and stops there.
+    let _ = P::deserialize(Introspect(&mut fields));
+    fields
+}
+
+/// Why a key is refused: it belongs to another type, or to none.
+fn not_used<P: ProbeType>(key: &str) -> String {
+    let takes = field_names::<P>().join(", ");
+    let elsewhere = super::PROBE_TYPES
+        .iter()
+        .any(|other| other.keys().contains(&key));
+    if elsewhere {
+        format!("not used by a {} check; it takes {takes}", P::TYPE)
+    } else {
+        format!(
+            "unknown key; besides the keys of every check, a {} check takes {takes}",
+            P::TYPE
+        )
+    }
+}
+
+/// `headers` of `headers.X-Token`.
+fn root_key(key: &str) -> &str {
+    key.split(['.', '[']).next().unwrap_or(key)
+}
+
+/// The field of serde's "missing field `x`".
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")?
+        .split_once('`')
+        .map(|(field, _)| field)
+}
+
+/// The field of serde's "unknown field `x`, expected …".
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")?
+        .split_once('`')
+        .map(|(field, _)| field)
+}
+
+/// One step of a key path within an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Step {
+    fn of(segment: &serde_path_to_error::Segment) -> Self {
+        use serde_path_to_error::Segment as S;
+        match segment {
+            S::Seq { index } => Self::Index(*index),
+            S::Map { key } => Self::Key(key.clone()),
+            S::Enum { variant } => Self::Key(variant.clone()),
+            // Not a real key: cutting it fails, which ends the retries.
+            S::Unknown => Self::Key("?".to_owned()),
+        }
+    }
+}
+
+/// `headers.X-Token`, `items[2]`.
+fn display(path: &[Step]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(key) if out.is_empty() => out.push_str(key),
+            Step::Key(key) => {
+                out.push('.');
+                out.push_str(key);
+            }
+            Step::Index(index) => out.push_str(&format!("[{index}]")),
+        }
+    }
+    out
+}
+
+/// Removes the value at `path`; false if there is none (then nothing changed).
+fn remove(root: &mut Value, path: &[Step]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut node = root;
+    for step in parents {
+        let next = match (node, step) {
+            (Value::Object(map), Step::Key(key)) => map.get_mut(key),
+            (Value::Array(items), Step::Index(index)) => items.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(child) => node = child,
+            None => return false,
+        }
+    }
+    match (node, last) {
+        (Value::Object(map), Step::Key(key)) => map.remove(key).is_some(),
+        (Value::Array(items), Step::Index(index)) if *index < items.len() => {
+            items.remove(*index);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// A deserializer that only records the field list of the struct asked of it.
+struct Introspect<'a>(&'a mut &'static [&'static str]);
+
+/// Ends an introspection; never shown.
+#[derive(Debug)]
+struct Stop;
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("introspection only")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl de::Error for Stop {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Self
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Introspect<'_> {
+    type Error = Stop;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+        Err(Stop)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Stop> {
+        *self.0 = fields;
+        Err(Stop)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
