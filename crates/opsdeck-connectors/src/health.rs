@@ -19,7 +19,6 @@
 pub mod disk;
 pub mod filesystem;
 pub mod http;
-mod keys;
 mod observation;
 pub mod postgres;
 mod probe;

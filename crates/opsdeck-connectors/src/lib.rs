@@ -10,3 +10,5 @@
 //! connectors through their trait. Secrets come in as `opsdeck_core::secret::Secret`.
 
 pub mod health;
+mod keys;
+pub mod queues;

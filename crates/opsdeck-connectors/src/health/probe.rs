@@ -14,9 +14,7 @@ use serde_json::{Map, Value};
 
 use super::Observation;
 
-/// Problems of one check's keys: (key path within the entry, such as `url` or
-/// `headers.X-Token`, and what is wrong). Messages never quote a secret.
-pub type Problems = Vec<(String, String)>;
+pub use crate::keys::Problems;
 
 /// The health+json measurement of a probe that reports nothing but its latency.
 pub const RESPONSE_TIME: &str = "responseTime";

@@ -12,8 +12,9 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::{
-    Probe, ProbeType, Problems, disk, filesystem, http, keys, postgres, redis, s3, sqlite, tcp, tls,
+    Probe, ProbeType, Problems, disk, filesystem, http, postgres, redis, s3, sqlite, tcp, tls,
 };
+use crate::keys::{self, Entry};
 
 /// Every probe type `[[health.checks]]` accepts, in the order the documentation lists them.
 /// Adding a type: its module, and its line here.
@@ -80,7 +81,12 @@ impl fmt::Debug for RegisteredType {
 }
 
 fn parse_as<P: ProbeType>(keys: Map<String, Value>) -> Parsed {
-    keys::parse::<P>(keys).map(|probe| Arc::new(probe) as Arc<dyn Probe>)
+    let entry = Entry {
+        kind: "check",
+        type_name: P::TYPE,
+        taken_elsewhere: |key| PROBE_TYPES.iter().any(|other| other.keys().contains(&key)),
+    };
+    keys::parse::<P>(keys, &entry, P::validate).map(|probe| Arc::new(probe) as Arc<dyn Probe>)
 }
 
 /// The `type` of a `[[health.checks]]` entry and its own keys, parsed by the type's module:

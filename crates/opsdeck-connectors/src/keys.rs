@@ -1,5 +1,6 @@
-//! Turning the keys of one `[[health.checks]]` entry into a probe type's struct, with every
-//! problem reported at its key path, and reading which keys a type takes from its struct.
+//! Turning the keys of one configuration entry (a `[[health.checks]]` probe, a
+//! `[[queues.sources]]` system) into its type's struct, with every problem reported at its
+//! key path, and reading which keys a type takes from its struct.
 //!
 //! Serde stops at the first error. As the configuration loader does for the whole file,
 //! [`parse`] records the error, cuts the offending value out (its default takes its place)
@@ -15,10 +16,27 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde_json::{Map, Value};
 
-use super::{ProbeType, Problems};
+/// Problems of one entry's keys: (key path within the entry, such as `url` or
+/// `headers.X-Token`, and what is wrong). Messages never quote a secret.
+pub type Problems = Vec<(String, String)>;
 
-/// `keys` as a `P`, or every problem found in them.
-pub(super) fn parse<P: ProbeType>(keys: Map<String, Value>) -> Result<P, Problems> {
+/// What kind of entry a type's keys make, for the messages.
+pub(crate) struct Entry {
+    /// `check`, `source`: what the entries of the list are called.
+    pub kind: &'static str,
+    /// The `type` value.
+    pub type_name: &'static str,
+    /// Whether another type of the same list takes `key`.
+    pub taken_elsewhere: fn(&str) -> bool,
+}
+
+/// `keys` as a `P`, or every problem found in them; `validate` is the type's own rules
+/// between its keys.
+pub(crate) fn parse<P: DeserializeOwned>(
+    keys: Map<String, Value>,
+    entry: &Entry,
+    validate: fn(&P) -> Problems,
+) -> Result<P, Problems> {
     let mut tree = Value::Object(keys);
     let mut problems = Problems::new();
     let mut stand_ins = BTreeSet::new();
@@ -26,8 +44,7 @@ pub(super) fn parse<P: ProbeType>(keys: Map<String, Value>) -> Result<P, Problem
         let err = match serde_path_to_error::deserialize::<_, P>(&tree) {
             Ok(probe) => {
                 problems.extend(
-                    probe
-                        .validate()
+                    validate(&probe)
                         .into_iter()
                         .filter(|(key, _)| !stand_ins.contains(root_key(key))),
                 );
@@ -42,7 +59,10 @@ pub(super) fn parse<P: ProbeType>(keys: Map<String, Value>) -> Result<P, Problem
         let path: Vec<Step> = err.path().iter().map(Step::of).collect();
         let message = err.inner().to_string();
         if let Some(key) = missing_field(&message) {
-            problems.push((key.to_owned(), format!("required for a {} check", P::TYPE)));
+            problems.push((
+                key.to_owned(),
+                format!("required for a {} {}", entry.type_name, entry.kind),
+            ));
             if !stand_ins.insert(key.to_owned()) {
                 return Err(problems);
             }
@@ -58,7 +78,7 @@ pub(super) fn parse<P: ProbeType>(keys: Map<String, Value>) -> Result<P, Problem
             return Err(problems);
         }
         let message = match (path.as_slice(), unknown_field(&message)) {
-            ([Step::Key(key)], Some(_)) => not_used::<P>(key),
+            ([Step::Key(key)], Some(_)) => not_used::<P>(key, entry),
             _ => message,
         };
         problems.push((display(&path), message));
@@ -69,7 +89,7 @@ pub(super) fn parse<P: ProbeType>(keys: Map<String, Value>) -> Result<P, Problem
 }
 
 /// The keys `P` takes: the fields of its struct, in their order.
-pub(super) fn field_names<P: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn field_names<P: DeserializeOwned>() -> &'static [&'static str] {
     let mut fields: &'static [&'static str] = &[];
     // The derived impl hands its field list to `deserialize_struct`; the introspector keeps
     // it and stops there.
@@ -78,18 +98,13 @@ pub(super) fn field_names<P: DeserializeOwned>() -> &'static [&'static str] {
 }
 
 /// Why a key is refused: it belongs to another type, or to none.
-fn not_used<P: ProbeType>(key: &str) -> String {
+fn not_used<P: DeserializeOwned>(key: &str, entry: &Entry) -> String {
     let takes = field_names::<P>().join(", ");
-    let elsewhere = super::PROBE_TYPES
-        .iter()
-        .any(|other| other.keys().contains(&key));
-    if elsewhere {
-        format!("not used by a {} check; it takes {takes}", P::TYPE)
+    let (kind, type_name) = (entry.kind, entry.type_name);
+    if (entry.taken_elsewhere)(key) {
+        format!("not used by a {type_name} {kind}; it takes {takes}")
     } else {
-        format!(
-            "unknown key; besides the keys of every check, a {} check takes {takes}",
-            P::TYPE
-        )
+        format!("unknown key; besides the keys of every {kind}, a {type_name} {kind} takes {takes}")
     }
 }
 
