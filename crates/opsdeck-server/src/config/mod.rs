@@ -25,6 +25,7 @@ mod load;
 mod model;
 mod net;
 mod path;
+mod queues;
 mod shape;
 mod validate;
 
@@ -47,6 +48,7 @@ pub use model::{
     MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,
 };
 pub use net::{Cidr, TrustedProxies};
+pub use queues::{PushKeys, QueuesConfig, SourceConfig, SourceKind, ThresholdConfig};
 
 use load::Builder;
 

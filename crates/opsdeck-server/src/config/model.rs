@@ -17,6 +17,7 @@ use super::auth::AuthConfig;
 use super::cron::CronConfig;
 use super::health::HealthConfig;
 use super::net::{TrustedProxies, socket_addr};
+use super::queues::QueuesConfig;
 use super::{bytes, duration};
 
 /// The database used when none is configured: an embedded SQLite file.
@@ -50,6 +51,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// `[cron]`: cron monitors and HTTP cron jobs.
     pub cron: CronConfig,
+    /// `[queues]`: the application's queue systems.
+    pub queues: QueuesConfig,
 }
 
 /// `[server]`: the HTTP listener.

@@ -41,6 +41,7 @@ impl Config {
                     ("health", self.health.problems()),
                     ("alerts", self.alerts.problems()),
                     ("cron", self.cron.problems()),
+                    ("queues", self.queues.problems()),
                 ]
                 .into_iter()
                 .flat_map(|(section, problems)| {
