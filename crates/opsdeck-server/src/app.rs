@@ -34,6 +34,7 @@ use crate::error::ApiError;
 use crate::health::{HealthMonitor, spawn_health_loops};
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
+use crate::queues::Queues;
 use crate::ratelimit::{RateLimitSweepJob, RateLimits};
 use crate::router::route_table;
 use crate::state::{AppState, StateParts};
@@ -153,7 +154,12 @@ impl Application {
             .context("creating the cron monitors of the configuration")?;
         let limits = IngestLimits::of(&config.cron);
         let (ingest, ingest_writer) = Ingest::new(store.clone(), alerts.clone(), &metrics, limits);
-        let health = build_health(&config, &store, &clock, &metrics, instance.id)?;
+        let queues = Queues::new(&config.queues, store.clone(), clock.clone())?;
+        // Start from what the last poll found, so the view is not empty until the next one.
+        if let Err(err) = queues.refresh().await {
+            tracing::warn!(error = %err, "could not load the stored queue view");
+        }
+        let health = build_health(&config, &store, &clock, &metrics, instance.id, &queues)?;
         {
             let alerts = alerts.clone();
             health.on_change(Arc::new(move |_spec, change| {
@@ -186,6 +192,7 @@ impl Application {
             health,
             alerts,
             ingest,
+            queues,
         });
         let router = finish_router(routes, state.clone());
         let listener = match listener {
@@ -349,6 +356,7 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
         );
     }
     crate::cron::spawn_cron_loops(state, background);
+    crate::queues::spawn_queue_loops(state.queues(), background);
     spawn_health_loops(
         state.health(),
         &state.config().health,
@@ -435,8 +443,9 @@ fn build_health(
     clock: &Arc<dyn Clock>,
     metrics: &Arc<Metrics>,
     instance_id: uuid::Uuid,
+    queues: &Queues,
 ) -> anyhow::Result<HealthMonitor> {
-    let specs = config.health.specs().map_err(|problems| {
+    let mut specs = config.health.specs().map_err(|problems| {
         // Loading validated them; this only guards configurations built in code.
         anyhow::anyhow!(
             "invalid health checks: {}",
@@ -447,6 +456,15 @@ fn build_health(
                 .join("; ")
         )
     })?;
+    for check in crate::queues::threshold_checks(queues, &config.queues.thresholds)? {
+        if specs.iter().any(|s| s.name == check.name) {
+            anyhow::bail!(
+                "the queue threshold check \"{}\" has the name of a [[health.checks]] entry; give it another `name`",
+                check.name
+            );
+        }
+        specs.push(check);
+    }
     let http = reqwest::Client::builder()
         .user_agent(concat!("opsdeck-health/", env!("CARGO_PKG_VERSION")))
         .build()

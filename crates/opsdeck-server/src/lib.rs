@@ -20,6 +20,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod ops;
+pub mod queues;
 pub mod ratelimit;
 pub mod router;
 pub mod state;

@@ -18,6 +18,7 @@ use crate::cron::Firings;
 use crate::cron::ingest::Ingest;
 use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
+use crate::queues::Queues;
 use crate::ratelimit::RateLimits;
 
 #[derive(Clone, Debug)]
@@ -43,6 +44,7 @@ struct Inner {
     health: HealthMonitor,
     alerts: Dispatcher,
     ingest: Ingest,
+    queues: Queues,
     firings: Firings,
 }
 
@@ -69,6 +71,8 @@ pub struct StateParts {
     pub alerts: Dispatcher,
     /// Commits pings and check-ins (SPEC §4).
     pub ingest: Ingest,
+    /// The application's queue sources and what is known of them (SPEC §5).
+    pub queues: Queues,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
             health,
             alerts,
             ingest,
+            queues,
         } = parts;
         Self {
             inner: Arc::new(Inner {
@@ -108,6 +113,7 @@ impl AppState {
                 health,
                 alerts,
                 ingest,
+                queues,
                 firings: Firings::default(),
             }),
         }
@@ -149,6 +155,11 @@ impl AppState {
     /// Commits pings and check-ins, group-committed by one writer (SPEC §4).
     pub fn ingest(&self) -> &Ingest {
         &self.inner.ingest
+    }
+
+    /// The application's queue sources and what is known of them (SPEC §5).
+    pub fn queues(&self) -> &Queues {
+        &self.inner.queues
     }
 
     /// The HTTP cron job calls in flight on this replica, which shutdown waits for.

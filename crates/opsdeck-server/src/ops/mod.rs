@@ -17,6 +17,7 @@ pub mod audit;
 pub mod cron;
 pub mod health;
 pub mod instances;
+pub mod queues;
 pub mod sessions;
 pub mod tokens;
 

@@ -1,0 +1,156 @@
+//! One configured source as the server runs it: its settings and its connection, made on
+//! first use on each replica (the leader for polls, any replica for job lists and actions)
+//! and kept. A source whose system cannot be reached fails each call until it can; nothing is
+//! cached about a failed connect.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use opsdeck_connectors::queues::{
+    Capabilities, QueueConnector, QueueError, QueueSource, SourceContext,
+};
+use opsdeck_core::ids::SourceName;
+use opsdeck_core::queues::{System, TenantPath};
+use tokio::sync::OnceCell;
+
+use crate::config::{PushKeys, QueuesConfig, SourceConfig, SourceKind};
+
+/// A configured source.
+#[derive(Debug)]
+pub struct Source {
+    pub name: SourceName,
+    pub system: System,
+    pub read_only: bool,
+    /// How often it is polled, or for a push source how often the application posts.
+    pub poll_interval: Duration,
+    pub tenant_path: Option<TenantPath>,
+    pub connection: Connection,
+}
+
+/// How a source is reached.
+pub enum Connection {
+    /// A system opsdeck reads itself.
+    System {
+        keys: Arc<dyn QueueSource>,
+        context: SourceContext,
+        connector: OnceCell<Box<dyn QueueConnector>>,
+    },
+    /// Snapshots the application posts.
+    Push(PushKeys),
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Connection::System { keys, .. } => f.debug_tuple("System").field(keys).finish(),
+            Connection::Push(_) => f.write_str("Push"),
+        }
+    }
+}
+
+impl Source {
+    pub(super) fn from_config(
+        config: &SourceConfig,
+        queues: &QueuesConfig,
+    ) -> anyhow::Result<Self> {
+        let name = SourceName::parse(&config.name)
+            .map_err(|e| anyhow::anyhow!("queue source {}: {e}", config.name))?;
+        let tenant_path = config
+            .tenant_path
+            .as_deref()
+            .map(TenantPath::parse)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("queue source {name}: {e}"))?;
+        let (system, connection) = match &config.kind {
+            SourceKind::System(keys) => {
+                let keys = keys.source().map_err(|problems| {
+                    anyhow::anyhow!("queue source {name}: invalid keys: {problems:?}")
+                })?;
+                let context = SourceContext {
+                    source: name.clone(),
+                    tenant_path: tenant_path.clone(),
+                    read_timeout: queues.read_timeout,
+                };
+                (
+                    keys.system(),
+                    Connection::System {
+                        keys: keys.clone(),
+                        context,
+                        connector: OnceCell::new(),
+                    },
+                )
+            }
+            SourceKind::Push(Ok(keys)) => (System::Push, Connection::Push(keys.clone())),
+            SourceKind::Push(Err(problems)) => {
+                anyhow::bail!("queue source {name}: invalid keys: {problems:?}")
+            }
+        };
+        Ok(Self {
+            name,
+            system,
+            read_only: config.read_only,
+            poll_interval: config.poll_interval.unwrap_or(queues.poll_interval),
+            tenant_path,
+            connection,
+        })
+    }
+
+    /// Whether the application pushes this source's numbers (nothing to poll).
+    pub fn connection_is_push(&self) -> bool {
+        matches!(self.connection, Connection::Push(_))
+    }
+
+    /// The source's connector, connecting on first use; `None` for a push source.
+    pub async fn connector(&self) -> Option<Result<&dyn QueueConnector, QueueError>> {
+        let Connection::System {
+            keys,
+            context,
+            connector,
+        } = &self.connection
+        else {
+            return None;
+        };
+        Some(
+            connector
+                .get_or_try_init(|| keys.connect(context.clone()))
+                .await
+                .map(AsRef::as_ref),
+        )
+    }
+
+    /// What the system lets opsdeck do; `None` until connected (push sources are handled
+    /// by the server).
+    pub fn capabilities(&self) -> Option<Capabilities> {
+        match &self.connection {
+            Connection::System { connector, .. } => connector.get().map(|c| c.capabilities()),
+            Connection::Push(_) => None,
+        }
+    }
+
+    /// Where the source is, without credentials.
+    pub fn target(&self) -> String {
+        match &self.connection {
+            Connection::System { keys, .. } => keys.target(),
+            Connection::Push(_) => "snapshots posted by the application".to_owned(),
+        }
+    }
+
+    /// The secret values an error of this source might quote.
+    pub fn secrets(&self) -> Vec<&str> {
+        match &self.connection {
+            Connection::System { keys, .. } => keys.secrets(),
+            Connection::Push(keys) => [&keys.retry_webhook, &keys.webhook_secret]
+                .into_iter()
+                .flatten()
+                .map(|s| s.expose())
+                .collect(),
+        }
+    }
+
+    /// How long without a successful poll (or post) before the source is shown stale: three
+    /// intervals.
+    pub fn stale_after(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.poll_interval * 3).unwrap_or(chrono::Duration::MAX)
+    }
+}
