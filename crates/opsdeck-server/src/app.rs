@@ -159,6 +159,7 @@ impl Application {
         if let Err(err) = queues.refresh().await {
             tracing::warn!(error = %err, "could not load the stored queue view");
         }
+        metrics.register_collector(Box::new(crate::metrics::QueueCollector(queues.clone())));
         let health = build_health(&config, &store, &clock, &metrics, instance.id, &queues)?;
         {
             let alerts = alerts.clone();

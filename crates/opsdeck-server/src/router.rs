@@ -233,6 +233,10 @@ pub fn route_table() -> RouteTable {
             routes!(api::cron_admin::trigger_monitor),
         )
         .json(Requires(ReadOps), routes!(api::alerts::list_alerts))
+        .json(Requires(ReadOps), routes!(api::queues::list_queues))
+        .json(Requires(ReadOps), routes!(api::queues::get_queue))
+        .json(Requires(ReadOps), routes!(api::queues::list_jobs))
+        .json(Requires(ReadOps), routes!(api::queues::get_job))
         // Administration.
         .json(
             Requires(Administer),

@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod ping;
 pub mod probes;
+pub mod queues;
 pub mod session;
 pub mod tokens;

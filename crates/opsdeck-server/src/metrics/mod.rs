@@ -6,6 +6,7 @@
 
 mod cron;
 mod process;
+mod queues;
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 use self::cron::CronMetrics;
+pub use self::queues::QueueCollector;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -180,6 +182,14 @@ impl Metrics {
             .register(name, help, metric);
     }
 
+    /// Lets an area add a collector whose families it reads at scrape time (queues).
+    pub fn register_collector(&self, collector: Box<dyn prometheus_client::collector::Collector>) {
+        self.registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register_collector(collector);
+    }
+
     /// The registry in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(8 * 1024);
@@ -187,4 +197,25 @@ impl Metrics {
         prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)?;
         Ok(out)
     }
+}
+
+/// Encodes one gauge family of samples read at scrape time.
+fn gauge_family<L: EncodeLabelSet>(
+    encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (L, f64)>,
+) -> Result<(), std::fmt::Error> {
+    use prometheus_client::encoding::EncodeMetric as _;
+    let mut metric = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    for (labels, value) in samples {
+        prometheus_client::metrics::gauge::ConstGauge::new(value)
+            .encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
