@@ -18,12 +18,14 @@
 mod job;
 mod selection;
 mod shape;
+mod signature;
 mod stats;
 mod tenant_path;
 
 pub use job::{Attempt, JobDetail, JobSummary};
 pub use selection::{BulkAction, JobFilter, Selection, SelectionToken};
 pub use shape::{PAYLOAD_KEYS_MAX, PayloadShape, payload_shape};
+pub use signature::{SIGNATURE_HEADER, verify_webhook_signature, webhook_signature};
 pub use stats::{Count, JobState, QueueSample, QueueStats, SourceStatus, System};
 pub use tenant_path::{TenantPath, TenantPathError};
 

@@ -63,6 +63,10 @@ pub fn route_table() -> RouteTable {
             Ingest(opsdeck_core::token::Scope::Checkins),
             routes!(api::checkins::create_checkin),
         )
+        .json(
+            Ingest(opsdeck_core::token::Scope::Jobs),
+            routes!(api::queue_snapshot::post_snapshot),
+        )
         // Signing in and out of the dashboard.
         .html(Method::GET, "/login", Public, get(web::login::show_login))
         .html(

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::ids::{QueueName, SourceName};
-use crate::queues::{QueueSample, QueueStats, Selection, SelectionToken, SourceStatus};
+use crate::queues::{JobSummary, QueueSample, QueueStats, Selection, SelectionToken, SourceStatus};
 
 #[async_trait]
 pub trait QueueStore {
@@ -20,6 +20,24 @@ pub trait QueueStore {
         stats: &[QueueStats],
         sample: bool,
     ) -> StoreResult<()>;
+
+    /// Records a snapshot of one queue that the application posted (a push source): the
+    /// source's status, the queue's stats (its other queues are kept), the recent failures it
+    /// reported (replacing the last ones), and a history point for the snapshot's minute
+    /// (the first snapshot of each minute makes it).
+    async fn record_queue_push(
+        &self,
+        status: &SourceStatus,
+        stats: &QueueStats,
+        jobs: &[JobSummary],
+    ) -> StoreResult<()>;
+
+    /// The failures a push source reported with its latest snapshot of `queue`.
+    async fn pushed_jobs(
+        &self,
+        source: &SourceName,
+        queue: &QueueName,
+    ) -> StoreResult<Vec<JobSummary>>;
 
     /// Every source's status and every queue's latest stats.
     async fn queue_view(&self) -> StoreResult<(Vec<SourceStatus>, Vec<QueueStats>)>;

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod ping;
 pub mod probes;
+pub mod queue_snapshot;
 pub mod queues;
 pub mod session;
 pub mod tokens;

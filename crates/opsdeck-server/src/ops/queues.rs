@@ -36,21 +36,12 @@ pub fn queue_of(name: &str) -> Result<QueueName, ApiError> {
     QueueName::parse(name).map_err(|_| ApiError::not_found("no queue with that name"))
 }
 
-/// The connector of `source`, connecting on first use; push sources are served by the
-/// server itself and have none.
+/// The connector of `source`, connecting on first use.
 async fn connector(source: &Source) -> Result<&dyn QueueConnector, ApiError> {
-    match source.connector().await {
-        Some(Ok(connector)) => Ok(connector),
-        Some(Err(err)) => Err(source_error(source, err)),
-        None => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_possible",
-            format!(
-                "{} is a push source: its jobs are the ones the application reported",
-                source.name
-            ),
-        )),
-    }
+    source
+        .connector()
+        .await
+        .map_err(|err| source_error(source, err))
 }
 
 /// What a connector's failure means to the caller, with the source's secrets masked.

@@ -6,6 +6,8 @@
 
 mod jobs;
 mod poller;
+mod push;
+mod snapshot;
 mod source;
 mod threshold;
 mod view;
@@ -18,6 +20,7 @@ use opsdeck_core::queues::{QueueStats, SourceStatus};
 use opsdeck_core::{Clock, Store};
 
 pub use jobs::spawn_queue_loops;
+pub use snapshot::{FAILURES_MAX, Failure, Snapshot, record_snapshot};
 pub use source::{Connection, Source};
 pub use threshold::threshold_checks;
 pub use view::View;
@@ -52,7 +55,7 @@ impl Queues {
         let sources = config
             .sources
             .iter()
-            .map(|source| Source::from_config(source, config))
+            .map(|source| Source::from_config(source, config, &store, &clock))
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -114,6 +117,14 @@ impl Queues {
         let current = self.view();
         let mut view = (*current).clone();
         view.replace_source(status, stats);
+        self.set_view(view);
+    }
+
+    /// Puts one queue of a push source in the view at once, with its source's status.
+    fn put_queue(&self, status: SourceStatus, stats: QueueStats) {
+        let current = self.view();
+        let mut view = (*current).clone();
+        view.replace_queue(status, stats);
         self.set_view(view);
     }
 

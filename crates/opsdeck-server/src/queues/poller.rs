@@ -55,9 +55,7 @@ impl PollState {
 impl Job for PollJob {
     async fn tick(&self) -> anyhow::Result<()> {
         let source = &self.queues.sources()[self.index];
-        let Some(connector) = source.connector().await else {
-            return Ok(());
-        };
+        let connector = source.connector().await;
         let slow = self
             .state
             .lock()

@@ -14,7 +14,19 @@ use opsdeck_core::ids::SourceName;
 use opsdeck_core::queues::{System, TenantPath};
 use tokio::sync::OnceCell;
 
-use crate::config::{PushKeys, QueuesConfig, SourceConfig, SourceKind};
+use opsdeck_core::{Clock, Store};
+
+use super::push::PushConnector;
+use crate::config::{QueuesConfig, SourceConfig, SourceKind};
+
+/// The client of retry webhooks: redirects are not followed (a redirected POST would arrive
+/// as a GET), so a 3xx fails the call.
+fn webhook_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
 
 /// A configured source.
 #[derive(Debug)]
@@ -36,15 +48,15 @@ pub enum Connection {
         context: SourceContext,
         connector: OnceCell<Box<dyn QueueConnector>>,
     },
-    /// Snapshots the application posts.
-    Push(PushKeys),
+    /// Snapshots the application posts, served from the store.
+    Push(PushConnector),
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Connection::System { keys, .. } => f.debug_tuple("System").field(keys).finish(),
-            Connection::Push(_) => f.write_str("Push"),
+            Connection::Push(push) => f.debug_tuple("Push").field(push).finish(),
         }
     }
 }
@@ -53,6 +65,8 @@ impl Source {
     pub(super) fn from_config(
         config: &SourceConfig,
         queues: &QueuesConfig,
+        store: &Arc<dyn Store>,
+        clock: &Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let name = SourceName::parse(&config.name)
             .map_err(|e| anyhow::anyhow!("queue source {}: {e}", config.name))?;
@@ -81,7 +95,17 @@ impl Source {
                     },
                 )
             }
-            SourceKind::Push(Ok(keys)) => (System::Push, Connection::Push(keys.clone())),
+            SourceKind::Push(Ok(keys)) => (
+                System::Push,
+                Connection::Push(PushConnector {
+                    source: name.clone(),
+                    store: store.clone(),
+                    clock: clock.clone(),
+                    http: webhook_client()?,
+                    webhook: keys.retry_webhook.clone().zip(keys.webhook_secret.clone()),
+                    keys: keys.clone(),
+                }),
+            ),
             SourceKind::Push(Err(problems)) => {
                 anyhow::bail!("queue source {name}: invalid keys: {problems:?}")
             }
@@ -101,30 +125,26 @@ impl Source {
         matches!(self.connection, Connection::Push(_))
     }
 
-    /// The source's connector, connecting on first use; `None` for a push source.
-    pub async fn connector(&self) -> Option<Result<&dyn QueueConnector, QueueError>> {
-        let Connection::System {
-            keys,
-            context,
-            connector,
-        } = &self.connection
-        else {
-            return None;
-        };
-        Some(
-            connector
+    /// The source's connector, connecting on first use.
+    pub async fn connector(&self) -> Result<&dyn QueueConnector, QueueError> {
+        match &self.connection {
+            Connection::System {
+                keys,
+                context,
+                connector,
+            } => connector
                 .get_or_try_init(|| keys.connect(context.clone()))
                 .await
                 .map(AsRef::as_ref),
-        )
+            Connection::Push(push) => Ok(push),
+        }
     }
 
-    /// What the system lets opsdeck do; `None` until connected (push sources are handled
-    /// by the server).
+    /// What the system lets opsdeck do; `None` until this replica has connected.
     pub fn capabilities(&self) -> Option<Capabilities> {
         match &self.connection {
             Connection::System { connector, .. } => connector.get().map(|c| c.capabilities()),
-            Connection::Push(_) => None,
+            Connection::Push(push) => Some(push.capabilities()),
         }
     }
 
@@ -140,7 +160,7 @@ impl Source {
     pub fn secrets(&self) -> Vec<&str> {
         match &self.connection {
             Connection::System { keys, .. } => keys.secrets(),
-            Connection::Push(keys) => [&keys.retry_webhook, &keys.webhook_secret]
+            Connection::Push(push) => [&push.keys.retry_webhook, &push.keys.webhook_secret]
                 .into_iter()
                 .flatten()
                 .map(|s| s.expose())

@@ -39,6 +39,20 @@ impl View {
         self.queues.iter().filter(move |q| &q.source == source)
     }
 
+    /// Puts a source's fresh status in, and one of its queues (a push source reports one
+    /// queue at a time).
+    pub(super) fn replace_queue(&mut self, status: SourceStatus, stats: QueueStats) {
+        let (source, queue) = (stats.source.clone(), stats.queue.clone());
+        let mut queues: Vec<QueueStats> = self
+            .queues
+            .iter()
+            .filter(|q| q.source == source && q.queue != queue)
+            .cloned()
+            .collect();
+        queues.push(stats);
+        self.replace_source(status, Some(queues));
+    }
+
     /// Puts a source's fresh status in, and its queues when the poll succeeded (`Some`); a
     /// failed poll keeps the queues as they were, to be shown stale.
     pub(super) fn replace_source(&mut self, status: SourceStatus, stats: Option<Vec<QueueStats>>) {

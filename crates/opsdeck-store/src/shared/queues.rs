@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
 use opsdeck_core::ids::{JobId, QueueName, SourceName};
 use opsdeck_core::queues::{
-    BulkAction, JobFilter, QueueSample, QueueStats, Selection, SelectionToken, SourceStatus,
+    BulkAction, JobFilter, JobSummary, QueueSample, QueueStats, Selection, SelectionToken,
+    SourceStatus,
 };
 use opsdeck_core::store::QueueStore;
 
@@ -30,6 +31,11 @@ pub(crate) struct QueueQueries {
     /// Inserts a history point, ignoring a repeat of (source, queue, at). Binds source, queue,
     /// at, waiting, failed, failures_last_hour, oldest_seconds.
     pub insert_sample: &'static str,
+    /// Replaces a push source's reported failures of one queue. Binds source, queue, jobs
+    /// (JSON), received_at.
+    pub upsert_pushed_jobs: &'static str,
+    /// A queue's reported failures: jobs (JSON). Binds source, queue.
+    pub pushed_jobs: &'static str,
     /// Every source: source, system, version, last_success_at, last_attempt_at, error.
     pub sources: &'static str,
     /// Every queue's stats: stats (JSON text), ordered by source and queue.
@@ -126,6 +132,77 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
                 .map_err(|e| self.fail(e))?;
         }
         self.commit(tx).await
+    }
+
+    async fn record_queue_push(
+        &self,
+        status: &SourceStatus,
+        stats: &QueueStats,
+        jobs: &[JobSummary],
+    ) -> StoreResult<()> {
+        let q = &DB::QUEUES;
+        let mut tx = self.begin_write().await?;
+        self.query(q.upsert_source)
+            .arg(status.source.as_str())
+            .arg(status.system.as_str())
+            .arg(status.version.as_deref())
+            .arg(status.last_success_at.map(Time::millis))
+            .arg(status.last_attempt_at.map(Time::millis))
+            .arg(status.error.as_deref())
+            .execute(DB::on_conn(&mut tx))
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.query(q.upsert_stats)
+            .arg(stats.source.as_str())
+            .arg(stats.queue.as_str())
+            .arg(stats.system.as_str())
+            .arg(json(stats)?)
+            .arg(Time::millis(stats.polled_at))
+            .execute(DB::on_conn(&mut tx))
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.query(q.upsert_pushed_jobs)
+            .arg(stats.source.as_str())
+            .arg(stats.queue.as_str())
+            .arg(json(&jobs)?)
+            .arg(Time::millis(stats.polled_at))
+            .execute(DB::on_conn(&mut tx))
+            .await
+            .map_err(|e| self.fail(e))?;
+        // One point a minute: the minute's first snapshot makes it, the others repeat its key.
+        let point = QueueSample::of(stats);
+        let minute = point.at.timestamp() - point.at.timestamp().rem_euclid(60);
+        let at = DateTime::from_timestamp(minute, 0).unwrap_or(point.at);
+        self.query(q.insert_sample)
+            .arg(stats.source.as_str())
+            .arg(stats.queue.as_str())
+            .arg(Time::millis(at))
+            .arg(count(point.waiting))
+            .arg(count(point.failed))
+            .arg(point.failures_last_hour.map(count))
+            .arg(point.oldest_waiting_seconds)
+            .execute(DB::on_conn(&mut tx))
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.commit(tx).await
+    }
+
+    async fn pushed_jobs(
+        &self,
+        source: &SourceName,
+        queue: &QueueName,
+    ) -> StoreResult<Vec<JobSummary>> {
+        let row = self
+            .query(DB::QUEUES.pushed_jobs)
+            .arg(source.as_str())
+            .arg(queue.as_str())
+            .fetch_optional(self.db())
+            .await
+            .map_err(|e| self.fail(e))?;
+        match row {
+            Some(row) => parse(&row.col::<String>("jobs")?, "pushed jobs"),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn queue_view(&self) -> StoreResult<(Vec<SourceStatus>, Vec<QueueStats>)> {

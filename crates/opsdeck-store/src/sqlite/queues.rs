@@ -25,6 +25,11 @@ impl QueueSql for Sqlite {
                  (source, queue, at, waiting, failed, failures_last_hour, oldest_seconds)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (source, queue, at) DO NOTHING",
+        upsert_pushed_jobs: "INSERT INTO queue_pushed_jobs (source, queue, jobs, received_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source, queue) DO UPDATE SET
+                 jobs = excluded.jobs, received_at = excluded.received_at",
+        pushed_jobs: "SELECT jobs FROM queue_pushed_jobs WHERE source = ?1 AND queue = ?2",
         sources: "SELECT source, system, version, last_success_at, last_attempt_at, error
              FROM queue_sources ORDER BY source",
         stats: "SELECT stats FROM queue_stats ORDER BY source, queue",

@@ -322,7 +322,7 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 24] = [
+    const TABLES: [&str; 25] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
@@ -341,6 +341,7 @@ mod postgres_only {
         "leases",
         "liveness",
         "outages",
+        "queue_pushed_jobs",
         "queue_samples",
         "queue_selections",
         "queue_sources",

@@ -49,3 +49,13 @@ CREATE TABLE queue_selections (
 ) STRICT;
 
 CREATE INDEX queue_selections_expires_at ON queue_selections (expires_at);
+
+-- The recent failures a push source reported with its latest snapshot of each queue: what
+-- its job list and retry work from (the application keeps the jobs themselves).
+CREATE TABLE queue_pushed_jobs (
+    source      TEXT    NOT NULL,
+    queue       TEXT    NOT NULL,
+    jobs        TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (source, queue)
+) STRICT;

@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 pub struct Received {
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body's bytes as they came (a signature covers these).
+    pub raw: Bytes,
 }
 
 impl Received {
@@ -102,13 +104,14 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let raw = body;
+    let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let mut inner = inner.lock().unwrap();
     inner
         .received
         .entry(name.clone())
         .or_default()
-        .push(Received { headers, body });
+        .push(Received { headers, body, raw });
     let scripted = inner.script.get_mut(&name).and_then(VecDeque::pop_front);
     let status = scripted
         .or_else(|| inner.fallback.get(&name).copied())

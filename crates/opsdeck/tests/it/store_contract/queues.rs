@@ -8,8 +8,8 @@ use std::sync::Arc;
 use opsdeck_core::Store;
 use opsdeck_core::ids::{JobId, QueueName, SourceName};
 use opsdeck_core::queues::{
-    BulkAction, Count, JobFilter, JobState, QueueStats, Selection, SelectionToken, SourceStatus,
-    System,
+    BulkAction, Count, JobFilter, JobState, JobSummary, QueueStats, Selection, SelectionToken,
+    SourceStatus, System,
 };
 
 use super::at;
@@ -20,6 +20,7 @@ contract! {
         a_poll_replaces_the_view_and_drops_vanished_queues,
         a_failed_poll_keeps_the_last_stats_and_says_why,
         a_selection_is_taken_once_with_its_count_before_it_expires,
+        a_push_replaces_one_queue_and_its_reported_failures,
     ],
     db: [],
 }
@@ -221,4 +222,71 @@ async fn a_selection_is_taken_once_with_its_count_before_it_expires(store: Arc<d
     );
     assert_eq!(store.prune_selections(at(61)).await.unwrap(), 1);
     assert_eq!(store.prune_selections(at(601)).await.unwrap(), 1);
+}
+
+async fn a_push_replaces_one_queue_and_its_reported_failures(store: Arc<dyn Store>) {
+    let pushed = |queue: &str, waiting: u64, seconds: i64| QueueStats {
+        system: System::Push,
+        ..stats(queue, waiting, 1, seconds)
+    };
+    let failure = |id: &str| JobSummary {
+        id: JobId::parse(id).unwrap(),
+        queue: QueueName::parse("payments").unwrap(),
+        state: JobState::Failed,
+        name: Some("charge".into()),
+        attempts: Some(3),
+        max_attempts: Some(3),
+        created_at: None,
+        at: Some(at(5)),
+        error: Some("card declined".into()),
+        tenant_id: None,
+    };
+    let status = |seconds: i64| SourceStatus {
+        system: System::Push,
+        version: None,
+        ..status(seconds, None)
+    };
+    store
+        .record_queue_push(&status(10), &pushed("payments", 4, 10), &[failure("m-1")])
+        .await
+        .unwrap();
+    store
+        .record_queue_push(&status(20), &pushed("refunds", 1, 20), &[])
+        .await
+        .unwrap();
+    // A second snapshot of the same minute replaces the stats and failures, not the point.
+    store
+        .record_queue_push(
+            &status(30),
+            &pushed("payments", 9, 30),
+            &[failure("m-2"), failure("m-3")],
+        )
+        .await
+        .unwrap();
+    let (sources, view) = store.queue_view().await.unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].last_success_at, Some(at(30)));
+    let waiting: Vec<(String, u64)> = view
+        .iter()
+        .map(|q| (q.queue.to_string(), q.backlog()))
+        .collect();
+    assert_eq!(waiting, [("payments".into(), 9), ("refunds".into(), 1)]);
+    let payments = QueueName::parse("payments").unwrap();
+    let jobs = store.pushed_jobs(&source(), &payments).await.unwrap();
+    let ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["m-2", "m-3"]);
+    assert_eq!(jobs[0], failure("m-2"));
+    let points = store
+        .queue_samples(&source(), &payments, at(0))
+        .await
+        .unwrap();
+    assert_eq!(points.len(), 1, "one point for the minute: {points:?}");
+    assert_eq!(points[0].waiting, 4, "the minute's first snapshot");
+    assert!(
+        store
+            .pushed_jobs(&source(), &QueueName::parse("none").unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
