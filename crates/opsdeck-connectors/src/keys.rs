@@ -236,3 +236,76 @@ impl<'de> de::Deserializer<'de> for Introspect<'_> {
         ignored_any
     }
 }
+
+/// What an entry's keys show when the configuration is serialized (secrets as `***`).
+pub trait Settings {
+    fn settings(&self) -> Map<String, Value>;
+}
+
+/// The `type` of a configuration entry and its own keys, parsed by the type's module as the
+/// configuration loads (so secrets among them resolve then): the parsed object, or the
+/// problems of those keys, reported when the configuration is validated with every other
+/// problem of the file.
+pub struct Configured<T: ?Sized> {
+    type_name: String,
+    parsed: Result<std::sync::Arc<T>, Problems>,
+}
+
+/// Clones share the parsed object.
+impl<T: ?Sized> Clone for Configured<T> {
+    fn clone(&self) -> Self {
+        Self {
+            type_name: self.type_name.clone(),
+            parsed: self.parsed.clone(),
+        }
+    }
+}
+
+impl<T: ?Sized> Configured<T> {
+    pub(crate) fn new(type_name: &str, parsed: Result<std::sync::Arc<T>, Problems>) -> Self {
+        Self {
+            type_name: type_name.to_owned(),
+            parsed,
+        }
+    }
+
+    /// The `type` as written.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// The parsed object, or the problems of its keys as (key within the entry, message).
+    pub fn get(&self) -> Result<&std::sync::Arc<T>, &Problems> {
+        self.parsed.as_ref()
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Configured<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Configured");
+        out.field("type", &self.type_name);
+        match &self.parsed {
+            Ok(parsed) => out.field("parsed", parsed),
+            Err(problems) => out.field("problems", problems),
+        };
+        out.finish()
+    }
+}
+
+/// `type` and the settings that apply (secrets as `***`); nothing more for keys that did not
+/// parse, whose values may be secrets that never reached a `Secret`.
+impl<T: ?Sized + Settings> serde::Serialize for Configured<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let settings = match &self.parsed {
+            Ok(parsed) => parsed.settings(),
+            Err(_) => Map::new(),
+        };
+        let mut map = serializer.serialize_map(Some(settings.len() + 1))?;
+        map.serialize_entry("type", &self.type_name)?;
+        for (key, value) in &settings {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}

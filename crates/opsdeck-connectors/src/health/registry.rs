@@ -7,14 +7,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::{
     Probe, ProbeType, Problems, disk, filesystem, http, postgres, redis, s3, sqlite, tcp, tls,
 };
-use crate::keys::{self, Entry};
+use crate::keys::{self, Configured, Entry, Settings};
 
 /// Every probe type `[[health.checks]]` accepts, in the order the documentation lists them.
 /// Adding a type: its module, and its line here.
@@ -89,14 +87,14 @@ fn parse_as<P: ProbeType>(keys: Map<String, Value>) -> Parsed {
     keys::parse::<P>(keys, &entry, P::validate).map(|probe| Arc::new(probe) as Arc<dyn Probe>)
 }
 
-/// The `type` of a `[[health.checks]]` entry and its own keys, parsed by the type's module:
-/// the probe, or the problems of those keys (reported when the configuration is validated,
-/// with every other problem of the file). Parsed as the configuration loads, so secrets
-/// among the keys resolve their references then.
-#[derive(Clone)]
-pub struct ProbeConfig {
-    type_name: String,
-    parsed: Parsed,
+/// The `type` of a `[[health.checks]]` entry and its own keys: the probe, or the problems of
+/// those keys.
+pub type ProbeConfig = Configured<dyn Probe>;
+
+impl Settings for dyn Probe {
+    fn settings(&self) -> Map<String, Value> {
+        Probe::settings(self)
+    }
 }
 
 impl ProbeConfig {
@@ -115,61 +113,22 @@ impl ProbeConfig {
                 )])
             }
         };
-        Self {
-            type_name: type_name.to_owned(),
-            parsed,
-        }
+        Configured::new(type_name, parsed)
     }
 
     /// A probe built in code (the demo, tests), held to the same rules as a configured one.
     pub fn from_probe<P: ProbeType>(probe: P) -> Self {
         let problems = probe.validate();
-        Self {
-            type_name: P::TYPE.to_owned(),
-            parsed: if problems.is_empty() {
-                Ok(Arc::new(probe))
-            } else {
-                Err(problems)
-            },
-        }
-    }
-
-    /// The `type` as written.
-    pub fn type_name(&self) -> &str {
-        &self.type_name
+        let parsed = if problems.is_empty() {
+            Ok(Arc::new(probe) as Arc<dyn Probe>)
+        } else {
+            Err(problems)
+        };
+        Configured::new(P::TYPE, parsed)
     }
 
     /// The probe, or the problems of the keys as (key within the entry, message).
     pub fn probe(&self) -> Result<&Arc<dyn Probe>, &Problems> {
-        self.parsed.as_ref()
-    }
-}
-
-impl fmt::Debug for ProbeConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = f.debug_struct("ProbeConfig");
-        out.field("type", &self.type_name);
-        match &self.parsed {
-            Ok(probe) => out.field("probe", probe),
-            Err(problems) => out.field("problems", problems),
-        };
-        out.finish()
-    }
-}
-
-/// `type` and the settings that apply (secrets as `***`); nothing more for keys that did
-/// not parse, whose values may be secrets that never reached a `Secret`.
-impl Serialize for ProbeConfig {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let settings = match &self.parsed {
-            Ok(probe) => probe.settings(),
-            Err(_) => Map::new(),
-        };
-        let mut map = serializer.serialize_map(Some(settings.len() + 1))?;
-        map.serialize_entry("type", &self.type_name)?;
-        for (key, value) in &settings {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
+        self.get()
     }
 }

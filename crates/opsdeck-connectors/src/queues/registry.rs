@@ -11,12 +11,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use opsdeck_core::queues::System;
 use opsdeck_core::secret::Secret;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::{Problems, QueueConnector, QueueError, QueueType, SourceContext};
-use crate::keys::{self, Entry};
+use crate::keys::{self, Configured, Entry, Settings};
 
 /// Every system `[[queues.sources]]` accepts besides `push` (which the application feeds and
 /// the server keeps). Adding a system: its module, and its line here.
@@ -120,12 +118,14 @@ fn parse_as<Q: QueueType>(keys: Map<String, Value>) -> Parsed {
         .map(|source| Arc::new(source) as Arc<dyn QueueSource>)
 }
 
-/// The `type` of a `[[queues.sources]]` entry and its own keys, parsed by the system's
-/// module as the configuration loads (so secrets resolve then).
-#[derive(Clone)]
-pub struct SourceKeys {
-    type_name: String,
-    parsed: Parsed,
+/// The `type` of a `[[queues.sources]]` entry and its own keys: the source, or the problems
+/// of those keys.
+pub type SourceKeys = Configured<dyn QueueSource>;
+
+impl Settings for dyn QueueSource {
+    fn settings(&self) -> Map<String, Value> {
+        QueueSource::settings(self)
+    }
 }
 
 impl SourceKeys {
@@ -145,59 +145,22 @@ impl SourceKeys {
                 )])
             }
         };
-        Self {
-            type_name: type_name.to_owned(),
-            parsed,
-        }
+        Configured::new(type_name, parsed)
     }
 
     /// A source built in code (tests), held to the same rules as a configured one.
     pub fn from_source<Q: QueueType>(source: Q) -> Self {
         let problems = source.validate();
-        Self {
-            type_name: Q::TYPE.to_owned(),
-            parsed: if problems.is_empty() {
-                Ok(Arc::new(source))
-            } else {
-                Err(problems)
-            },
-        }
-    }
-
-    pub fn type_name(&self) -> &str {
-        &self.type_name
+        let parsed = if problems.is_empty() {
+            Ok(Arc::new(source) as Arc<dyn QueueSource>)
+        } else {
+            Err(problems)
+        };
+        Configured::new(Q::TYPE, parsed)
     }
 
     /// The source, or the problems of its keys as (key within the entry, message).
     pub fn source(&self) -> Result<&Arc<dyn QueueSource>, &Problems> {
-        self.parsed.as_ref()
-    }
-}
-
-impl fmt::Debug for SourceKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = f.debug_struct("SourceKeys");
-        out.field("type", &self.type_name);
-        match &self.parsed {
-            Ok(source) => out.field("source", source),
-            Err(problems) => out.field("problems", problems),
-        };
-        out.finish()
-    }
-}
-
-/// `type` and the settings that apply (secrets as `***`).
-impl Serialize for SourceKeys {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let settings = match &self.parsed {
-            Ok(source) => source.settings(),
-            Err(_) => Map::new(),
-        };
-        let mut map = serializer.serialize_map(Some(settings.len() + 1))?;
-        map.serialize_entry("type", &self.type_name)?;
-        for (key, value) in &settings {
-            map.serialize_entry(key, value)?;
-        }
-        map.end()
+        self.get()
     }
 }

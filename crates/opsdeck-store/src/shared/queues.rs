@@ -13,6 +13,8 @@ use opsdeck_core::queues::{
 };
 use opsdeck_core::store::QueueStore;
 
+use sqlx::Executor;
+
 use crate::dialect::{BindExt, Dialect, RowExt};
 use crate::error::corrupt;
 use crate::sql_store::SqlStore;
@@ -73,6 +75,61 @@ fn count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// Inserts or replaces a source's status.
+async fn upsert_source<'c, DB: QueueSql>(
+    db: impl Executor<'c, Database = DB>,
+    status: &SourceStatus,
+) -> sqlx::Result<()> {
+    sqlx::query(DB::QUEUES.upsert_source)
+        .arg(status.source.as_str())
+        .arg(status.system.as_str())
+        .arg(status.version.as_deref())
+        .arg(status.last_success_at.map(Time::millis))
+        .arg(status.last_attempt_at.map(Time::millis))
+        .arg(status.error.as_deref())
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// Inserts or replaces a queue's stats, stamped `polled_at`.
+async fn upsert_stats<'c, DB: QueueSql>(
+    db: impl Executor<'c, Database = DB>,
+    stats: &QueueStats,
+    document: String,
+    polled_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(DB::QUEUES.upsert_stats)
+        .arg(stats.source.as_str())
+        .arg(stats.queue.as_str())
+        .arg(stats.system.as_str())
+        .arg(document)
+        .arg(Time::millis(polled_at))
+        .execute(db)
+        .await
+        .map(drop)
+}
+
+/// Inserts a history point of `stats` at `at` (a repeat of the same time is ignored).
+async fn insert_sample<'c, DB: QueueSql>(
+    db: impl Executor<'c, Database = DB>,
+    stats: &QueueStats,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let point = QueueSample::of(stats);
+    sqlx::query(DB::QUEUES.insert_sample)
+        .arg(stats.source.as_str())
+        .arg(stats.queue.as_str())
+        .arg(Time::millis(at))
+        .arg(count(point.waiting))
+        .arg(count(point.failed))
+        .arg(point.failures_last_hour.map(count))
+        .arg(point.oldest_waiting_seconds)
+        .execute(db)
+        .await
+        .map(drop)
+}
+
 #[async_trait]
 impl<DB: QueueSql> QueueStore for SqlStore<DB> {
     async fn record_queue_poll(
@@ -81,16 +138,8 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
         stats: &[QueueStats],
         sample: bool,
     ) -> StoreResult<()> {
-        let q = &DB::QUEUES;
         let mut tx = self.begin_write().await?;
-        self.query(q.upsert_source)
-            .arg(status.source.as_str())
-            .arg(status.system.as_str())
-            .arg(status.version.as_deref())
-            .arg(status.last_success_at.map(Time::millis))
-            .arg(status.last_attempt_at.map(Time::millis))
-            .arg(status.error.as_deref())
-            .execute(DB::on_conn(&mut tx))
+        upsert_source(DB::on_conn(&mut tx), status)
             .await
             .map_err(|e| self.fail(e))?;
         if status.error.is_none()
@@ -100,31 +149,16 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
                 .or(status.last_success_at)
         {
             for queue in stats {
-                self.query(q.upsert_stats)
-                    .arg(queue.source.as_str())
-                    .arg(queue.queue.as_str())
-                    .arg(queue.system.as_str())
-                    .arg(json(queue)?)
-                    .arg(Time::millis(polled_at))
-                    .execute(DB::on_conn(&mut tx))
+                upsert_stats(DB::on_conn(&mut tx), queue, json(queue)?, polled_at)
                     .await
                     .map_err(|e| self.fail(e))?;
                 if sample {
-                    let point = QueueSample::of(queue);
-                    self.query(q.insert_sample)
-                        .arg(queue.source.as_str())
-                        .arg(queue.queue.as_str())
-                        .arg(Time::millis(point.at))
-                        .arg(count(point.waiting))
-                        .arg(count(point.failed))
-                        .arg(point.failures_last_hour.map(count))
-                        .arg(point.oldest_waiting_seconds)
-                        .execute(DB::on_conn(&mut tx))
+                    insert_sample(DB::on_conn(&mut tx), queue, queue.polled_at)
                         .await
                         .map_err(|e| self.fail(e))?;
                 }
             }
-            self.query(q.forget_stats)
+            self.query(DB::QUEUES.forget_stats)
                 .arg(status.source.as_str())
                 .arg(Time::millis(polled_at))
                 .execute(DB::on_conn(&mut tx))
@@ -140,28 +174,14 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
         stats: &QueueStats,
         jobs: &[JobSummary],
     ) -> StoreResult<()> {
-        let q = &DB::QUEUES;
         let mut tx = self.begin_write().await?;
-        self.query(q.upsert_source)
-            .arg(status.source.as_str())
-            .arg(status.system.as_str())
-            .arg(status.version.as_deref())
-            .arg(status.last_success_at.map(Time::millis))
-            .arg(status.last_attempt_at.map(Time::millis))
-            .arg(status.error.as_deref())
-            .execute(DB::on_conn(&mut tx))
+        upsert_source(DB::on_conn(&mut tx), status)
             .await
             .map_err(|e| self.fail(e))?;
-        self.query(q.upsert_stats)
-            .arg(stats.source.as_str())
-            .arg(stats.queue.as_str())
-            .arg(stats.system.as_str())
-            .arg(json(stats)?)
-            .arg(Time::millis(stats.polled_at))
-            .execute(DB::on_conn(&mut tx))
+        upsert_stats(DB::on_conn(&mut tx), stats, json(stats)?, stats.polled_at)
             .await
             .map_err(|e| self.fail(e))?;
-        self.query(q.upsert_pushed_jobs)
+        self.query(DB::QUEUES.upsert_pushed_jobs)
             .arg(stats.source.as_str())
             .arg(stats.queue.as_str())
             .arg(json(&jobs)?)
@@ -170,20 +190,15 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
             .await
             .map_err(|e| self.fail(e))?;
         // One point a minute: the minute's first snapshot makes it, the others repeat its key.
-        let point = QueueSample::of(stats);
-        let minute = point.at.timestamp() - point.at.timestamp().rem_euclid(60);
-        let at = DateTime::from_timestamp(minute, 0).unwrap_or(point.at);
-        self.query(q.insert_sample)
-            .arg(stats.source.as_str())
-            .arg(stats.queue.as_str())
-            .arg(Time::millis(at))
-            .arg(count(point.waiting))
-            .arg(count(point.failed))
-            .arg(point.failures_last_hour.map(count))
-            .arg(point.oldest_waiting_seconds)
-            .execute(DB::on_conn(&mut tx))
-            .await
-            .map_err(|e| self.fail(e))?;
+        let at = stats.polled_at;
+        let minute = at.timestamp() - at.timestamp().rem_euclid(60);
+        insert_sample(
+            DB::on_conn(&mut tx),
+            stats,
+            DateTime::from_timestamp(minute, 0).unwrap_or(at),
+        )
+        .await
+        .map_err(|e| self.fail(e))?;
         self.commit(tx).await
     }
 
