@@ -9,7 +9,7 @@ use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::queues::{BulkAction, verify_webhook_signature};
 use opsdeck_core::secret::Secret;
 use opsdeck_core::token::Scope;
-use opsdeck_server::config::{PushKeys, SourceConfig};
+use opsdeck_server::config::{PushKeys, SourceConfig, ThresholdConfig};
 use opsdeck_server::ops::queues::{self, BulkAnswer, BulkRequest};
 use opsdeck_server::ops::{Caller, Reason};
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ use crate::support::wait_for_async;
 on_both_backends!(
     snapshots_are_shown_redacted_and_retried_through_the_signed_webhook,
     snapshots_are_checked_field_by_field_and_only_ingest_keys_post_them,
+    a_queue_over_its_thresholds_fails_its_health_check,
 );
 
 const SECRET: &str = "whsec-test-0123456789";
@@ -290,5 +291,77 @@ async fn snapshots_are_checked_field_by_field_and_only_ingest_keys_post_them(db:
         sources.is_empty() && queues.is_empty(),
         "nothing stored from bad input"
     );
+    app.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_queue_over_its_thresholds_fails_its_health_check(db: TestDb) {
+    let app = TestApp::spawn_with(db, |config| {
+        config.health.flap_threshold = 1;
+        config.queues.sources = vec![SourceConfig {
+            poll_interval: Some(Duration::from_secs(1)),
+            ..SourceConfig::push("billing", PushKeys::default())
+        }];
+        config.queues.thresholds = vec![ThresholdConfig {
+            name: None,
+            source: "billing".into(),
+            queue: "payments".into(),
+            max_waiting: Some(100),
+            max_oldest_age: Some(Duration::from_secs(60)),
+            max_failures_per_hour: None,
+            critical: false,
+        }];
+    })
+    .await;
+    let ingest = key(&app, "billing-worker", &[Scope::Jobs]).await;
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let check = |status: &'static str| {
+        let app = &app;
+        let viewer = viewer.clone();
+        async move {
+            let doc: Value = app
+                .client
+                .get(app.url("/ops/health"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let entry = doc["checks"]["queue-billing-payments:waitingJobs"][0].clone();
+            (entry["status"] == status).then_some(entry)
+        }
+    };
+    let body = json!({"counts": {"waiting": 5}, "oldest_waiting_seconds": 3});
+    assert_eq!(post(&app, &ingest, "payments", &body).await.status(), 202);
+    let passing = wait_for_async(Duration::from_secs(15), "the check to pass", || {
+        check("pass")
+    })
+    .await;
+    assert_eq!(passing["kind"], "queue", "{passing}");
+    assert_eq!(passing["observedValue"], 5.0, "{passing}");
+    let body = json!({"counts": {"waiting": 250}, "oldest_waiting_seconds": 600});
+    assert_eq!(post(&app, &ingest, "payments", &body).await.status(), 202);
+    let failing = wait_for_async(Duration::from_secs(15), "the check to fail", || {
+        check("fail")
+    })
+    .await;
+    let output = failing["output"].as_str().unwrap_or_default();
+    assert!(
+        output.contains("250 jobs waiting (at most 100)") && output.contains("10m"),
+        "{failing}"
+    );
+    // Non-critical: the service warns, it does not fail.
+    let doc: Value = app
+        .client
+        .get(app.url("/ops/health"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["status"], "warn", "{doc}");
     app.shutdown().await.expect("clean shutdown");
 }
