@@ -5,6 +5,7 @@
 mod checks;
 mod layers;
 mod probe_types;
+mod queues;
 mod reports;
 mod secrets;
 mod values;
