@@ -93,11 +93,7 @@ async fn snapshots_are_shown_redacted_and_retried_through_the_signed_webhook(db:
     assert_eq!(queue["counts"]["waiting"]["count"], 12, "{overview}");
     assert_eq!(queue["backlog"], 12);
     assert_eq!(queue["oldest_waiting_seconds"], 42.5);
-    assert_eq!(
-        source["unavailable"]["discard"].is_string(),
-        true,
-        "{source}"
-    );
+    assert!(source["unavailable"]["discard"].is_string(), "{source}");
 
     let jobs = get("/ops/queues/billing/payments/jobs?state=failed".into()).await;
     let text = jobs.to_string();
