@@ -1,0 +1,5 @@
+//! The graphile part of the queue benchmark.
+
+pub async fn run() {
+    println!("graphile: not measured yet");
+}

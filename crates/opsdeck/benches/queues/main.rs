@@ -1,0 +1,12 @@
+//! `cargo bench --bench queues`: opsdeck's queue view and bulk actions against the
+//! application's own queue systems, each next to the system's own operation on the same data.
+//! Needs the machine's Redis and PostgreSQL and the Node fixtures (`.ci/run` installs them).
+
+mod bullmq;
+mod graphile;
+
+#[tokio::main]
+async fn main() {
+    bullmq::run().await;
+    graphile::run().await;
+}
