@@ -1,8 +1,9 @@
 //! `serve --demo`: a separate embedded database so demo data never mixes with real data, and
 //! a scrape token so a newcomer can read `/metrics` at once. Each area seeds its own demo
-//! data here as it arrives: health probes and an HTTP cron job in the configuration
-//! ([`prepare`]), cron monitors with their history in the store ([`seed`], once the
-//! application is built and before it serves).
+//! data here as it arrives: health probes, an HTTP cron job and a `push` queue source in
+//! the configuration ([`prepare`]), cron monitors with their history in the store, and the
+//! made-up application that feeds the queue source and answers its retry webhook
+//! ([`seed`], once the application is built and before it serves).
 //!
 //! A probe and the HTTP job call the demo's own `/livez`, so [`prepare`] must know the
 //! address it really listens on: the demo binds first and is built on that listener
@@ -10,6 +11,7 @@
 //! picks the port.
 
 mod cron;
+mod queues;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -36,6 +38,8 @@ pub struct DemoNotes {
     /// Whether the database is the demo's own, so [`seed`] may replace what an earlier
     /// demo left there.
     own_database: bool,
+    /// The demo's queue source, unless the configuration declares sources of its own.
+    queues: Option<queues::DemoQueues>,
 }
 
 /// Adjusts the configuration for a demo: its own database file unless one was given, and
@@ -49,6 +53,7 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
         metrics_token: None,
         seed_cron: config.cron.monitors.is_empty(),
         own_database: !database_given,
+        queues: None,
     };
     if config.metrics.token.is_none() {
         let token = format!("demo-{}", uuid::Uuid::new_v4().simple());
@@ -61,6 +66,7 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
     if config.cron.jobs.is_empty() {
         config.cron.jobs = demo_jobs(config);
     }
+    notes.queues = queues::prepare(config);
     // The demo is served over plain HTTP on this machine; a `Secure` cookie would not be
     // sent back by every browser there.
     if config.server.listen.ip().is_loopback() {
@@ -69,10 +75,19 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
     notes
 }
 
-/// Writes the demo's cron monitors and their history (see `cron`), unless the
-/// configuration declares monitors of its own. Call it after [`crate::Application::build`]
-/// and before the application runs, so no background loop writes the monitors meanwhile.
+/// Starts the demo's queues (see `queues`) and writes its cron monitors and their history
+/// (see `cron`), unless the configuration declares monitors of its own. Call it after
+/// [`crate::Application::build`] and before the application runs, so no background loop
+/// writes the monitors meanwhile.
 pub async fn seed(state: &AppState, notes: &DemoNotes) -> anyhow::Result<()> {
+    if let Some(demo) = &notes.queues
+        && let Err(err) = queues::start(state, demo).await
+    {
+        tracing::error!(
+            error = format!("{err:#}"),
+            "could not start the demo queues"
+        );
+    }
     if !notes.seed_cron {
         return Ok(());
     }

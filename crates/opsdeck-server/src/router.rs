@@ -188,7 +188,55 @@ pub fn route_table() -> RouteTable {
             Method::GET,
             "/queues",
             Requires(ReadOps),
-            get(web::placeholder::show_queues),
+            get(web::queues::list::show_queues),
+        )
+        .html(
+            Method::GET,
+            "/queues/{source}/{queue}",
+            Requires(ReadOps),
+            get(web::queues::detail::show_queue),
+        )
+        .html(
+            Method::GET,
+            "/queues/{source}/{queue}/jobs/{id}",
+            Requires(ReadOps),
+            get(web::queues::job::show_job),
+        )
+        .html(
+            Method::POST,
+            "/queues/{source}/{queue}/jobs/{id}/retry",
+            Requires(OperateOps),
+            post(web::queues::actions::retry_job),
+        )
+        .html(
+            Method::POST,
+            "/queues/{source}/{queue}/jobs/{id}/discard",
+            Requires(OperateOps),
+            post(web::queues::actions::discard_job),
+        )
+        .html(
+            Method::POST,
+            "/queues/{source}/{queue}/retry",
+            Requires(OperateOps),
+            post(web::queues::actions::retry_jobs),
+        )
+        .html(
+            Method::POST,
+            "/queues/{source}/{queue}/discard",
+            Requires(OperateOps),
+            post(web::queues::actions::discard_jobs),
+        )
+        .html(
+            Method::POST,
+            "/queues/{source}/{queue}/pause",
+            Requires(OperateOps),
+            post(web::queues::actions::pause_queue),
+        )
+        .html(
+            Method::POST,
+            "/queues/{source}/{queue}/resume",
+            Requires(OperateOps),
+            post(web::queues::actions::resume_queue),
         )
         .html(
             Method::GET,
@@ -241,6 +289,12 @@ pub fn route_table() -> RouteTable {
         .json(Requires(ReadOps), routes!(api::queues::get_queue))
         .json(Requires(ReadOps), routes!(api::queues::list_jobs))
         .json(Requires(ReadOps), routes!(api::queues::get_job))
+        .json(Requires(OperateOps), routes!(api::queues::retry_job))
+        .json(Requires(OperateOps), routes!(api::queues::discard_job))
+        .json(Requires(OperateOps), routes!(api::queues::retry_jobs))
+        .json(Requires(OperateOps), routes!(api::queues::discard_jobs))
+        .json(Requires(OperateOps), routes!(api::queues::pause_queue))
+        .json(Requires(OperateOps), routes!(api::queues::resume_queue))
         // Administration.
         .json(
             Requires(Administer),

@@ -14,6 +14,7 @@ pub mod health;
 pub mod login;
 pub mod overview;
 pub mod placeholder;
+pub mod queues;
 pub mod shell;
 pub mod tokens;
 

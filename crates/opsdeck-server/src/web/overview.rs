@@ -12,6 +12,7 @@ use super::Page;
 use super::alerts::{EventRow, recent_events};
 use super::checks::Board;
 use super::cron::widget::{CronWidget, cron_widget};
+use super::queues::widget::{QueueWidget, queue_widget};
 use super::shell::{Section, Shell};
 use crate::ops::Caller;
 use crate::state::AppState;
@@ -31,6 +32,8 @@ struct Live {
     board: Board,
     alerts: Result<Vec<EventRow>, &'static str>,
     cron: Result<CronWidget, &'static str>,
+    /// From the queue view in memory.
+    queues: Result<QueueWidget, &'static str>,
     /// Without webhooks no alert is sent, so none is listed: the page says so.
     webhooks: usize,
 }
@@ -55,6 +58,7 @@ async fn live(state: &AppState, caller: &Caller) -> Live {
         board: Board::new(&snapshot),
         alerts,
         cron,
+        queues: queue_widget(state, caller).map_err(|_| "Queues could not be read."),
         webhooks: state.config().alerts.webhooks.len(),
     }
 }

@@ -1,4 +1,4 @@
-//! Pages of SPEC §7 whose features come in later issues (Queues, Tenants). They exist
+//! Pages of SPEC §7 whose features come in later issues (Tenants). They exist
 //! so the navigation is complete and the route table already guards them, and they say
 //! plainly that nothing is there yet rather than showing invented data.
 
@@ -21,15 +21,6 @@ fn not_yet(shell: Shell, section: Section, what: &'static str) -> Page<impl Temp
         title: section.label(),
         what,
     })
-}
-
-/// `GET /queues`.
-pub async fn show_queues(shell: Shell) -> Page<impl Template> {
-    not_yet(
-        shell,
-        Section::Queues,
-        "Queues and jobs (backlog, failures, retry and discard)",
-    )
 }
 
 /// `GET /tenants`.

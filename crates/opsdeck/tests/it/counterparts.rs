@@ -5,13 +5,15 @@
 //! without a counterpart fails) and checks each form needs the API route's own permission;
 //! a test on both backends calls every action both ways, each with a reason of its own, and
 //! finds exactly one audit entry per call with the row's action, the same target and the
-//! same outcome.
+//! same outcome. An action no configured queue source can take yet (a `push` source has no
+//! discard and no pause) is refused alike both ways, with no entry carrying the reason.
 
 mod calls;
 
 use std::collections::BTreeSet;
 
 use opsdeck_core::auth::Permission;
+use opsdeck_core::queues::BulkAction;
 use opsdeck_server::router::{Access, Kind, route_table};
 
 use crate::support::contract::on_both_backends;
@@ -51,6 +53,12 @@ enum Subject {
     /// An active token `{id}`, minted for the call: a token is revoked once, so each way in
     /// revokes its own, and the targets of the two calls differ only by that id.
     Token,
+    /// The failed job `{id}` of the push source's queue `{source}`/`{queue}`, whose retry
+    /// webhook is a local listener.
+    FailedJob,
+    /// A dry run's selection `{id}` pinning that failed job for the action: a selection is
+    /// used once, so each way in takes its own.
+    Selection(BulkAction),
 }
 
 /// One guarded JSON action and its counterpart.
@@ -64,9 +72,11 @@ struct Counterpart {
     /// The audit action both ways write.
     action: &'static str,
     subject: Subject,
+    /// The error code both ways answer while no configured source can take the action.
+    refused: Option<&'static str>,
 }
 
-const COUNTERPARTS: [Counterpart; 9] = [
+const COUNTERPARTS: [Counterpart; 15] = [
     Counterpart {
         api: ("POST", "/ops/health/checks/{name}/run"),
         body: "{}",
@@ -75,6 +85,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             fields: &[],
         },
         action: "health.check.run",
+        refused: None,
         subject: Subject::Check,
     },
     Counterpart {
@@ -85,6 +96,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             fields: &[("slug", "{slug}"), ("kind", "interval"), ("interval", "1h")],
         },
         action: "cron.monitor.created",
+        refused: None,
         subject: Subject::NoMonitor,
     },
     Counterpart {
@@ -99,6 +111,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             ],
         },
         action: "cron.monitor.updated",
+        refused: None,
         subject: Subject::Monitor,
     },
     Counterpart {
@@ -109,6 +122,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             fields: &[],
         },
         action: "cron.monitor.deleted",
+        refused: None,
         subject: Subject::Monitor,
     },
     Counterpart {
@@ -119,6 +133,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             fields: &[],
         },
         action: "cron.monitor.paused",
+        refused: None,
         subject: Subject::Monitor,
     },
     Counterpart {
@@ -129,6 +144,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             fields: &[],
         },
         action: "cron.monitor.resumed",
+        refused: None,
         subject: Subject::PausedMonitor,
     },
     Counterpart {
@@ -139,6 +155,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             fields: &[],
         },
         action: "cron.monitor.triggered",
+        refused: None,
         subject: Subject::Job,
     },
     Counterpart {
@@ -153,6 +170,7 @@ const COUNTERPARTS: [Counterpart; 9] = [
             "viewer",
         ]),
         action: "token.created",
+        refused: None,
         subject: Subject::NoToken,
     },
     Counterpart {
@@ -160,7 +178,74 @@ const COUNTERPARTS: [Counterpart; 9] = [
         body: "{}",
         counterpart: Way::Command(&["token", "revoke", "{id}"]),
         action: "token.revoked",
+        refused: None,
         subject: Subject::Token,
+    },
+    Counterpart {
+        api: ("POST", "/ops/queues/{source}/{queue}/jobs/{id}/retry"),
+        body: "{}",
+        counterpart: Way::Form {
+            path: "/queues/{source}/{queue}/jobs/{id}/retry",
+            fields: &[],
+        },
+        action: "queue.job.retried",
+        refused: None,
+        subject: Subject::FailedJob,
+    },
+    Counterpart {
+        api: ("POST", "/ops/queues/{source}/{queue}/jobs/{id}/discard"),
+        body: "{}",
+        counterpart: Way::Form {
+            path: "/queues/{source}/{queue}/jobs/{id}/discard",
+            fields: &[],
+        },
+        action: "queue.job.discarded",
+        refused: Some("not_possible"),
+        subject: Subject::FailedJob,
+    },
+    Counterpart {
+        api: ("POST", "/ops/queues/{source}/{queue}/retry"),
+        body: r#"{"dry_run": false, "selection": "{id}", "expected_count": 1}"#,
+        counterpart: Way::Form {
+            path: "/queues/{source}/{queue}/retry",
+            fields: &[("selection", "{id}"), ("expected_count", "1")],
+        },
+        action: "queue.jobs.retried",
+        refused: None,
+        subject: Subject::Selection(BulkAction::Retry),
+    },
+    Counterpart {
+        api: ("POST", "/ops/queues/{source}/{queue}/discard"),
+        body: r#"{"dry_run": false, "selection": "{id}", "expected_count": 1}"#,
+        counterpart: Way::Form {
+            path: "/queues/{source}/{queue}/discard",
+            fields: &[("selection", "{id}"), ("expected_count", "1")],
+        },
+        action: "queue.jobs.discarded",
+        refused: Some("not_possible"),
+        subject: Subject::Selection(BulkAction::Discard),
+    },
+    Counterpart {
+        api: ("POST", "/ops/queues/{source}/{queue}/pause"),
+        body: "{}",
+        counterpart: Way::Form {
+            path: "/queues/{source}/{queue}/pause",
+            fields: &[],
+        },
+        action: "queue.paused",
+        refused: Some("not_possible"),
+        subject: Subject::FailedJob,
+    },
+    Counterpart {
+        api: ("POST", "/ops/queues/{source}/{queue}/resume"),
+        body: "{}",
+        counterpart: Way::Form {
+            path: "/queues/{source}/{queue}/resume",
+            fields: &[],
+        },
+        action: "queue.resumed",
+        refused: Some("not_possible"),
+        subject: Subject::FailedJob,
     },
 ];
 
@@ -218,6 +303,11 @@ async fn each_action_writes_one_entry_whichever_way_it_is_taken(db: TestDb) {
     for row in COUNTERPARTS {
         let through_api = world.take(&row, None).await;
         let through_counterpart = world.take(&row, Some(row.counterpart)).await;
+        // A refused action wrote no entry either way: `take` checked that.
+        let (Some(through_api), Some(through_counterpart)) = (through_api, through_counterpart)
+        else {
+            continue;
+        };
         let what = format!("{} {} and its counterpart", row.api.0, row.api.1);
         let api_target = through_api.target.as_ref().expect("a target");
         let other_target = through_counterpart.target.as_ref().expect("a target");
@@ -226,7 +316,10 @@ async fn each_action_writes_one_entry_whichever_way_it_is_taken(db: TestDb) {
             through_api.outcome, through_counterpart.outcome,
             "{what}: an action's entries read the same whichever way it was taken"
         );
-        if !matches!(row.subject, Subject::NoToken | Subject::Token) {
+        if !matches!(
+            row.subject,
+            Subject::NoToken | Subject::Token | Subject::Selection(_)
+        ) {
             assert_eq!(api_target, other_target, "{what}: the same target");
         }
     }

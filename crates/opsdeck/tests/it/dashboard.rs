@@ -1,6 +1,7 @@
 //! The dashboard: pages, navigation, headers and assets over HTTP (`pages`), and the whole
 //! flow in a real headless Chromium (`browser`): sign in, watch a check fail live, run a
-//! check as an operator, sign out. The Cron pages and widget have their own (`cron`).
+//! check as an operator, sign out. The Cron pages and widget have their own (`cron`), and so
+//! have the Queues pages, widget and demo (`queues`).
 //! Screenshots go to the test artifacts directory.
 
 mod actions;
@@ -11,6 +12,7 @@ mod cron;
 mod driver;
 mod layout;
 mod pages;
+mod queues;
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
-//! The world the counterparts test acts in — an app with an admin token and an HTTP job
-//! whose URL is a local listener — and one call of a row's action, by the JSON API or by
+//! The world the counterparts test acts in — an app with an admin token, an HTTP job and a
+//! push queue source whose retry webhook are a local listener — and one call of a row's action, by the JSON API or by
 //! its counterpart, checked against the audit log.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,9 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use opsdeck_core::audit::{AuditFilter, AuditRecord, Target};
 use opsdeck_core::auth::Role;
 use opsdeck_core::cron::{MonitorSource, MonitorSpec};
-use opsdeck_core::ids::Slug;
+use opsdeck_core::ids::{JobId, QueueName, Slug, SourceName};
+use opsdeck_core::queues::{JobFilter, JobState, Selection, SelectionToken};
+use opsdeck_core::secret::Secret;
 use opsdeck_core::token::Grant;
-use opsdeck_server::config::JobDefinition;
+use opsdeck_server::config::{JobDefinition, PushKeys, SourceConfig};
+use opsdeck_server::queues::record_snapshot;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -24,6 +27,10 @@ use crate::support::process::command;
 const MONITOR: &str = "subject";
 const JOB: &str = "digest";
 const CHECK: &str = "opsdeck-database";
+/// The push source, queue and failed job that queue actions act on.
+const SOURCE: &str = "billing";
+const QUEUE: &str = "payments";
+const FAILED_JOB: &str = "job-1";
 
 pub struct World {
     app: TestApp,
@@ -41,10 +48,15 @@ impl World {
             monitor: serde_json::from_value(json!({"slug": JOB, "schedule": "0 0 1 1 *"})).unwrap(),
             request: serde_json::from_value(json!({"url": listener.url("digest/send")})).unwrap(),
         };
+        let keys = PushKeys {
+            retry_webhook: Some(Secret::new(listener.url("app/retry"))),
+            webhook_secret: Some(Secret::new("whsec-counterparts-0123456789".to_owned())),
+        };
         let db_url = db.url.clone();
         let app = TestApp::spawn_with(db, |c| {
             c.rate_limit.enabled = false;
             c.cron.jobs = vec![job];
+            c.queues.sources = vec![SourceConfig::push(SOURCE, keys)];
         })
         .await;
         let (_, admin) = app.mint_role(Role::Admin).await;
@@ -58,8 +70,10 @@ impl World {
 
     /// Takes `row`'s action through the JSON API (`way` = `None`) or its counterpart, with
     /// a reason of its own; asserts it succeeded and wrote exactly one audit entry carrying
-    /// that reason, with the row's action and the target set up. Returns that entry.
-    pub async fn take(&self, row: &Counterpart, way: Option<Way>) -> AuditRecord {
+    /// that reason, with the row's action and the target set up, and returns that entry — or,
+    /// for a row that is `refused`, that it was refused with that code and no entry carries
+    /// the reason.
+    pub async fn take(&self, row: &Counterpart, way: Option<Way>) -> Option<AuditRecord> {
         let call = self.set_up(row.subject).await;
         let tokens_before = self.token_ids().await;
         let how = match way {
@@ -72,10 +86,16 @@ impl World {
         match way {
             None => self.call_api(row, &call, &reason, &what).await,
             Some(Way::Form { path, fields }) => {
-                self.post_form(&call.fill(path), fields, &call, &reason, &what)
+                let refused = row.refused.is_some();
+                self.post_form(&call.fill(path), fields, &call, (&reason, refused), &what)
                     .await;
             }
             Some(Way::Command(args)) => self.run_command(args, &call, &reason, &what).await,
+        }
+        if row.refused.is_some() {
+            let entries = self.entries_with_reason(&reason).await;
+            assert!(entries.is_empty(), "{what}: refused, yet {entries:#?}");
+            return None;
         }
         let target = match row.subject {
             Subject::Check => target("check", CHECK),
@@ -89,6 +109,11 @@ impl World {
             Subject::NoMonitor | Subject::Monitor | Subject::PausedMonitor | Subject::Job => {
                 target("monitor", call.slug)
             }
+            Subject::FailedJob => target("job", &format!("{SOURCE}/{QUEUE}/{FAILED_JOB}")),
+            Subject::Selection(_) => target(
+                "selection",
+                &format!("{SOURCE}/{QUEUE}/{} (1 jobs)", call.id),
+            ),
         };
         let entries = self.entries_with_reason(&reason).await;
         assert_eq!(
@@ -99,7 +124,7 @@ impl World {
         let entry = entries.into_iter().next().unwrap();
         assert_eq!(entry.action, row.action, "{what}");
         assert_eq!(entry.target, Some(target), "{what}");
-        entry
+        Some(entry)
     }
 
     /// Puts the subject in the state the action expects, straight in the store (which
@@ -137,8 +162,44 @@ impl World {
                 let grant = Grant::Role(Role::Viewer);
                 call.id = self.app.mint("to-revoke", grant, None).await.0.to_string();
             }
+            Subject::FailedJob => {
+                self.report_failed_job().await;
+                call.id = FAILED_JOB.to_owned();
+            }
+            Subject::Selection(action) => {
+                self.report_failed_job().await;
+                let selection = Selection {
+                    token: SelectionToken::generate(),
+                    source: SourceName::parse(SOURCE).unwrap(),
+                    queue: QueueName::parse(QUEUE).unwrap(),
+                    action,
+                    filter: JobFilter {
+                        state: JobState::Failed,
+                        q: None,
+                        tenant_id: None,
+                    },
+                    ids: vec![JobId::parse(FAILED_JOB).unwrap()],
+                    pinned_at: now,
+                    expires_at: now + chrono::Duration::minutes(10),
+                    used_at: None,
+                };
+                store.create_selection(&selection).await.unwrap();
+                call.id = selection.token.to_string();
+            }
         }
         call
+    }
+
+    /// The application reports the failed job, as its snapshot would (unaudited).
+    async fn report_failed_job(&self) {
+        let snapshot = serde_json::from_value(json!({
+            "counts": {"failed": 1},
+            "failures": [{"id": FAILED_JOB, "error": "card declined"}],
+        }))
+        .unwrap();
+        record_snapshot(self.app.state.queues(), QUEUE, snapshot)
+            .await
+            .unwrap();
     }
 
     async fn call_api(&self, row: &Counterpart, call: &Call, reason: &str, what: &str) {
@@ -155,6 +216,12 @@ impl World {
             .await
             .unwrap();
         let status = response.status();
+        if let Some(code) = row.refused {
+            assert_eq!(status, StatusCode::CONFLICT, "{what}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"]["code"], code, "{what}: {body}");
+            return;
+        }
         assert!(
             status.is_success(),
             "{what}: {status} {:?}",
@@ -164,13 +231,13 @@ impl World {
 
     /// Posts the form as a script would, with the admin's bearer token: it sends no
     /// cookie, so the form needs no CSRF token. A form that did what it was asked
-    /// redirects (303); a refused one answers its page again.
+    /// redirects (303); a refused one answers its page again, with the API's status.
     async fn post_form(
         &self,
         path: &str,
         fields: &[(&str, &str)],
         call: &Call,
-        reason: &str,
+        (reason, refused): (&str, bool),
         what: &str,
     ) {
         let mut form: Vec<(&str, String)> =
@@ -187,12 +254,12 @@ impl World {
             .await
             .unwrap();
         let status = response.status();
-        assert_eq!(
-            status,
-            StatusCode::SEE_OTHER,
-            "{what}: {:?}",
-            response.text().await
-        );
+        let expected = if refused {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::SEE_OTHER
+        };
+        assert_eq!(status, expected, "{what}: {:?}", response.text().await);
     }
 
     /// Runs the real binary on the app's database, as an admin at the server would.
@@ -242,6 +309,8 @@ struct Call {
 impl Call {
     fn fill(&self, text: &str) -> String {
         text.replace("{name}", CHECK)
+            .replace("{source}", SOURCE)
+            .replace("{queue}", QUEUE)
             .replace("{slug}", self.slug)
             .replace("{id}", &self.id)
     }

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use opsdeck_core::auth::{Permission, Role};
 use opsdeck_core::cron::{MonitorSource, MonitorSpec};
 use opsdeck_core::ids::Slug;
+use opsdeck_server::config::{PushKeys, SourceConfig};
+use opsdeck_server::queues::record_snapshot;
 use opsdeck_server::router::{Access, Kind, route_table};
 use reqwest::{Method, StatusCode};
 
@@ -15,12 +17,15 @@ use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 use crate::support::wait_for_async;
 
-/// A page route with its parameters filled with something that exists (the monitor is
-/// created by the test that walks the pages).
+/// A page route with its parameters filled with something that exists (the monitor and
+/// the queue with its failed job are created by the test that walks the pages).
 fn page_path(template: &str) -> String {
     template
         .replace("{name}", "opsdeck-database")
         .replace("{slug}", PROBE_MONITOR)
+        .replace("{source}", "probe-source")
+        .replace("{queue}", "probe-queue")
+        .replace("{id}", "probe-job")
 }
 
 const PROBE_MONITOR: &str = "dashboard-probe";
@@ -61,7 +66,18 @@ fn assert_no_inline_code(body: &str, what: &str) {
 
 #[tokio::test]
 async fn every_page_answers_its_roles_and_refuses_or_redirects_the_rest() {
-    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.rate_limit.enabled = false).await;
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| {
+        c.rate_limit.enabled = false;
+        c.queues.sources = vec![SourceConfig::push("probe-source", PushKeys::default())];
+    })
+    .await;
+    let snapshot = serde_json::from_value(serde_json::json!({
+        "counts": {"failed": 1}, "failures": [{"id": "probe-job", "error": "boom"}]
+    }))
+    .unwrap();
+    record_snapshot(app.state.queues(), "probe-queue", snapshot)
+        .await
+        .unwrap();
     let spec = MonitorSpec::auto_created(Slug::parse(PROBE_MONITOR).unwrap());
     let store = app.state.store();
     let now = chrono::Utc::now();
