@@ -31,8 +31,8 @@ pub const SOURCE: &str = "shop";
 /// How often the demo posts its snapshots; the source turns stale after three missed.
 const FEED_EVERY: Duration = Duration::from_secs(3);
 const SOURCE_INTERVAL: Duration = Duration::from_secs(5);
-/// Failed jobs a queue keeps listed at most.
-const FAILED_MAX: usize = 12;
+/// Recent failures a snapshot reports at most (the failed count holds them all).
+const FAILED_MAX: usize = 25;
 /// How far back the charts are filled when the demo's database has no history yet.
 const BACKFILL_HOURS: i64 = 24;
 const BACKFILL_STEP_MINUTES: i64 = 15;
@@ -92,8 +92,10 @@ struct Queue {
     waiting: u64,
     active: u64,
     completed: u64,
-    /// Chance per tick that a job fails.
-    fail_chance: f64,
+    /// Failures per minute in calm times; an incident multiplies them.
+    failure_rate: f64,
+    /// Jobs failed for good that the application keeps, and the newest of them.
+    failed_total: u64,
     failed: VecDeque<Failed>,
     next_id: u64,
 }
@@ -104,7 +106,7 @@ impl Queue {
         jobs: &'static [&'static str],
         base: f64,
         swing: f64,
-        fail_chance: f64,
+        failure_rate: f64,
     ) -> Self {
         Self {
             name,
@@ -114,7 +116,8 @@ impl Queue {
             waiting: base as u64,
             active: 2,
             completed: 0,
-            fail_chance,
+            failure_rate,
+            failed_total: 0,
             failed: VecDeque::new(),
             next_id: 1000,
         }
@@ -127,7 +130,6 @@ const TENANTS: [&str; 4] = ["acme", "globex", "initech", "umbrella"];
 #[derive(Debug)]
 struct Shop {
     queues: Vec<Queue>,
-    tick: u64,
     seed: u64,
 }
 
@@ -136,12 +138,11 @@ impl Shop {
         let queue = Queue::new;
         Self {
             queues: vec![
-                queue("emails", &["send-receipt", "send-digest"], 12.0, 10.0, 0.15),
-                queue("payments", &["charge-card", "refund"], 4.0, 3.0, 0.25),
-                queue("webhooks-out", &["deliver-webhook"], 180.0, 150.0, 0.3),
-                queue("reports", &["build-report"], 2.0, 2.0, 0.05),
+                queue("emails", &["send-receipt", "send-digest"], 12.0, 10.0, 0.04),
+                queue("payments", &["charge-card", "refund"], 4.0, 3.0, 0.06),
+                queue("webhooks-out", &["deliver-webhook"], 180.0, 150.0, 0.1),
+                queue("reports", &["build-report"], 2.0, 2.0, 0.01),
             ],
-            tick: 0,
             seed: seed | 1,
         }
     }
@@ -154,22 +155,28 @@ impl Shop {
         (self.seed >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// One step of time: backlogs move, jobs complete, some fail.
-    fn step(&mut self, now: DateTime<Utc>) {
-        self.tick += 1;
-        let phase = self.tick as f64 / 40.0;
+    /// `minutes` of time up to `now`: backlogs move in waves of a few hours, jobs
+    /// complete, some fail — many more during an incident, now and then.
+    fn step(&mut self, now: DateTime<Utc>, minutes: f64) {
+        let phase = now.timestamp() as f64 / 1800.0;
         let draws: Vec<[f64; 4]> = (0..self.queues.len())
             .map(|_| [self.random(), self.random(), self.random(), self.random()])
             .collect();
         for (i, (queue, [noise, fail, who, pick])) in self.queues.iter_mut().zip(draws).enumerate()
         {
             let wave = queue.swing * ((phase + i as f64).sin() + 0.3 * (noise - 0.5));
-            queue.completed += queue.waiting.min(20) + 3;
+            queue.completed += ((queue.waiting.min(20) + 3) as f64 * minutes).ceil() as u64;
             queue.waiting = (queue.base + wave).max(0.0).round() as u64;
             queue.active = (pick * 4.0) as u64 + u64::from(queue.waiting > 0);
-            if fail < queue.fail_chance {
+            let incident = if (phase * 0.4 + i as f64 * 2.0).sin() > 0.9 {
+                12.0
+            } else {
+                1.0
+            };
+            if fail < (queue.failure_rate * incident * minutes).min(0.9) {
                 let tenant = TENANTS[(who * TENANTS.len() as f64) as usize % TENANTS.len()];
                 queue.next_id += 1;
+                queue.failed_total += 1;
                 let name = queue.jobs[(pick * queue.jobs.len() as f64) as usize % queue.jobs.len()];
                 queue.failed.push_front(Failed {
                     id: format!("{}-{}", &queue.name[..3], queue.next_id),
@@ -193,6 +200,7 @@ impl Shop {
             return StatusCode::NOT_FOUND;
         };
         queue.failed.remove(at);
+        queue.failed_total = queue.failed_total.saturating_sub(1);
         queue.waiting += 1;
         StatusCode::OK
     }
@@ -201,7 +209,7 @@ impl Shop {
         let counts = [
             ("waiting", queue.waiting),
             ("active", queue.active),
-            ("failed", queue.failed.len() as u64),
+            ("failed", queue.failed_total),
             ("completed", queue.completed),
         ]
         .into_iter()
@@ -299,9 +307,7 @@ async fn backfill(state: &AppState, shop: &Shared) -> anyhow::Result<()> {
     while at < now - chrono::Duration::minutes(BACKFILL_STEP_MINUTES) {
         let stats: Vec<QueueStats> = {
             let mut shop = lock(shop);
-            for _ in 0..4 {
-                shop.step(at);
-            }
+            shop.step(at, BACKFILL_STEP_MINUTES as f64);
             shop.queues
                 .iter()
                 .map(|q| stats_of(&source, q, at))
@@ -336,7 +342,7 @@ fn stats_of(
         counts: [
             (JobState::Waiting, count(queue.waiting)),
             (JobState::Active, count(queue.active)),
-            (JobState::Failed, count(queue.failed.len() as u64)),
+            (JobState::Failed, count(queue.failed_total)),
         ]
         .into_iter()
         .collect(),
@@ -401,9 +407,7 @@ pub async fn start(state: &AppState, demo: &DemoQueues) -> anyhow::Result<()> {
     {
         let mut shop = lock(&shop);
         let now = state.clock().now();
-        for _ in 0..6 {
-            shop.step(now);
-        }
+        shop.step(now, 1.0);
     }
     feed(state, &shop).await?;
     let fed = Arc::new(Notify::new());
@@ -430,7 +434,7 @@ pub async fn start(state: &AppState, demo: &DemoQueues) -> anyhow::Result<()> {
                 () = fed.notified() => false,
             };
             if moved {
-                lock(&shop).step(state.clock().now());
+                lock(&shop).step(state.clock().now(), FEED_EVERY.as_secs_f64() / 60.0);
             }
             if let Err(err) = feed(&state, &shop).await {
                 tracing::debug!(error = %err, "the demo could not post its queue snapshots");

@@ -21,8 +21,9 @@ pub struct LineChart {
     pub since: String,
 }
 
-/// Samples further apart than this many minutes are drawn with a gap between them.
-const GAP_MINUTES: i64 = 10;
+/// Samples further apart than this many minutes are drawn with a gap between them: a
+/// point is kept a minute, but a slow source is polled every few minutes.
+const GAP_MINUTES: i64 = 30;
 
 fn line(
     points: &[(DateTime<Utc>, u64)],
@@ -46,9 +47,14 @@ fn line(
         path.push_str(&format!("{verb}{:.1} {:.1} ", x_of(*at), y_of(*value)));
         last = Some(*at);
     }
-    // A single sample is drawn as a short level stroke, so it shows.
+    // A single sample is drawn as a short level stroke ending at it, so it shows.
     if points.len() == 1 {
-        path.push_str(&format!("L{:.1} {:.1}", x_of(first.0) + 4.0, y_of(first.1)));
+        let x = x_of(first.0);
+        path = format!(
+            "M{:.1} {y:.1} L{x:.1} {y:.1}",
+            (x - 12.0).max(0.0),
+            y = y_of(first.1)
+        );
     }
     Some(LineChart {
         path: path.trim_end().to_owned(),
