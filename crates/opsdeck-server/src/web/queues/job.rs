@@ -1,7 +1,8 @@
 //! `GET /queues/{source}/{queue}/jobs/{id}`: one job, read live from its source — state,
 //! attempts, the error and stack of each attempt (redacted and truncated by the connector),
 //! the payload as the shapes of its top-level keys, the options the system records — and
-//! for operators the retry and discard forms of a failed job (handled in `actions`).
+//! for operators the retry and discard forms of a failed job (handled in `actions`). A
+//! source that cannot answer gets a page saying so, with its status.
 
 use askama::Template;
 use axum::extract::State;
@@ -11,7 +12,7 @@ use opsdeck_core::queues::JobState;
 use serde::Deserialize;
 
 use super::detail::attempts;
-use super::{SourceRow, job_href, not_found, queue_href};
+use super::{SourceRow, job_href, not_found, queue_href, unavailable};
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::ops::Caller;
@@ -111,6 +112,9 @@ pub async fn job_page(
         Ok(job) => job,
         Err(err) if err.code() == "not_found" => {
             return Ok(Err(not_found(shell, err.message().to_owned())));
+        }
+        Err(err) if matches!(err.status().as_u16(), 409 | 502 | 503) => {
+            return Ok(Err(unavailable(shell, &err)));
         }
         Err(err) => return Err(err),
     };

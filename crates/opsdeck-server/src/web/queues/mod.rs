@@ -185,13 +185,28 @@ struct MessagePage {
 
 /// The dashboard's 404 page for a source, queue or job that is not there.
 pub fn not_found(shell: Shell, message: String) -> Response {
+    message_page(shell, StatusCode::NOT_FOUND, "Not found", message)
+}
+
+/// The page of a source that cannot answer now (not reachable, or a layout it refuses):
+/// the status and the reason, in the dashboard's frame rather than as JSON.
+pub fn unavailable(shell: Shell, err: &crate::error::ApiError) -> Response {
+    message_page(
+        shell,
+        err.status(),
+        "Source unavailable",
+        err.message().to_owned(),
+    )
+}
+
+fn message_page(shell: Shell, status: StatusCode, title: &str, message: String) -> Response {
     Page::with_status(
         MessagePage {
             shell: shell.at(Section::Queues),
-            title: "Not found".to_owned(),
+            title: title.to_owned(),
             message,
         },
-        StatusCode::NOT_FOUND,
+        status,
     )
     .into_response()
 }

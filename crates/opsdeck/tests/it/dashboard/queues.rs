@@ -1,7 +1,8 @@
 //! The Queues pages over HTTP, on a `push` source fed by the test as an application would:
 //! the list, a queue and a job for each role, with the operators' buttons only for those who
 //! may use them (and the server refusing the others anyway); a stale source shown stale,
-//! never as empty; the forms refusing a missing reason and a bad CSRF token; the bulk retry
+//! never as empty; a `read_only` source offering no action and refusing its forms; the
+//! forms refusing a missing reason and a bad CSRF token; the bulk retry
 //! without JavaScript, dry run then confirmation, reaching the application's webhook with
 //! one audit entry. The same flow in Chromium is in `browser`, the demo's queues in `demo`.
 
@@ -265,6 +266,53 @@ async fn a_stale_source_is_shown_stale_with_its_last_numbers_never_as_empty() {
         overview.contains("data-stale-source=\"legacy\""),
         "{overview}"
     );
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_read_only_source_offers_no_action_and_refuses_its_forms() {
+    let receiver = Receiver::start().await;
+    let keys = PushKeys {
+        retry_webhook: Some(Secret::new(receiver.url("app/retry"))),
+        webhook_secret: Some(Secret::new(SECRET.to_owned())),
+    };
+    let app = TestApp::spawn_with(TestDb::sqlite(), |config| {
+        config.queues.sources = vec![SourceConfig {
+            read_only: true,
+            ..SourceConfig::push("billing", keys)
+        }];
+    })
+    .await;
+    post_snapshot(&app).await;
+    let (_, operator) = app.mint_role(Role::Operator).await;
+    let (_, list) = page(&app, &operator, "/queues").await;
+    assert!(
+        list.contains("<span class=\"tag\">read_only</span>"),
+        "{list}"
+    );
+    let (_, queue) = page(&app, &operator, QUEUE_PAGE).await;
+    assert!(!queue.contains("id=\"bulk-retry\""), "{queue}");
+    assert!(
+        queue.contains("Not offered here, retry: the source is read_only."),
+        "{queue}"
+    );
+    let (_, job) = page(&app, &operator, &format!("{QUEUE_PAGE}/jobs/m-1")).await;
+    assert!(!job.contains("id=\"retry-button\""), "{job}");
+    assert!(job.contains("retry: the source is read_only"), "{job}");
+    let response = client()
+        .post(app.url(&format!("{QUEUE_PAGE}/jobs/m-1/retry")))
+        .bearer_auth(&operator)
+        .form(&[("reason", "trying anyway")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("Not retried: queue source billing is read_only"),
+        "{body}"
+    );
+    assert!(receiver.requests("app").is_empty());
     app.shutdown().await.unwrap();
 }
 
