@@ -1,6 +1,7 @@
 //! The Queues pages over HTTP, on a `push` source fed by the test as an application would:
 //! the list, a queue and a job for each role, with the operators' buttons only for those who
-//! may use them (and the server refusing the others anyway); a stale source shown stale,
+//! may use them (and the server refusing the others anyway); a long job list paged with its
+//! filter kept; a stale source shown stale,
 //! never as empty; a `read_only` source offering no action and refusing its forms; the
 //! forms refusing a missing reason and a bad CSRF token; the bulk retry
 //! without JavaScript, dry run then confirmation, reaching the application's webhook with
@@ -202,6 +203,40 @@ async fn each_role_sees_the_queues_and_only_operators_their_buttons() {
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
     }
     assert!(receiver.requests("app").is_empty());
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_long_job_list_is_paged_with_its_filter_kept() {
+    let receiver = Receiver::start().await;
+    let app = app_with_queues(TestDb::sqlite(), &receiver).await;
+    let failures: Vec<Value> = (0..30)
+        .map(|i| json!({"id": format!("job-{i:02}"), "tenant_id": "acme", "error": "boom"}))
+        .chain([json!({"id": "other", "tenant_id": "globex", "error": "boom"})])
+        .collect();
+    let snapshot = json!({"source": "billing", "counts": {"failed": 31}, "failures": failures});
+    let snapshot = serde_json::from_value(snapshot).unwrap();
+    opsdeck_server::queues::record_snapshot(app.state.queues(), "payments", snapshot)
+        .await
+        .unwrap();
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let (_, first) = page(&app, &viewer, &format!("{QUEUE_PAGE}?tenant_id=acme")).await;
+    assert_eq!(first.matches("data-job=").count(), 25, "{first}");
+    assert!(first.contains("data-job=\"job-00\"") && !first.contains("data-job=\"job-25\""));
+    let marker = "href=\"";
+    let next = &first[..first.find("rel=\"next\"").expect("a next page")];
+    let href = &next[next.rfind(marker).unwrap() + marker.len()..];
+    // The page escapes `&` in attributes.
+    let href = href[..href.find('"').unwrap()].replace("&#38;", "&");
+    assert!(
+        href.contains("tenant_id=acme") && href.contains("cursor="),
+        "{href}"
+    );
+    let (status, second) = page(&app, &viewer, &href).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second.matches("data-job=").count(), 5, "{second}");
+    assert!(second.contains("data-job=\"job-29\"") && !second.contains("data-job=\"other\""));
+    assert!(!second.contains("rel=\"next\""), "the last page");
     app.shutdown().await.unwrap();
 }
 
