@@ -22,6 +22,7 @@ mod discovery;
 mod jobs;
 mod poll;
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -58,6 +59,10 @@ pub struct Bullmq {
     /// The queues to show; without it, every queue found under the prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<String>>,
+    /// For a `rediss://` URL whose server certificate a private CA issued: that CA's
+    /// certificate (PEM), trusted instead of the public web roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Bullmq {
@@ -67,6 +72,7 @@ impl Bullmq {
             url: Secret::new(url.to_owned()),
             prefix: prefix.to_owned(),
             queues: None,
+            ca_file: None,
         }
     }
 }
@@ -79,6 +85,10 @@ impl QueueType for Bullmq {
     fn validate(&self) -> Problems {
         let mut problems = Problems::new();
         match url::Url::parse(self.url.expose()) {
+            Ok(url) if url.scheme() == "redis" && self.ca_file.is_some() => problems.push((
+                "ca_file".to_owned(),
+                "applies to TLS connections only: use a rediss:// url".to_owned(),
+            )),
             Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
             Ok(_) => problems.push((
                 "url".to_owned(),
@@ -116,7 +126,12 @@ impl QueueType for Bullmq {
     }
 
     async fn connect(&self, context: SourceContext) -> Result<Box<dyn QueueConnector>, QueueError> {
-        let client = Client::new(self.url.expose(), context.read_timeout)?;
+        let client = Client::new(
+            self.url.expose(),
+            self.ca_file.as_deref(),
+            context.read_timeout,
+        )
+        .await?;
         let named = self.queues.as_ref().map(|names| {
             names
                 .iter()

@@ -3,8 +3,9 @@
 //! BullMQ itself says; retries and discards through opsdeck are seen by real workers, once,
 //! never touching a job that failed after the dry run; pause and resume are BullMQ's;
 //! payloads and stacks come out redacted; a version opsdeck does not know and an
-//! unreachable Redis are reported, never guessed at.
+//! unreachable Redis are reported, never guessed at; `rediss://` works with a password.
 
 mod actions;
 mod fixture;
+mod tls;
 mod view;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
@@ -66,10 +67,27 @@ pub(super) fn source_error(err: &RedisError) -> QueueError {
 }
 
 impl Client {
-    /// Parses `url`; connects on first use.
-    pub fn new(url: &str, timeout: Duration) -> Result<Self, QueueError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| QueueError::Other(format!("the redis URL is not valid: {e}")))?;
+    /// Parses `url` (and reads `ca_file`, the private CA a TLS server's certificate is
+    /// checked against); connects on first use.
+    pub async fn new(
+        url: &str,
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
+        let invalid = |e: RedisError| QueueError::Other(format!("the redis URL is not valid: {e}"));
+        let client = match ca_file {
+            None => redis::Client::open(url).map_err(invalid)?,
+            Some(path) => {
+                let pem = tokio::fs::read(path).await.map_err(|e| {
+                    QueueError::Other(format!("could not read ca_file {}: {e}", path.display()))
+                })?;
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                redis::Client::build_with_tls(url, certificates).map_err(invalid)?
+            }
+        };
         Ok(Self {
             client,
             timeout,
