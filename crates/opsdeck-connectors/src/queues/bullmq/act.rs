@@ -3,9 +3,9 @@
 //!
 //! A bulk action runs [`CHUNK`] ids per script, one script after the other: each holds Redis
 //! for a few milliseconds at most, so the application's workers are never stalled, and the
-//! longest one is reported. Every id is re-checked inside the script (still in `failed`,
-//! failed no later than the dry run), so an action is idempotent: a second run finds the
-//! jobs moved and says so.
+//! longest one is reported as Redis's clock timed it inside the script. Every id is
+//! re-checked inside the script (still in `failed`, failed no later than the dry run), so
+//! an action is idempotent: a second run finds the jobs moved and says so.
 
 use std::time::{Duration, Instant};
 
@@ -74,11 +74,21 @@ pub(super) async fn act(
             .client
             .script(action.script(), Vec::new(), args)
             .await?;
-        report.longest_step = report.longest_step.max(started.elapsed());
+        let waited = started.elapsed();
         if let Some(version) = reply::refusal(&value) {
             return Err(unsupported(queue, &version));
         }
-        let codes = reply::array(&value);
+        // The script's own time as Redis's clock measured it, else the round trip.
+        let (took, codes) = match reply::array(&value).split_first() {
+            Some((took, codes)) => (
+                reply::int(took)
+                    .and_then(|us| u64::try_from(us).ok())
+                    .map_or(waited, Duration::from_micros),
+                codes,
+            ),
+            None => (waited, &[][..]),
+        };
+        report.longest_step = report.longest_step.max(took);
         if codes.len() != chunk.len() {
             return Err(QueueError::Other(format!(
                 "redis answered {} results for {} jobs",
