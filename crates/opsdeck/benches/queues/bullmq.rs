@@ -1,5 +1,340 @@
-//! The bullmq part of the queue benchmark.
+//! The bullmq part of the queue benchmark: a million failed BullMQ jobs (checked by BullMQ's
+//! own `getJobCounts`), opsdeck in-process with the source, and the figures of SPEC §5 and
+//! the queues issue — `GET /ops/queues` and a first and a deep page of failed jobs (p50,
+//! p99), what one poll costs Redis and its share of Redis's time, and a bulk retry of
+//! 100,000 failed jobs through opsdeck next to BullMQ's own `Queue.retryJobs` on an
+//! identical set, each with its longest script as Redis's `SLOWLOG` saw it.
+//!
+//! `OPSDECK_BENCH_QUEUE_JOBS` (default 1,000,000) and `OPSDECK_BENCH_QUEUE_RETRY` (default
+//! 100,000) shrink it for a quick run; `OPSDECK_BENCH_REDIS_URL` (default
+//! redis://127.0.0.1:6379) names the Redis. Every key it wrote is deleted at the end.
+
+mod redis_side;
+mod seed;
+
+use std::time::{Duration, Instant};
+
+use opsdeck_connectors::queues::bullmq::Bullmq;
+use opsdeck_connectors::queues::{QueueType, SourceContext};
+use opsdeck_core::auth::{AuthMethod, Principal, Role};
+use opsdeck_core::ids::{SourceName, TokenName};
+use opsdeck_core::queues::BulkAction;
+use opsdeck_core::secret::Secret;
+use opsdeck_core::token::{self, Grant, NewToken};
+use opsdeck_server::config::{Config, SourceConfig};
+use opsdeck_server::ops::queues::{BulkAnswer, BulkRequest, run_bulk};
+use opsdeck_server::ops::{Caller, Reason};
+use opsdeck_server::{Application, BuildOptions};
+use serde_json::Value;
+
+use redis_side::{RedisSide, longest_script};
+use seed::{CleanUp, Seeder, delete_prefix};
+
+const SOURCE: &str = "bench";
+const BIG: &str = "mail";
+const RETRY: &str = "resend";
+/// Requests per latency figure.
+const REQUESTS: usize = 500;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile_ms(samples: &mut [Duration], p: usize) -> f64 {
+    samples.sort();
+    let index = (samples.len() * p / 100).min(samples.len().saturating_sub(1));
+    samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+async fn latencies(client: &reqwest::Client, url: &str, token: &str) -> (f64, f64) {
+    let mut samples = Vec::with_capacity(REQUESTS);
+    for _ in 0..REQUESTS {
+        let started = Instant::now();
+        let response = client.get(url).bearer_auth(token).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap();
+        samples.push(started.elapsed());
+    }
+    (
+        percentile_ms(&mut samples, 50),
+        percentile_ms(&mut samples, 99),
+    )
+}
 
 pub async fn run() {
-    println!("bullmq: not measured yet");
+    let jobs = env_or("OPSDECK_BENCH_QUEUE_JOBS", 1_000_000);
+    let retry_jobs = env_or("OPSDECK_BENCH_QUEUE_RETRY", 100_000);
+    let url = std::env::var("OPSDECK_BENCH_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let prefix = format!("opsdeck-bench-{}", uuid::Uuid::new_v4().simple());
+    let Ok(seeder) = Seeder::connect(&url, &prefix).await else {
+        println!("bullmq: Redis at {url} does not answer (set OPSDECK_BENCH_REDIS_URL): skipped");
+        return;
+    };
+    println!("bullmq 6.7.6, Redis {url}, {jobs} failed jobs in one queue");
+    // Every key written is deleted at the end, even when a measurement fails.
+    let _clean_up = CleanUp {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    };
+    measure(&seeder, &url, &prefix, jobs, retry_jobs).await;
+}
+
+async fn measure(seeder: &Seeder, url: &str, prefix: &str, jobs: u64, retry_jobs: u64) {
+    let started = Instant::now();
+    seeder.failed(BIG, jobs).await;
+    let counts = seed::node(prefix, BIG, "jobCounts").await;
+    println!(
+        "  seeded in {:.1} s; BullMQ's getJobCounts: {}",
+        started.elapsed().as_secs_f64(),
+        counts["counts"]
+    );
+    assert_eq!(counts["counts"]["failed"].as_u64(), Some(jobs));
+
+    // The view, served by the in-process app.
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    let db = std::env::temp_dir().join(format!("opsdeck-bench-{}.db", uuid::Uuid::new_v4()));
+    config.database.url = Secret::new(format!("sqlite://{}", db.display()));
+    let (_, key) = opsdeck_core::audit::checkpoint::CheckpointKey::generate().unwrap();
+    config.audit.checkpoint_key = Some(Secret::new(key));
+    // The limiter stays in the path with a budget the measurement cannot exhaust.
+    config.rate_limit.reads_per_minute = 1_000_000_000;
+    config.rate_limit.read_burst = 1_000_000_000;
+    config.queues.sources = vec![SourceConfig {
+        poll_interval: Some(Duration::from_secs(2)),
+        ..SourceConfig::system(SOURCE, Bullmq::new(url, prefix))
+    }];
+    let app = Application::build(config, BuildOptions::default())
+        .await
+        .unwrap();
+    let addr = app.local_addr().unwrap();
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let new = NewToken {
+        name: TokenName::parse("bench").unwrap(),
+        grant: Grant::Role(Role::Viewer),
+        created_by: None,
+        expires_at: None,
+    };
+    let secret = token::generate(new.kind());
+    state
+        .store()
+        .create_token(&new, &secret.hash, &secret.display, chrono::Utc::now())
+        .await
+        .unwrap();
+    let viewer = secret.secret.expose().to_owned();
+    let client = reqwest::Client::new();
+    let overview = format!("http://{addr}/ops/queues");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body: Value = client
+            .get(&overview)
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let failed = body["queues"]
+            .as_array()
+            .and_then(|q| q.iter().find(|q| q["queue"] == BIG))
+            .and_then(|q| q["counts"]["failed"]["count"].as_u64());
+        if failed == Some(jobs) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the poll never showed the queue: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (p50, p99) = latencies(&client, &overview, &viewer).await;
+    println!("  GET /ops/queues: p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 20 ms)");
+    let first = format!("http://{addr}/ops/queues/{SOURCE}/{BIG}/jobs?state=failed&limit=50");
+    let (p50, p99) = latencies(&client, &first, &viewer).await;
+    println!(
+        "  first page of failed jobs (50): p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 50 ms)"
+    );
+    // The page after the job half-way down the failed set, as a `next` cursor names it.
+    let middle = seeder.id_at_rank(BIG, jobs / 2).await;
+    let deep = format!("{first}&cursor={}%3A{}%3A{middle}", 0, jobs / 2 + 1);
+    let (p50, p99) = latencies(&client, &deep, &viewer).await;
+    println!(
+        "  page {} of failed jobs (50): p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 50 ms)",
+        jobs / 2 / 50 + 1
+    );
+
+    poll_cost(url, prefix).await;
+
+    // Bulk retry: opsdeck, then BullMQ's own retryJobs on an identical, reseeded set.
+    seeder.failed(RETRY, retry_jobs).await;
+    let side = RedisSide::connect(url).await;
+    side.start_slowlog().await;
+    let operator = Principal {
+        id: "bench".into(),
+        name: "bench".into(),
+        role: Role::Operator,
+        method: AuthMethod::Token,
+    };
+    let caller = Caller::new(&operator, None, None);
+    let reason = Reason::parse("benchmark").unwrap();
+    let ops = state.ops();
+    let dry = BulkRequest {
+        dry_run: true,
+        reason: "benchmark".into(),
+        filter: None,
+        selection: None,
+        expected_count: None,
+    };
+    let dry_started = Instant::now();
+    let BulkAnswer::DryRun(dry) = run_bulk(
+        &state,
+        ops.act(&caller, &reason),
+        SOURCE,
+        RETRY,
+        BulkAction::Retry,
+        &dry,
+    )
+    .await
+    .unwrap() else {
+        panic!("a dry run answers its count")
+    };
+    let dry_time = dry_started.elapsed();
+    let real = BulkRequest {
+        dry_run: false,
+        reason: "benchmark".into(),
+        filter: None,
+        selection: Some(dry.selection.clone()),
+        expected_count: Some(dry.count),
+    };
+    let run_started = Instant::now();
+    let BulkAnswer::Done(outcome) = run_bulk(
+        &state,
+        ops.act(&caller, &reason),
+        SOURCE,
+        RETRY,
+        BulkAction::Retry,
+        &real,
+    )
+    .await
+    .unwrap() else {
+        panic!("the real run answers what it did")
+    };
+    let ours = run_started.elapsed();
+    assert_eq!(outcome.count, retry_jobs, "{outcome:?}");
+    let ours_script = longest_script(&side.slowlog(prefix).await);
+    let counts = seed::node(prefix, RETRY, "jobCounts").await;
+    assert_eq!(
+        counts["counts"]["waiting"].as_u64(),
+        Some(retry_jobs),
+        "{counts}"
+    );
+
+    delete_prefix_queue(url, prefix, RETRY).await;
+    seeder.failed(RETRY, retry_jobs).await;
+    side.start_slowlog().await;
+    let theirs = seed::node(prefix, RETRY, "retryJobs").await;
+    let theirs_ms = theirs["ms"].as_f64().unwrap_or(0.0);
+    let theirs_script = longest_script(&side.slowlog(prefix).await);
+    side.stop_slowlog().await;
+    let counts = seed::node(prefix, RETRY, "jobCounts").await;
+    assert_eq!(
+        counts["counts"]["waiting"].as_u64(),
+        Some(retry_jobs),
+        "{counts}"
+    );
+
+    let ours_ms = ours.as_secs_f64() * 1000.0;
+    println!(
+        "  bulk retry of {retry_jobs} failed jobs: opsdeck {ours_ms:.0} ms (dry run {:.0} ms \
+         before it), longest script {:.2} ms as opsdeck timed it, {} as Redis logged it",
+        dry_time.as_secs_f64() * 1000.0,
+        outcome.longest_step_ms,
+        ours_script.map_or_else(
+            || "-".to_owned(),
+            |us| format!("{:.2} ms", us as f64 / 1000.0)
+        ),
+    );
+    println!(
+        "  BullMQ's Queue.retryJobs on the same set: {theirs_ms:.0} ms, longest script {}",
+        theirs_script.map_or_else(
+            || "-".to_owned(),
+            |us| format!("{:.2} ms", us as f64 / 1000.0)
+        ),
+    );
+    println!(
+        "  ratio opsdeck / BullMQ: time {:.2}, longest script {}",
+        ours_ms / theirs_ms.max(f64::MIN_POSITIVE),
+        ours_script.zip(theirs_script).map_or_else(
+            || "-".to_owned(),
+            |(a, b)| format!("{:.2}", a as f64 / b.max(1) as f64)
+        ),
+    );
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = db.clone().into_os_string();
+        file.push(suffix);
+        std::fs::remove_file(file).ok();
+    }
+}
+
+/// One fast poll (counts only) and one slow poll (with the scan for queues), straight on a
+/// connector: commands, time waited, Redis's own time for them, and their share.
+async fn poll_cost(url: &str, prefix: &str) {
+    let keys = Bullmq::new(url, prefix);
+    let connector = keys
+        .connect(SourceContext {
+            source: SourceName::parse(SOURCE).unwrap(),
+            tenant_path: None,
+            read_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+    let side = RedisSide::connect(url).await;
+    connector.poll(true).await.unwrap();
+    let interval = opsdeck_server::config::QueuesConfig::default().poll_interval;
+    for (label, slow) in [
+        ("fast poll (counts)", false),
+        ("slow poll (scan + counts)", true),
+    ] {
+        side.start_slowlog().await;
+        let poll = connector.poll(slow).await.unwrap();
+        let logged = side.slowlog(prefix).await;
+        side.stop_slowlog().await;
+        let redis_us: u64 = logged.iter().map(|l| l.micros).sum();
+        // The poller spaces slow polls by 100 times what the last one cost.
+        let gap = if slow {
+            (poll.cost.elapsed * 100).max(interval)
+        } else {
+            interval
+        };
+        println!(
+            "  {label}: {} commands ({} calls as Redis logged them), {:.2} ms waited, {:.2} ms \
+             of Redis time; one every {:.1} s is {:.4} % of Redis's time",
+            poll.cost.commands,
+            logged.len(),
+            poll.cost.elapsed.as_secs_f64() * 1000.0,
+            redis_us as f64 / 1000.0,
+            gap.as_secs_f64(),
+            redis_us as f64 / 1e6 / gap.as_secs_f64() * 100.0,
+        );
+    }
+}
+
+async fn delete_prefix_queue(url: &str, prefix: &str, queue: &str) {
+    delete_prefix(url, &format!("{prefix}:{queue}")).await;
 }

@@ -2,6 +2,11 @@
 //! application's own queue systems, each next to the system's own operation on the same data.
 //! Needs the machine's Redis and PostgreSQL and the Node fixtures (`.ci/run` installs them).
 
+#![expect(
+    clippy::print_stdout,
+    reason = "a benchmark reports its figures on stdout"
+)]
+
 mod bullmq;
 mod graphile;
 
