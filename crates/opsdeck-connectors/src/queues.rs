@@ -24,6 +24,7 @@
 //! - **Minimal data.** Errors, stacks and payloads are redacted and bounded before they leave
 //!   the connector; payloads only as their top-level shapes.
 
+pub mod graphile;
 pub mod registry;
 
 use std::fmt;
