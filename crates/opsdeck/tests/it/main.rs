@@ -20,6 +20,7 @@ mod health;
 mod health_probes;
 mod http_basics;
 mod pings;
+mod queues_graphile;
 mod queues_push;
 mod rate_limits;
 mod readiness;
