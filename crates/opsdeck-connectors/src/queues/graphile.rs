@@ -27,8 +27,9 @@
 //! (`waiting`, jobs due again after a failure included: they are waiting to run) and due
 //! later (`scheduled`, retries in their back-off included), and the oldest due job's age.
 //! `failed`, `retrying` and `active`, and the failures of the last hour, have no index
-//! behind them: one scan counts them all, only on the poller's `slow` polls, and each
-//! count says when it was taken. graphile-worker records no failure time; a worker's
+//! behind them: one scan counts them all, only on the poller's `slow` polls, under a
+//! statement timeout of its own (the read timeout, at least 10 s; past it the scan is given
+//! up and the last counts stand), and each count says when it was taken. graphile-worker records no failure time; a worker's
 //! failure sets `run_at` to the failure time plus `exp(min(attempts, 10))` seconds, so
 //! that is read back (or `updated_at`, for jobs failed by `permanently_fail_jobs`):
 //! "failures in the last hour" are the jobs whose latest failure is that recent.

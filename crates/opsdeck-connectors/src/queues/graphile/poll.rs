@@ -3,7 +3,7 @@
 //! the last hour.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use opsdeck_core::ids::QueueName;
@@ -20,6 +20,9 @@ struct Counted {
     oldest: Option<f64>,
     slow: Option<[u64; 4]>,
 }
+
+/// The least statement timeout of the slow poll's scan.
+const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A task's row of the slow count: task, active, failed, retrying, failed in the last hour.
 type SlowRow = (i32, i64, i64, i64, i64);
@@ -53,7 +56,16 @@ pub(super) async fn poll(conn: &GraphileConnector, slow: bool) -> Result<Poll, Q
     }
     let mut slow_at = None;
     if slow {
-        commands += 1;
+        commands += 2;
+        // The scan grows with the table, not with the backlog: it gets a longer timeout than
+        // the reads around it; the poller spaces slow polls by what they cost.
+        let millis = timeout.max(SLOW_TIMEOUT).as_millis();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {millis}"
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conn.fail(e))?;
         let rows: Result<Vec<SlowRow>, _> =
             sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.slow_counts.as_str()))
                 .fetch_all(&mut *tx)
