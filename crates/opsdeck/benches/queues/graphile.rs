@@ -146,6 +146,34 @@ impl Bench {
     }
 }
 
+/// Drops the bench's schema when dropped, from a thread of its own (it may run while a
+/// panic unwinds the runtime's thread).
+struct DropSchema {
+    server: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let (server, schema) = (self.server.clone(), self.schema.clone());
+        let work = move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let pool = PgPoolOptions::new().connect(&server).await.ok()?;
+                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .ok()
+            })
+        };
+        let _ = std::thread::spawn(work).join();
+    }
+}
+
 /// `n` sequential GETs of `url`; their latencies.
 async fn latencies(client: &reqwest::Client, url: &str, token: &str, n: u64) -> Vec<Duration> {
     let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
@@ -200,6 +228,8 @@ pub async fn run() {
         "graphile-worker 0.18.0: {jobs} failed jobs ({bulk} in charge_card), schema {}",
         bench.schema
     );
+    // Dropped at the end, or when a step fails.
+    let _schema = DropSchema { server, schema };
     bench.install().await;
     let started = Instant::now();
     bench.seed().await;
@@ -207,22 +237,7 @@ pub async fn run() {
         "  seeded in {:.1} s (INSERT … SELECT generate_series, VACUUM ANALYZE)",
         started.elapsed().as_secs_f64()
     );
-    // A failed measure still drops the schema.
-    let measured = tokio::spawn(async move {
-        measure(&bench, requests).await;
-        bench
-    })
-    .await;
-    match measured {
-        Ok(bench) => bench.exec("DROP SCHEMA IF EXISTS {s} CASCADE").await,
-        Err(err) => {
-            let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-            if let Ok(pool) = PgPoolOptions::new().connect(&server).await {
-                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await;
-            }
-            std::panic::resume_unwind(err.into_panic());
-        }
-    }
+    measure(&bench, requests).await;
 }
 
 #[expect(
