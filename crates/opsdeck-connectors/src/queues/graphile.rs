@@ -38,7 +38,7 @@
 //! timeout). Lists page by keyset cursor: failed, retrying and active jobs newest first by
 //! id (the primary key), waiting and scheduled jobs in the order workers take them
 //! (priority, run_at: `jobs_main_index`); each page reads at most [`jobs::SCAN_MAX`] jobs,
-//! so a search that matches few says how far it looked.
+//! of any task, so a page that matches few says how far it looked.
 //!
 //! **Actions** go through graphile-worker's own admin functions, in chunks of
 //! [`act::CHUNK`] jobs, each chunk one transaction that first locks its rows (`FOR UPDATE

@@ -1,9 +1,11 @@
 //! Reading jobs: a page of one state by keyset cursor, one job's detail, and the ids a bulk
 //! dry run pins.
 //!
-//! A page reads at most [`SCAN_MAX`] jobs of the queue in its order (an index range scan
-//! either way) and keeps those of the state and search asked for; when fewer than a page
-//! match, the next page starts after the last job read, and the page says it is partial.
+//! A page reads at most [`SCAN_MAX`] jobs in its order (an index range scan either way) and
+//! keeps those of the queue, state and search asked for; when fewer than a page match, the
+//! next page starts after the last job read, and the page says it is partial. graphile-worker
+//! has no index by task for jobs that are not available, so a queue whose failed jobs are
+//! rare among the others' is paged through in such bounded steps rather than in one scan.
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::ids::{JobId, QueueName, TenantId};
@@ -17,7 +19,7 @@ use super::{ACT_TIMEOUT, GraphileConnector, job_number};
 use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// The most jobs one page reads to find its matches.
-pub const SCAN_MAX: i64 = 5_000;
+pub const SCAN_MAX: i64 = 10_000;
 /// The longest error snippet of a list, in bytes.
 const SNIPPET_MAX_BYTES: usize = 200;
 /// The longest error of a job's page, in bytes.
@@ -157,8 +159,9 @@ pub(super) async fn list(
     } else {
         ("j.id DESC", "j.id")
     };
-    // The jobs a page reads: `$task`, at most `$bound` of them, from the cursor's
-    // parameters on (numbered from `first`).
+    // The jobs a page reads: at most `$bound` of them, of every task (no index orders a
+    // task's failed jobs, so filtering by task inside the bound would leave it unbounded),
+    // from the cursor's parameters on (numbered from `first`).
     let scan = |bound: usize, first: usize| {
         let range = match cursor {
             None => String::new(),
@@ -171,20 +174,16 @@ pub(super) async fn list(
             ),
             Some(Cursor::Before(_)) => format!("AND j.id < ${first}"),
         };
-        let due_cond = if due {
-            format!("AND {cond}")
-        } else {
-            String::new()
-        };
+        let due_cond = if due { cond } else { "true" };
         format!(
-            "SELECT * FROM {s}._private_jobs j WHERE j.task_id = $1 {due_cond} {range} \
+            "SELECT * FROM {s}._private_jobs j WHERE {due_cond} {range} \
              ORDER BY {order} LIMIT ${bound}"
         )
     };
     // $1 task, $2 q, $3 tenant, $4 scan bound, $5 page size + 1, then the cursor's.
     let page_sql = format!(
-        "SELECT {columns}, j.priority::int2 FROM ({}) j WHERE {cond} AND {} \
-         ORDER BY {order} LIMIT $5",
+        "SELECT {columns}, j.priority::int2 FROM ({}) j WHERE j.task_id = $1 AND {cond} \
+         AND {} ORDER BY {order} LIMIT $5",
         scan(4, 6),
         conn.sql.search(2, 3),
     );
@@ -213,15 +212,13 @@ pub(super) async fn list(
         (last_key.map(Cursor::text), jobs.len() as u64, false)
     } else {
         // Fewer matches than a page: how far did the scan go?
-        // $1 task, $2 scan bound, then the cursor's.
+        // $1 scan bound, then the cursor's.
         let tail = format!(
             "SELECT count(*) OVER (), j.id, j.priority::int2, j.run_at FROM ({}) j \
              ORDER BY {reverse} LIMIT 1",
-            scan(2, 3)
+            scan(1, 2)
         );
-        let query = sqlx::query(sqlx::AssertSqlSafe(tail.as_str()))
-            .bind(task)
-            .bind(SCAN_MAX);
+        let query = sqlx::query(sqlx::AssertSqlSafe(tail.as_str())).bind(SCAN_MAX);
         let last = bind_cursor(query, cursor)
             .fetch_optional(&mut *tx)
             .await
