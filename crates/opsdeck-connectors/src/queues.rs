@@ -25,6 +25,7 @@
 //!   the connector; payloads only as their top-level shapes.
 
 pub mod bullmq;
+pub mod graphile;
 pub mod registry;
 
 use std::fmt;

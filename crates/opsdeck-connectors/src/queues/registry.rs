@@ -18,7 +18,10 @@ use crate::keys::{self, Configured, Entry, Settings};
 
 /// Every system `[[queues.sources]]` accepts besides `push` (which the application feeds and
 /// the server keeps). Adding a system: its module, and its line here.
-pub static QUEUE_TYPES: &[RegisteredSystem] = &[RegisteredSystem::of::<super::bullmq::Bullmq>()];
+pub static QUEUE_TYPES: &[RegisteredSystem] = &[
+    RegisteredSystem::of::<super::bullmq::Bullmq>(),
+    RegisteredSystem::of::<super::graphile::Graphile>(),
+];
 
 /// A configured source's system, ready to connect: the object-safe face of a [`QueueType`].
 #[async_trait]

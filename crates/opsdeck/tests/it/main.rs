@@ -21,6 +21,7 @@ mod health_probes;
 mod http_basics;
 mod pings;
 mod queues_bullmq;
+mod queues_graphile;
 mod queues_push;
 mod rate_limits;
 mod readiness;
