@@ -4,8 +4,9 @@
 //!
 //! Counts the system keeps no index or counter for are asked for only on a *slow* poll.
 //! Its cadence adapts to what it costs: a slow poll that took `d` is followed by the next no
-//! sooner than `100 × d` later (opsdeck's share of the source's time stays under 1 %), and
-//! never sooner than the poll interval nor later than [`SLOW_MAX_GAP`].
+//! sooner than `200 × d` later (a half-percent share of the source's time, which leaves the
+//! cheap every-interval polls room under 1 % for the whole cycle), and never sooner than the
+//! poll interval nor later than [`SLOW_MAX_GAP`].
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,8 +21,8 @@ use crate::health::scrub;
 
 /// A slow poll at least this often, however much it costs, so no count is older.
 pub const SLOW_MAX_GAP: Duration = Duration::from_secs(15 * 60);
-/// A slow poll's cost times this is the least time until the next: a 1 % share.
-const SLOW_COST_FACTOR: u32 = 100;
+/// A slow poll's cost times this is the least time until the next: a 0.5 % share.
+const SLOW_COST_FACTOR: u32 = 200;
 /// History points at most this often per queue.
 const SAMPLE_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
