@@ -903,3 +903,37 @@ async fn graphile_an_unreachable_database_makes_the_source_stale_and_the_view_an
     );
     app.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn graphile_a_queue_with_few_failed_jobs_among_many_is_paged_in_bounded_steps() {
+    let Some(gw) = GraphileDb::install().await else {
+        return;
+    };
+    let rare = gw.add("charge", &json!({}), 1).await;
+    gw.work_once(&["charge"], Outcome::Fail("declined")).await;
+    // More jobs of another task than a page reads, all newer than the failed one.
+    gw.execute(
+        "SELECT {s}.add_jobs(ARRAY(SELECT ROW('email', '{}'::json, NULL, NULL, NULL, NULL, \
+         NULL, NULL)::{s}.job_spec FROM generate_series(1, 10001)))",
+    )
+    .await;
+    let conn = connector(&gw).await;
+    let charge = QueueName::parse("charge").unwrap();
+    let first = conn
+        .list_jobs(&charge, &query(JobState::Failed, 50))
+        .await
+        .unwrap();
+    assert!(first.jobs.is_empty(), "{:?}", first.jobs);
+    assert!(first.partial && first.next.is_some(), "{first:?}");
+    assert_eq!(first.scanned, 10_000);
+    let next = JobQuery {
+        cursor: first.next.clone(),
+        ..query(JobState::Failed, 50)
+    };
+    let second = conn.list_jobs(&charge, &next).await.unwrap();
+    assert_eq!(ids_of(&second), [rare.to_string()]);
+    assert!(!second.partial && second.next.is_none(), "{second:?}");
+    // The dry run is not bounded: it finds every match.
+    let filter = query(JobState::Failed, 50).filter;
+    assert_eq!(conn.select(&charge, &filter, 10).await.unwrap().len(), 1);
+}

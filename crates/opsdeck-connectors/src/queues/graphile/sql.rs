@@ -21,6 +21,14 @@ const STATE: &str = "CASE WHEN j.locked_at IS NOT NULL THEN 'active' \
 const FAILED_AT: &str = "CASE WHEN j.last_error IS NULL THEN NULL ELSE greatest(j.updated_at, \
      least(j.run_at - exp(least(j.attempts, 10)) * interval '1 second', now())) END";
 
+/// Whether a job's latest failure ([`FAILED_AT`]) is within the last hour, written so the
+/// back-off is only computed for jobs due within the hour: with `T` an hour ago,
+/// `FAILED_AT > T` holds exactly when `updated_at > T` or `run_at - back-off > T`, and the
+/// latter needs `run_at > T`.
+const FAILED_LAST_HOUR: &str = "j.last_error IS NOT NULL AND (j.updated_at > now() - interval '1 hour' \
+     OR (j.run_at > now() - interval '1 hour' \
+     AND j.run_at - exp(least(j.attempts, 10)) * interval '1 second' > now() - interval '1 hour'))";
+
 /// Where a job's tenant id is read from, by the source's `tenant_path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tenant {
@@ -106,7 +114,7 @@ impl Statements {
             slow_counts: format!(
                 "SELECT j.task_id, count(*) FILTER (WHERE {active}), \
                  count(*) FILTER (WHERE {failed}), count(*) FILTER (WHERE {retrying}), \
-                 count(*) FILTER (WHERE j.locked_at IS NULL AND {FAILED_AT} > now() - interval '1 hour') \
+                 count(*) FILTER (WHERE j.locked_at IS NULL AND {FAILED_LAST_HOUR}) \
                  FROM {s}._private_jobs j GROUP BY j.task_id",
                 active = condition(JobState::Active).unwrap_or("false"),
                 failed = condition(JobState::Failed).unwrap_or("false"),
