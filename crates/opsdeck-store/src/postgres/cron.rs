@@ -43,8 +43,20 @@ impl CronSql for Postgres {
                 OR cron_monitors.source <> excluded.source
              RETURNING version",
         get: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE slug = $1"),
-        list: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE true"),
+        list: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors WHERE slug IN (SELECT slug FROM cron_monitors WHERE true"
+        ),
+        count: "SELECT listed_status AS status, count(*) AS n FROM cron_monitors WHERE true",
         has_tag: ("(spec -> 'tags') ? ", ""),
+        like: "ILIKE",
+        upcoming: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors
+             WHERE next_check_at > $1 ORDER BY next_check_at, slug LIMIT $2"
+        ),
         update: concat!(
             "UPDATE cron_monitors SET
                  spec = $2::jsonb, paused = $3, tenant_id = $4, updated_at = $5,

@@ -8,8 +8,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, MonitorState, StateWrite,
-    Upserted, spec_from_json, spec_json, state_from_json, state_json,
+    LastRun, MONITOR_PAGE_MAX, MonitorCounts, MonitorFilter, MonitorPage, MonitorRecord,
+    MonitorSource, MonitorSpec, MonitorState, MonitorStatus, StateWrite, Upserted, spec_from_json,
+    spec_json, state_from_json, state_json,
 };
 use opsdeck_core::ids::Slug;
 use opsdeck_core::store::CronStore;
@@ -36,11 +37,21 @@ pub(crate) struct MonitorQueries {
     pub upsert: &'static str,
     /// Binds the slug; returns the record.
     pub get: &'static str,
-    /// The records, up to a `WHERE` clause that holds, to which the listing adds `AND`
-    /// conditions on the columns.
+    /// The records whose slug is in a subquery, up to the subquery's `WHERE` clause that
+    /// holds, to which the listing adds `AND` conditions on the columns, then the keyset,
+    /// order and limit, and closes the subquery. The subquery selects only slugs, so it
+    /// walks an index and reads no document of a monitor it skips.
     pub list: &'static str,
+    /// Counts by `listed_status` (`status`, `n`), up to a `WHERE` clause that holds, to
+    /// which the count adds the filter's conditions and then `GROUP BY listed_status`.
+    pub count: &'static str,
     /// The condition "the spec carries this tag", around the bound tag.
     pub has_tag: (&'static str, &'static str),
+    /// The case-insensitive `LIKE` operator, used with `ESCAPE '\'` on `slug` and `name`.
+    pub like: &'static str,
+    /// The records whose `next_check_at` is after now, soonest first, then by slug. Binds
+    /// now, limit.
+    pub upcoming: &'static str,
     /// Replaces a monitor's spec, moving the version on, due at once. Binds slug, spec,
     /// paused, tenant_id, now; returns the record.
     pub update: &'static str,
@@ -135,25 +146,76 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
         row.as_ref().map(monitor::<DB>).transpose()
     }
 
-    async fn list_monitors(&self, filter: &MonitorFilter) -> StoreResult<Vec<MonitorRecord>> {
+    async fn list_monitors(
+        &self,
+        filter: &MonitorFilter,
+        after: Option<&Slug>,
+        limit: u32,
+    ) -> StoreResult<MonitorPage> {
+        let limit = limit.clamp(1, MONITOR_PAGE_MAX);
         let mut query = QueryBuilder::<DB>::new(DB::MONITORS.list);
+        push_conditions(&mut query, filter);
         if let Some(status) = filter.status {
-            query.push(" AND status = ").push_arg(status.as_str());
-        }
-        if let Some(tag) = &filter.tag {
-            let (before, after) = DB::MONITORS.has_tag;
             query
-                .push(" AND ")
-                .push(before)
-                .push_arg(tag.as_str())
-                .push(after);
+                .push(" AND listed_status = ")
+                .push_arg(status.as_str());
         }
-        if let Some(tenant_id) = &filter.tenant_id {
-            query.push(" AND tenant_id = ").push_arg(tenant_id.as_str());
+        if let Some(after) = after {
+            query.push(" AND slug > ").push_arg(after.as_str());
         }
-        query.push(" ORDER BY slug");
+        // One more than asked for tells whether a next page exists.
+        query
+            .push(" ORDER BY slug LIMIT ")
+            .push_arg(i64::from(limit) + 1)
+            .push(") ORDER BY slug");
         let rows = query
             .build()
+            .fetch_all(self.db())
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut monitors = rows
+            .iter()
+            .map(monitor::<DB>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if monitors.len() > limit as usize {
+            monitors.truncate(limit as usize);
+            monitors.last().map(|m| m.spec.slug().clone())
+        } else {
+            None
+        };
+        Ok(MonitorPage { monitors, next })
+    }
+
+    async fn count_monitors(&self, filter: &MonitorFilter) -> StoreResult<MonitorCounts> {
+        let mut query = QueryBuilder::<DB>::new(DB::MONITORS.count);
+        push_conditions(&mut query, filter);
+        query.push(" GROUP BY listed_status");
+        let rows = query
+            .build()
+            .fetch_all(self.db())
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut counts = MonitorCounts::default();
+        for row in &rows {
+            let status: MonitorStatus = row
+                .col::<String>("status")?
+                .parse()
+                .map_err(|_| corrupt("cron monitor status"))?;
+            let n = u64::try_from(row.col::<i64>("n")?).map_err(|_| corrupt("monitor count"))?;
+            counts.add(status, n);
+        }
+        Ok(counts)
+    }
+
+    async fn upcoming_monitors(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<MonitorRecord>> {
+        let rows = self
+            .query(DB::MONITORS.upcoming)
+            .arg(Time::millis(now))
+            .arg(i64::from(limit))
             .fetch_all(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -234,6 +296,45 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .map_err(|e| self.fail(e))?;
         rows.iter().map(monitor::<DB>).collect()
     }
+}
+
+/// The filter's conditions but its status, each as ` AND …`.
+fn push_conditions<DB: CronSql>(query: &mut QueryBuilder<DB>, filter: &MonitorFilter) {
+    if let Some(tag) = &filter.tag {
+        let (before, after) = DB::MONITORS.has_tag;
+        query
+            .push(" AND ")
+            .push(before)
+            .push_arg(tag.as_str())
+            .push(after);
+    }
+    if let Some(tenant_id) = &filter.tenant_id {
+        query.push(" AND tenant_id = ").push_arg(tenant_id.as_str());
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = contains_pattern(text);
+        let like = DB::MONITORS.like;
+        query
+            .push(format!(" AND (slug {like} "))
+            .push_arg(pattern.as_str())
+            .push(format!(" ESCAPE '\\' OR name {like} "))
+            .push_arg(pattern.as_str())
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// A `LIKE` pattern matching text that contains `text`, its wildcards escaped by `\`.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 fn tenant(spec: &MonitorSpec) -> Option<&str> {

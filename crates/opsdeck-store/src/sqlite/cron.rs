@@ -41,10 +41,23 @@ impl CronSql for Sqlite {
              WHERE cron_monitors.spec <> excluded.spec OR cron_monitors.source <> excluded.source
              RETURNING version",
         get: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE slug = ?1"),
-        list: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE 1 = 1"),
+        list: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors WHERE slug IN (SELECT slug FROM cron_monitors WHERE 1 = 1"
+        ),
+        count: "SELECT listed_status AS status, count(*) AS n FROM cron_monitors WHERE 1 = 1",
         has_tag: (
             "EXISTS (SELECT 1 FROM json_each(spec, '$.tags') WHERE value = ",
             ")",
+        ),
+        // ASCII case is ignored by SQLite's LIKE.
+        like: "LIKE",
+        upcoming: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors
+             WHERE next_check_at > ?1 ORDER BY next_check_at, slug LIMIT ?2"
         ),
         update: concat!(
             "UPDATE cron_monitors SET
