@@ -57,8 +57,13 @@ pub trait CronStore {
     ) -> StoreResult<MonitorPage>;
 
     /// How many monitors `filter` selects in each listed status; `filter.status` is
-    /// ignored. Without tag or text conditions it reads an index, not the monitors.
+    /// ignored. Without other conditions it reads counts the store keeps as monitors
+    /// change, in the same transaction, not the monitors.
     async fn count_monitors(&self, filter: &MonitorFilter) -> StoreResult<MonitorCounts>;
+
+    /// Housekeeping of the kept counts (a backend that logs their changes apart folds them
+    /// in); what [`CronStore::count_monitors`] answers is the same before and after.
+    async fn fold_monitor_counts(&self) -> StoreResult<()>;
 
     /// Monitors whose `next_check_at` is after `now`, soonest first (then by slug), at
     /// most `limit`: what the overview shows as expected next.

@@ -4,6 +4,11 @@
 //!
 //! Spec writes move the version and make the monitor due at once (see [`CronStore`]); a
 //! write of the state is the domain's, never the store's.
+//!
+//! Lists are pages by slug: a subquery walks an index for the page's slugs, and only their
+//! rows are read. Counts by status without conditions come from counts the database keeps
+//! (triggers, in the transaction that changes a monitor), so they cost the same at any
+//! number of monitors; counts with conditions count the monitors that meet them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -29,7 +34,7 @@ use crate::values::Time;
 /// last_success_at`, the documents as text.
 pub(crate) struct MonitorQueries {
     /// Inserts a monitor at version 1, due at once. Binds slug, spec, paused, tenant_id,
-    /// source, now, state, status; returns the record.
+    /// source, now, state, status, name; returns the record.
     pub create: &'static str,
     /// [`create`](Self::create), or on a stored slug whose spec or source differs, replaces
     /// them (not the paused flag) and moves the version on. Same binds; returns the
@@ -42,9 +47,15 @@ pub(crate) struct MonitorQueries {
     /// order and limit, and closes the subquery. The subquery selects only slugs, so it
     /// walks an index and reads no document of a monitor it skips.
     pub list: &'static str,
-    /// Counts by `listed_status` (`status`, `n`), up to a `WHERE` clause that holds, to
-    /// which the count adds the filter's conditions and then `GROUP BY listed_status`.
+    /// Counts by listed status (`status`, `n`) of the monitors, up to a `WHERE` clause that
+    /// holds, to which the count adds the filter's conditions and then `GROUP BY 1`.
     pub count: &'static str,
+    /// The kept counts by listed status (`status`, `n`), for a filter without conditions.
+    pub counts: &'static str,
+    /// Folds changes of the kept counts into them, where a backend logs changes apart.
+    pub fold_counts: Option<&'static str>,
+    /// The conditions "paused" and "not paused".
+    pub paused: (&'static str, &'static str),
     /// The condition "the spec carries this tag", around the bound tag.
     pub has_tag: (&'static str, &'static str),
     /// The case-insensitive `LIKE` operator, used with `ESCAPE '\'` on `slug` and `name`.
@@ -53,7 +64,7 @@ pub(crate) struct MonitorQueries {
     /// now, limit.
     pub upcoming: &'static str,
     /// Replaces a monitor's spec, moving the version on, due at once. Binds slug, spec,
-    /// paused, tenant_id, now; returns the record.
+    /// paused, tenant_id, now, name; returns the record.
     pub update: &'static str,
     /// Binds slug, paused, now, as [`update`](Self::update).
     pub set_paused: &'static str,
@@ -101,6 +112,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(Time::millis(now))
             .arg(state_json(&state))
             .arg(state.status.as_str())
+            .arg(spec.name().as_str())
             .fetch_one(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -124,6 +136,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(Time::millis(now))
             .arg(state_json(&state))
             .arg(state.status.as_str())
+            .arg(spec.name().as_str())
             .fetch_optional(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -155,10 +168,19 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
         let limit = limit.clamp(1, MONITOR_PAGE_MAX);
         let mut query = QueryBuilder::<DB>::new(DB::MONITORS.list);
         push_conditions(&mut query, filter);
-        if let Some(status) = filter.status {
-            query
-                .push(" AND listed_status = ")
-                .push_arg(status.as_str());
+        let (paused, not_paused) = DB::MONITORS.paused;
+        match filter.status {
+            Some(MonitorStatus::Paused) => {
+                query.push(" AND ").push(paused);
+            }
+            Some(status) => {
+                query
+                    .push(" AND ")
+                    .push(not_paused)
+                    .push(" AND status = ")
+                    .push_arg(status.as_str());
+            }
+            None => {}
         }
         if let Some(after) = after {
             query.push(" AND slug > ").push_arg(after.as_str());
@@ -187,14 +209,16 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
     }
 
     async fn count_monitors(&self, filter: &MonitorFilter) -> StoreResult<MonitorCounts> {
-        let mut query = QueryBuilder::<DB>::new(DB::MONITORS.count);
-        push_conditions(&mut query, filter);
-        query.push(" GROUP BY listed_status");
-        let rows = query
-            .build()
-            .fetch_all(self.db())
-            .await
-            .map_err(|e| self.fail(e))?;
+        let narrowed = filter.any_status() != MonitorFilter::default();
+        let rows = if narrowed {
+            let mut query = QueryBuilder::<DB>::new(DB::MONITORS.count);
+            push_conditions(&mut query, filter);
+            query.push(" GROUP BY 1");
+            query.build().fetch_all(self.db()).await
+        } else {
+            self.query(DB::MONITORS.counts).fetch_all(self.db()).await
+        }
+        .map_err(|e| self.fail(e))?;
         let mut counts = MonitorCounts::default();
         for row in &rows {
             let status: MonitorStatus = row
@@ -205,6 +229,16 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             counts.add(status, n);
         }
         Ok(counts)
+    }
+
+    async fn fold_monitor_counts(&self) -> StoreResult<()> {
+        if let Some(fold) = DB::MONITORS.fold_counts {
+            self.query(fold)
+                .execute(self.db())
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
     }
 
     async fn upcoming_monitors(
@@ -234,6 +268,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(spec.is_paused())
             .arg(tenant(spec))
             .arg(Time::millis(now))
+            .arg(spec.name().as_str())
             .fetch_optional(self.db())
             .await
             .map_err(|e| self.fail(e))?;

@@ -119,6 +119,31 @@ async fn pages_list_every_monitor_once_while_statuses_change(store: Arc<dyn Stor
     let pages = page_through(&store, &down, 2, async |_| {}).await;
     let listed: Vec<String> = pages.concat();
     assert_eq!(listed, down_now.into_iter().collect::<Vec<_>>());
+
+    // The kept counts agree with the monitors after all these changes and a deletion,
+    // before and after their housekeeping.
+    assert!(store.delete_monitor(&slug("job-03")).await.unwrap());
+    let mut scanned = MonitorCounts::default();
+    for record in store
+        .list_monitors(&MonitorFilter::default(), None, 100)
+        .await
+        .unwrap()
+        .monitors
+    {
+        let listed = if record.spec.is_paused() {
+            MonitorStatus::Paused
+        } else {
+            record.state.status
+        };
+        scanned.add(listed, 1);
+    }
+    assert_eq!(scanned.total(), 24);
+    let all = MonitorFilter::default();
+    assert_eq!(store.count_monitors(&all).await.unwrap(), scanned);
+    store.fold_monitor_counts().await.unwrap();
+    assert_eq!(store.count_monitors(&all).await.unwrap(), scanned);
+    store.fold_monitor_counts().await.unwrap();
+    assert_eq!(store.count_monitors(&all).await.unwrap(), scanned);
 }
 
 async fn a_full_last_page_has_no_next(store: Arc<dyn Store>) {
@@ -196,6 +221,8 @@ async fn filters_on_the_listed_status_and_counts_by_status(store: Arc<dyn Store>
     ]);
     assert_eq!(store.count_monitors(&all).await.unwrap(), expected);
     assert_eq!(expected.total(), 6);
+    store.fold_monitor_counts().await.unwrap();
+    assert_eq!(store.count_monitors(&all).await.unwrap(), expected);
     assert_eq!(
         store
             .count_monitors(&with(MonitorStatus::Down))
