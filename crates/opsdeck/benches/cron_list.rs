@@ -28,14 +28,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use opsdeck_core::Store;
 use opsdeck_core::auth::Role;
 use opsdeck_core::cron::{
-    MonitorSource, MonitorSpec, Ping, PingKind, RunSource, StateWrite, apply_ping,
+    Health, MonitorSource, MonitorSpec, Ping, PingKind, RunSource, StateWrite, apply_ping,
 };
 use opsdeck_core::ids::{Slug, TokenName};
 use opsdeck_core::secret::Secret;
 use opsdeck_core::token::{self, Grant, NewToken, Scope, Scopes};
+use opsdeck_core::{Store, StoreError};
 use opsdeck_server::config::Config;
 use opsdeck_server::{Application, BuildOptions};
 
@@ -90,8 +90,14 @@ async fn fill(store: &Arc<dyn Store>, from: usize, to: usize) {
                         now,
                     });
                 }
-                for result in store.apply_outcomes(&writes).await.unwrap() {
-                    result.unwrap();
+                let results = store.apply_outcomes(&writes).await.unwrap();
+                for (write, result) in writes.iter().zip(results) {
+                    match result {
+                        Ok(_) => {}
+                        // The evaluator stepped the new monitor first: step it again.
+                        Err(StoreError::Conflict(_)) => ping_again(&store, write).await,
+                        Err(err) => panic!("{err}"),
+                    }
                 }
                 n += workers * FILL_BATCH;
             }
@@ -99,6 +105,35 @@ async fn fill(store: &Arc<dyn Store>, from: usize, to: usize) {
     }
     for task in tasks {
         task.await.unwrap();
+    }
+}
+
+/// Applies the ping of `write` again, to the monitor as it is now.
+async fn ping_again(store: &Arc<dyn Store>, write: &StateWrite) {
+    loop {
+        let record = store.get_monitor(&write.slug).await.unwrap().unwrap();
+        let now = Utc::now();
+        let mut state = record.state.clone();
+        let ping = Ping::new(PingKind::Success, RunSource::Ping);
+        let kind = if write.state.health == Health::Down {
+            Ping::new(PingKind::Fail, RunSource::Ping)
+        } else {
+            ping
+        };
+        let outcome = apply_ping(&record.spec, &mut state, &kind, now);
+        let again = StateWrite {
+            slug: write.slug.clone(),
+            version: record.version,
+            next_check_at: state.next_check_at(&record.spec, now),
+            state,
+            outcome,
+            now,
+        };
+        match store.apply_outcome(&again).await {
+            Ok(_) => return,
+            Err(StoreError::Conflict(_)) => {}
+            Err(err) => panic!("{err}"),
+        }
     }
 }
 
