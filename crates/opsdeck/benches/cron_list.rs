@@ -325,8 +325,10 @@ async fn bench(backend: &str, db: &Database, sizes: &[usize], requests: usize) {
         }
         let (rss, peak) = (status_mb("VmRSS"), status_mb("VmHWM"));
         println!(
-            "{backend:<9} {size:>7}  RSS {rss:.1} MB, peak while serving {peak:.1} MB \
-             (goal {GOAL_RSS_MB:.0} MB: {:.2} of it)",
+            "{backend:<9} {size:>7}  RSS {rss:.1} MB ({:.1} MB anonymous, {:.1} MB of files), \
+             peak while serving {peak:.1} MB (goal {GOAL_RSS_MB:.0} MB: {:.2} of it)",
+            status_mb("RssAnon"),
+            status_mb("RssFile"),
             peak / GOAL_RSS_MB
         );
     }
