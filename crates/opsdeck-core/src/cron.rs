@@ -61,9 +61,9 @@ pub use outcome::{AlertIntent, Outcome, Reason, Transition};
 pub use patch::{SettingsPatch, SpecPatch};
 pub use ping::{Ping, PingError, PingKind, parse_rid};
 pub use record::{
-    InvalidDocument, InvalidRunCursor, LastRun, MonitorFilter, MonitorRecord, MonitorSource,
-    RunCount, RunCursor, RunPage, StateWrite, Upserted, spec_from_json, spec_json, state_from_json,
-    state_json,
+    InvalidDocument, InvalidRunCursor, LastRun, MONITOR_PAGE_MAX, MonitorCounts, MonitorFilter,
+    MonitorPage, MonitorRecord, MonitorSource, RunCount, RunCursor, RunPage, StateWrite, Upserted,
+    spec_from_json, spec_json, state_from_json, state_json,
 };
 pub use run::{
     ERROR_MAX_BYTES, LOG_MAX_BYTES, LogAppend, Run, RunSource, RunStatus, append_log,

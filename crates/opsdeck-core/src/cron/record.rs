@@ -102,11 +102,63 @@ pub struct MonitorRecord {
 /// Which monitors a list returns: every condition set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MonitorFilter {
-    /// The stored status (as last derived by a step).
+    /// The listed status: `paused` for a paused monitor, else the status as last derived by
+    /// a step (the evaluator's steps keep it current within a tick).
     pub status: Option<MonitorStatus>,
     /// Carries this tag, exactly.
     pub tag: Option<String>,
     pub tenant_id: Option<TenantId>,
+    /// The slug or the name contains this text, ignoring ASCII case.
+    pub text: Option<String>,
+}
+
+impl MonitorFilter {
+    /// The same filter without its status: what counts by status are taken over.
+    pub fn any_status(&self) -> Self {
+        Self {
+            status: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// The most monitors one page of a monitor list holds.
+pub const MONITOR_PAGE_MAX: u32 = 500;
+
+/// One page of a monitor list, by slug, and the slug the next page starts after (`None` on
+/// the last page). Pages are keyed by slug, which never changes, so paging with each
+/// page's `next` lists every monitor the filter selects throughout exactly once, whatever
+/// their statuses do meanwhile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorPage {
+    pub monitors: Vec<MonitorRecord>,
+    pub next: Option<Slug>,
+}
+
+/// How many monitors a filter selects in each listed status (see
+/// [`MonitorFilter::status`]), statuses without monitors included as 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorCounts {
+    counts: [u64; MonitorStatus::ALL.len()],
+}
+
+impl MonitorCounts {
+    pub fn add(&mut self, status: MonitorStatus, count: u64) {
+        if let Some(i) = MonitorStatus::ALL.iter().position(|s| *s == status) {
+            self.counts[i] += count;
+        }
+    }
+
+    pub fn get(&self, status: MonitorStatus) -> u64 {
+        MonitorStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .map_or(0, |i| self.counts[i])
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
 }
 
 /// One step of a monitor ([`apply_ping`](super::apply_ping) or

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::StoreResult;
 use crate::cron::{
-    MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, Outage, Run, RunCount, RunCursor,
-    RunPage, StateWrite, Upserted,
+    MonitorCounts, MonitorFilter, MonitorPage, MonitorRecord, MonitorSource, MonitorSpec, Outage,
+    Run, RunCount, RunCursor, RunPage, StateWrite, Upserted,
 };
 use crate::ids::Slug;
 
@@ -45,8 +45,33 @@ pub trait CronStore {
 
     async fn get_monitor(&self, slug: &Slug) -> StoreResult<Option<MonitorRecord>>;
 
-    /// Monitors matching `filter`, by slug.
-    async fn list_monitors(&self, filter: &MonitorFilter) -> StoreResult<Vec<MonitorRecord>>;
+    /// A page of the monitors matching `filter`, by slug: those after the slug `after`
+    /// (all when `None`), at most `limit` (at least 1, at most
+    /// [`crate::cron::MONITOR_PAGE_MAX`]). Reads only the page's rows, through indexes for
+    /// the status and tenant conditions, however many monitors there are.
+    async fn list_monitors(
+        &self,
+        filter: &MonitorFilter,
+        after: Option<&Slug>,
+        limit: u32,
+    ) -> StoreResult<MonitorPage>;
+
+    /// How many monitors `filter` selects in each listed status; `filter.status` is
+    /// ignored. Without other conditions it reads counts the store keeps as monitors
+    /// change, in the same transaction, not the monitors.
+    async fn count_monitors(&self, filter: &MonitorFilter) -> StoreResult<MonitorCounts>;
+
+    /// Housekeeping of the kept counts (a backend that logs their changes apart folds them
+    /// in); what [`CronStore::count_monitors`] answers is the same before and after.
+    async fn fold_monitor_counts(&self) -> StoreResult<()>;
+
+    /// Monitors whose `next_check_at` is after `now`, soonest first (then by slug), at
+    /// most `limit`: what the overview shows as expected next.
+    async fn upcoming_monitors(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<MonitorRecord>>;
 
     /// Replaces the spec (paused flag included) of a stored monitor, keeping its state and
     /// source; [`StoreError::NotFound`] for an unknown slug.

@@ -84,6 +84,8 @@ impl Job for EvaluateJob {
                 break;
             }
         }
+        // The counts by status the lists show: their change log stays a few ticks long.
+        self.store.fold_monitor_counts().await?;
         Ok(())
     }
 }

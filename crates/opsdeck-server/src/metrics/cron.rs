@@ -168,19 +168,40 @@ impl CronMetrics {
     }
 }
 
+/// Monitors read per query while refreshing: the figures are kept, each page's records are
+/// dropped before the next is read.
+const READ_PAGE: u32 = 500;
+
 async fn read(store: &dyn Store, clock: &dyn Clock) -> Result<Snapshot, opsdeck_core::StoreError> {
-    let all = MonitorFilter::default();
-    let (monitors, runs) = tokio::join!(store.list_monitors(&all), store.count_runs());
-    let now = clock.now();
-    let monitors = monitors?
-        .iter()
-        .map(|record| MonitorFigures::of(&MonitorView::new(record, now)))
-        .collect();
+    let (monitors, runs) = tokio::join!(read_figures(store, clock), store.count_runs());
     Ok(Snapshot {
-        monitors,
+        monitors: monitors?,
         runs: runs?,
         read_at: Some(Instant::now()),
     })
+}
+
+/// Every monitor's figures, a page of records at a time.
+async fn read_figures(
+    store: &dyn Store,
+    clock: &dyn Clock,
+) -> Result<Vec<MonitorFigures>, opsdeck_core::StoreError> {
+    let all = MonitorFilter::default();
+    let mut figures = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_monitors(&all, after.as_ref(), READ_PAGE).await?;
+        let now = clock.now();
+        figures.extend(
+            page.monitors
+                .iter()
+                .map(|record| MonitorFigures::of(&MonitorView::new(record, now))),
+        );
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(figures),
+        }
+    }
 }
 
 /// Renders the last snapshot at every scrape.

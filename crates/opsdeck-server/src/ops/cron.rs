@@ -1,5 +1,6 @@
-//! Cron monitors (SPEC §4): the views — every monitor as [`MonitorView`] (status derived at
-//! the moment of asking, last run, next expected run, failure streak), one monitor, its runs
+//! Cron monitors (SPEC §4): the views — the monitor list a page at a time as [`MonitorView`]s
+//! (status derived at the moment of asking, last run, next expected run, failure streak),
+//! the counts by status, the runs expected next, one monitor, its runs
 //! and a run's log — and, in [`actions`], the guarded changes. The JSON API and the Cron pages
 //! both show what these return, so they never disagree on a status.
 
@@ -8,8 +9,8 @@ mod actions;
 use chrono::{DateTime, Utc};
 use opsdeck_core::auth::Permission;
 use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorStatus, Run, RunCursor, RunPage, Schedule,
-    derive_status,
+    LastRun, MonitorCounts, MonitorFilter, MonitorRecord, MonitorStatus, Run, RunCursor, RunPage,
+    Schedule, derive_status,
 };
 use opsdeck_core::ids::Slug;
 use serde::Serialize;
@@ -140,25 +141,74 @@ pub fn no_monitor(slug: &Slug) -> ApiError {
     ApiError::not_found(format!("no cron monitor \"{slug}\""))
 }
 
-/// The monitors `filter` selects, with the status of now; only those in status `wanted`
-/// if given (filtered on the derived status, not the stored copy, so `late` and `running`
-/// are current).
+/// One page of the monitor list, as of now, and the slug the next page starts after.
+#[derive(Debug)]
+pub struct MonitorListPage {
+    pub monitors: Vec<MonitorView>,
+    pub next: Option<Slug>,
+}
+
+/// A page of the monitors `filter` selects, by slug, after the slug `after`, at most
+/// `limit`, with the status of now. The store filters on the listed status, which the
+/// evaluator keeps current within a tick; a monitor whose status of now differs from the
+/// one asked for (its slot came a moment ago) is left off the page, so a page shows only
+/// what it says, and may hold fewer than `limit` when `next` is set.
 pub async fn list_monitors(
     state: &AppState,
     caller: &Caller,
     filter: &MonitorFilter,
-    wanted: Option<MonitorStatus>,
+    after: Option<&Slug>,
+    limit: u32,
+) -> Result<MonitorListPage, ApiError> {
+    caller.require(Permission::ReadOps)?;
+    let now = state.clock().now();
+    let page = state.store().list_monitors(filter, after, limit).await?;
+    let monitors = page
+        .monitors
+        .iter()
+        .map(|record| MonitorView::new(record, now))
+        .filter(|view| filter.status.is_none_or(|w| view.status == w.as_str()))
+        .collect();
+    Ok(MonitorListPage {
+        monitors,
+        next: page.next,
+    })
+}
+
+/// How many monitors `filter` (its status aside) selects in each status.
+pub async fn count_monitors(
+    state: &AppState,
+    caller: &Caller,
+    filter: &MonitorFilter,
+) -> Result<MonitorCounts, ApiError> {
+    caller.require(Permission::ReadOps)?;
+    Ok(state.store().count_monitors(filter).await?)
+}
+
+/// The `limit` monitors expected to run next after now, soonest first.
+pub async fn upcoming_monitors(
+    state: &AppState,
+    caller: &Caller,
+    limit: usize,
 ) -> Result<Vec<MonitorView>, ApiError> {
     caller.require(Permission::ReadOps)?;
     let now = state.clock().now();
-    Ok(state
-        .store()
-        .list_monitors(filter)
-        .await?
+    // A monitor's next check is its next slot, or sooner (an open run's deadline), never
+    // later: the soonest checks hold the soonest slots, given a margin.
+    let candidates = u32::try_from(limit.saturating_mul(10).max(50)).unwrap_or(u32::MAX);
+    let records = state.store().upcoming_monitors(now, candidates).await?;
+    let mut views: Vec<MonitorView> = records
         .iter()
         .map(|record| MonitorView::new(record, now))
-        .filter(|view| wanted.is_none_or(|w| view.status == w.as_str()))
-        .collect())
+        .filter(|view| view.next_expected_at.is_some_and(|at| at > now))
+        .collect();
+    views.sort_by(|a, b| {
+        a.next_expected_at
+            .cmp(&b.next_expected_at)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    views.truncate(limit);
+    Ok(views)
 }
 
 /// The monitor `slug` names, or [`no_monitor`].

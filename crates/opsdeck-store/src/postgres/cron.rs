@@ -26,28 +26,54 @@ impl CronSql for Postgres {
         create: concat!(
             "INSERT INTO cron_monitors
                  (slug, spec, paused, tenant_id, source, created_at, updated_at, version,
-                  state, status, failure_streak, next_check_at)
-             VALUES ($1, $2::jsonb, $3, $4, $5, $6, $6, 1, $7::jsonb, $8, 0, $6)
+                  state, status, failure_streak, next_check_at, name)
+             VALUES ($1, $2::jsonb, $3, $4, $5, $6, $6, 1, $7::jsonb, $8, 0, $6, $9)
              RETURNING ",
             columns!()
         ),
         upsert: "INSERT INTO cron_monitors
                  (slug, spec, paused, tenant_id, source, created_at, updated_at, version,
-                  state, status, failure_streak, next_check_at)
-             VALUES ($1, $2::jsonb, $3, $4, $5, $6, $6, 1, $7::jsonb, $8, 0, $6)
+                  state, status, failure_streak, next_check_at, name)
+             VALUES ($1, $2::jsonb, $3, $4, $5, $6, $6, 1, $7::jsonb, $8, 0, $6, $9)
              ON CONFLICT (slug) DO UPDATE SET
-                 spec = excluded.spec, tenant_id = excluded.tenant_id,
+                 spec = excluded.spec, name = excluded.name, tenant_id = excluded.tenant_id,
                  source = excluded.source, updated_at = excluded.updated_at,
                  version = cron_monitors.version + 1, next_check_at = excluded.next_check_at
              WHERE cron_monitors.spec IS DISTINCT FROM excluded.spec
                 OR cron_monitors.source <> excluded.source
              RETURNING version",
         get: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE slug = $1"),
-        list: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE true"),
+        list: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors WHERE slug IN (SELECT slug FROM cron_monitors WHERE true"
+        ),
+        count: "SELECT CASE WHEN paused THEN 'paused' ELSE status END AS status, count(*) AS n
+             FROM cron_monitors WHERE true",
+        counts: "SELECT status, sum(n)::bigint AS n FROM (
+                 SELECT status, n FROM cron_monitor_counts
+                 UNION ALL SELECT status, delta FROM cron_monitor_count_changes
+             ) AS c GROUP BY status",
+        // One statement: a concurrent fold waits on the changes this one takes, before it
+        // touches a count.
+        fold_counts: Some(
+            "WITH moved AS (DELETE FROM cron_monitor_count_changes RETURNING status, delta),
+                  sums AS (SELECT status, sum(delta) AS delta FROM moved GROUP BY status)
+             UPDATE cron_monitor_counts AS c SET n = c.n + sums.delta
+             FROM sums WHERE c.status = sums.status",
+        ),
+        paused: ("paused", "NOT paused"),
         has_tag: ("(spec -> 'tags') ? ", ""),
+        like: "ILIKE",
+        upcoming: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors
+             WHERE next_check_at > $1 ORDER BY next_check_at, slug LIMIT $2"
+        ),
         update: concat!(
             "UPDATE cron_monitors SET
-                 spec = $2::jsonb, paused = $3, tenant_id = $4, updated_at = $5,
+                 spec = $2::jsonb, paused = $3, tenant_id = $4, updated_at = $5, name = $6,
                  version = version + 1, next_check_at = $5
              WHERE slug = $1
              RETURNING ",

@@ -4,12 +4,18 @@
 //!
 //! Spec writes move the version and make the monitor due at once (see [`CronStore`]); a
 //! write of the state is the domain's, never the store's.
+//!
+//! Lists are pages by slug: a subquery walks an index for the page's slugs, and only their
+//! rows are read. Counts by status without conditions come from counts the database keeps
+//! (triggers, in the transaction that changes a monitor), so they cost the same at any
+//! number of monitors; counts with conditions count the monitors that meet them.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::cron::{
-    LastRun, MonitorFilter, MonitorRecord, MonitorSource, MonitorSpec, MonitorState, StateWrite,
-    Upserted, spec_from_json, spec_json, state_from_json, state_json,
+    LastRun, MONITOR_PAGE_MAX, MonitorCounts, MonitorFilter, MonitorPage, MonitorRecord,
+    MonitorSource, MonitorSpec, MonitorState, MonitorStatus, StateWrite, Upserted, spec_from_json,
+    spec_json, state_from_json, state_json,
 };
 use opsdeck_core::ids::Slug;
 use opsdeck_core::store::CronStore;
@@ -28,7 +34,7 @@ use crate::values::Time;
 /// last_success_at`, the documents as text.
 pub(crate) struct MonitorQueries {
     /// Inserts a monitor at version 1, due at once. Binds slug, spec, paused, tenant_id,
-    /// source, now, state, status; returns the record.
+    /// source, now, state, status, name; returns the record.
     pub create: &'static str,
     /// [`create`](Self::create), or on a stored slug whose spec or source differs, replaces
     /// them (not the paused flag) and moves the version on. Same binds; returns the
@@ -36,13 +42,29 @@ pub(crate) struct MonitorQueries {
     pub upsert: &'static str,
     /// Binds the slug; returns the record.
     pub get: &'static str,
-    /// The records, up to a `WHERE` clause that holds, to which the listing adds `AND`
-    /// conditions on the columns.
+    /// The records whose slug is in a subquery, up to the subquery's `WHERE` clause that
+    /// holds, to which the listing adds `AND` conditions on the columns, then the keyset,
+    /// order and limit, and closes the subquery. The subquery selects only slugs, so it
+    /// walks an index and reads no document of a monitor it skips.
     pub list: &'static str,
+    /// Counts by listed status (`status`, `n`) of the monitors, up to a `WHERE` clause that
+    /// holds, to which the count adds the filter's conditions and then `GROUP BY 1`.
+    pub count: &'static str,
+    /// The kept counts by listed status (`status`, `n`), for a filter without conditions.
+    pub counts: &'static str,
+    /// Folds changes of the kept counts into them, where a backend logs changes apart.
+    pub fold_counts: Option<&'static str>,
+    /// The conditions "paused" and "not paused".
+    pub paused: (&'static str, &'static str),
     /// The condition "the spec carries this tag", around the bound tag.
     pub has_tag: (&'static str, &'static str),
+    /// The case-insensitive `LIKE` operator, used with `ESCAPE '\'` on `slug` and `name`.
+    pub like: &'static str,
+    /// The records whose `next_check_at` is after now, soonest first, then by slug. Binds
+    /// now, limit.
+    pub upcoming: &'static str,
     /// Replaces a monitor's spec, moving the version on, due at once. Binds slug, spec,
-    /// paused, tenant_id, now; returns the record.
+    /// paused, tenant_id, now, name; returns the record.
     pub update: &'static str,
     /// Binds slug, paused, now, as [`update`](Self::update).
     pub set_paused: &'static str,
@@ -90,6 +112,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(Time::millis(now))
             .arg(state_json(&state))
             .arg(state.status.as_str())
+            .arg(spec.name().as_str())
             .fetch_one(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -113,6 +136,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(Time::millis(now))
             .arg(state_json(&state))
             .arg(state.status.as_str())
+            .arg(spec.name().as_str())
             .fetch_optional(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -135,25 +159,97 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
         row.as_ref().map(monitor::<DB>).transpose()
     }
 
-    async fn list_monitors(&self, filter: &MonitorFilter) -> StoreResult<Vec<MonitorRecord>> {
+    async fn list_monitors(
+        &self,
+        filter: &MonitorFilter,
+        after: Option<&Slug>,
+        limit: u32,
+    ) -> StoreResult<MonitorPage> {
+        let limit = limit.clamp(1, MONITOR_PAGE_MAX);
         let mut query = QueryBuilder::<DB>::new(DB::MONITORS.list);
-        if let Some(status) = filter.status {
-            query.push(" AND status = ").push_arg(status.as_str());
+        push_conditions(&mut query, filter);
+        let (paused, not_paused) = DB::MONITORS.paused;
+        match filter.status {
+            Some(MonitorStatus::Paused) => {
+                query.push(" AND ").push(paused);
+            }
+            Some(status) => {
+                query
+                    .push(" AND ")
+                    .push(not_paused)
+                    .push(" AND status = ")
+                    .push_arg(status.as_str());
+            }
+            None => {}
         }
-        if let Some(tag) = &filter.tag {
-            let (before, after) = DB::MONITORS.has_tag;
-            query
-                .push(" AND ")
-                .push(before)
-                .push_arg(tag.as_str())
-                .push(after);
+        if let Some(after) = after {
+            query.push(" AND slug > ").push_arg(after.as_str());
         }
-        if let Some(tenant_id) = &filter.tenant_id {
-            query.push(" AND tenant_id = ").push_arg(tenant_id.as_str());
-        }
-        query.push(" ORDER BY slug");
+        // One more than asked for tells whether a next page exists.
+        query
+            .push(" ORDER BY slug LIMIT ")
+            .push_arg(i64::from(limit) + 1)
+            .push(") ORDER BY slug");
         let rows = query
             .build()
+            .fetch_all(self.db())
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut monitors = rows
+            .iter()
+            .map(monitor::<DB>)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next = if monitors.len() > limit as usize {
+            monitors.truncate(limit as usize);
+            monitors.last().map(|m| m.spec.slug().clone())
+        } else {
+            None
+        };
+        Ok(MonitorPage { monitors, next })
+    }
+
+    async fn count_monitors(&self, filter: &MonitorFilter) -> StoreResult<MonitorCounts> {
+        let narrowed = filter.any_status() != MonitorFilter::default();
+        let rows = if narrowed {
+            let mut query = QueryBuilder::<DB>::new(DB::MONITORS.count);
+            push_conditions(&mut query, filter);
+            query.push(" GROUP BY 1");
+            query.build().fetch_all(self.db()).await
+        } else {
+            self.query(DB::MONITORS.counts).fetch_all(self.db()).await
+        }
+        .map_err(|e| self.fail(e))?;
+        let mut counts = MonitorCounts::default();
+        for row in &rows {
+            let status: MonitorStatus = row
+                .col::<String>("status")?
+                .parse()
+                .map_err(|_| corrupt("cron monitor status"))?;
+            let n = u64::try_from(row.col::<i64>("n")?).map_err(|_| corrupt("monitor count"))?;
+            counts.add(status, n);
+        }
+        Ok(counts)
+    }
+
+    async fn fold_monitor_counts(&self) -> StoreResult<()> {
+        if let Some(fold) = DB::MONITORS.fold_counts {
+            self.query(fold)
+                .execute(self.db())
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
+
+    async fn upcoming_monitors(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<MonitorRecord>> {
+        let rows = self
+            .query(DB::MONITORS.upcoming)
+            .arg(Time::millis(now))
+            .arg(i64::from(limit))
             .fetch_all(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -172,6 +268,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(spec.is_paused())
             .arg(tenant(spec))
             .arg(Time::millis(now))
+            .arg(spec.name().as_str())
             .fetch_optional(self.db())
             .await
             .map_err(|e| self.fail(e))?;
@@ -234,6 +331,45 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .map_err(|e| self.fail(e))?;
         rows.iter().map(monitor::<DB>).collect()
     }
+}
+
+/// The filter's conditions but its status, each as ` AND …`.
+fn push_conditions<DB: CronSql>(query: &mut QueryBuilder<DB>, filter: &MonitorFilter) {
+    if let Some(tag) = &filter.tag {
+        let (before, after) = DB::MONITORS.has_tag;
+        query
+            .push(" AND ")
+            .push(before)
+            .push_arg(tag.as_str())
+            .push(after);
+    }
+    if let Some(tenant_id) = &filter.tenant_id {
+        query.push(" AND tenant_id = ").push_arg(tenant_id.as_str());
+    }
+    if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = contains_pattern(text);
+        let like = DB::MONITORS.like;
+        query
+            .push(format!(" AND (slug {like} "))
+            .push_arg(pattern.as_str())
+            .push(format!(" ESCAPE '\\' OR name {like} "))
+            .push_arg(pattern.as_str())
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// A `LIKE` pattern matching text that contains `text`, its wildcards escaped by `\`.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 fn tenant(spec: &MonitorSpec) -> Option<&str> {

@@ -25,30 +25,49 @@ impl CronSql for Sqlite {
         create: concat!(
             "INSERT INTO cron_monitors
                  (slug, spec, paused, tenant_id, source, created_at, updated_at, version,
-                  state, status, failure_streak, next_check_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8, 0, ?6)
+                  state, status, failure_streak, next_check_at, name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8, 0, ?6, ?9)
              RETURNING ",
             columns!()
         ),
         upsert: "INSERT INTO cron_monitors
                  (slug, spec, paused, tenant_id, source, created_at, updated_at, version,
-                  state, status, failure_streak, next_check_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8, 0, ?6)
+                  state, status, failure_streak, next_check_at, name)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1, ?7, ?8, 0, ?6, ?9)
              ON CONFLICT (slug) DO UPDATE SET
-                 spec = excluded.spec, tenant_id = excluded.tenant_id,
+                 spec = excluded.spec, name = excluded.name, tenant_id = excluded.tenant_id,
                  source = excluded.source, updated_at = excluded.updated_at,
                  version = cron_monitors.version + 1, next_check_at = excluded.next_check_at
              WHERE cron_monitors.spec <> excluded.spec OR cron_monitors.source <> excluded.source
              RETURNING version",
         get: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE slug = ?1"),
-        list: concat!("SELECT ", columns!(), " FROM cron_monitors WHERE 1 = 1"),
+        list: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors WHERE slug IN (SELECT slug FROM cron_monitors WHERE 1 = 1"
+        ),
+        count: "SELECT CASE WHEN paused = 1 THEN 'paused' ELSE status END AS status,
+                    count(*) AS n
+             FROM cron_monitors WHERE 1 = 1",
+        counts: "SELECT status, n FROM cron_monitor_counts",
+        // The triggers write the counts themselves: SQLite has one writer at a time.
+        fold_counts: None,
+        paused: ("paused = 1", "paused = 0"),
         has_tag: (
             "EXISTS (SELECT 1 FROM json_each(spec, '$.tags') WHERE value = ",
             ")",
         ),
+        // ASCII case is ignored by SQLite's LIKE.
+        like: "LIKE",
+        upcoming: concat!(
+            "SELECT ",
+            columns!(),
+            " FROM cron_monitors
+             WHERE next_check_at > ?1 ORDER BY next_check_at, slug LIMIT ?2"
+        ),
         update: concat!(
             "UPDATE cron_monitors SET
-                 spec = ?2, paused = ?3, tenant_id = ?4, updated_at = ?5,
+                 spec = ?2, paused = ?3, tenant_id = ?4, updated_at = ?5, name = ?6,
                  version = version + 1, next_check_at = ?5
              WHERE slug = ?1
              RETURNING ",

@@ -26,6 +26,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/database.rs"]
+mod database;
 mod setup;
 
 use std::sync::Arc;
@@ -41,7 +43,8 @@ use opsdeck_server::config::Config;
 use opsdeck_server::{Application, BuildOptions};
 
 use self::common::{cpu_time, env_or};
-use self::setup::{Database, postgres, store_ceiling};
+use self::database::{Database, postgres};
+use self::setup::store_ceiling;
 
 /// Long enough for the writer and the background loops to finish what a slice left.
 const SETTLE: Duration = Duration::from_millis(300);

@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod counterparts;
 mod cron_cli;
+mod cron_list;
 mod cron_metrics;
 mod cron_ops;
 mod cron_restart;

@@ -322,7 +322,7 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 25] = [
+    const TABLES: [&str; 27] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
@@ -333,6 +333,8 @@ mod postgres_only {
         "check_sample_buckets",
         "check_samples",
         "check_status_changes",
+        "cron_monitor_count_changes",
+        "cron_monitor_counts",
         "cron_monitors",
         "cron_run_logs",
         "cron_runs",

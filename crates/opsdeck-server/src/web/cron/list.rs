@@ -1,7 +1,9 @@
-//! `GET /cron`: every monitor with its status, schedule, last run, next expected run,
-//! failure streak and tags, the failing ones with their error snippet. Filtered by status
-//! and tag through the query string (a plain GET form, so it works without script). One
-//! query: the counts per status and the tags offered are read from the same list.
+//! `GET /cron`: the monitors a page at a time, by slug, with their status, schedule, last
+//! run, next expected run, failure streak and tags, the failing ones with their error
+//! snippet. Filtered by status and tag and searched by slug or name on the server, through
+//! the query string (a plain GET form, so it works without script); the counts per status
+//! come from the store's aggregate, so a page costs the same with 100,000 monitors as with
+//! ten.
 
 use askama::Template;
 use axum::extract::State;
@@ -14,7 +16,7 @@ use super::{MonitorRow, monitor_class};
 use crate::error::ApiError;
 use crate::extract::Query;
 use crate::ops::Caller;
-use crate::ops::cron::{self, MonitorView};
+use crate::ops::cron;
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::format;
@@ -30,6 +32,9 @@ pub const TRIAGE_ORDER: [MonitorStatus; 6] = [
     MonitorStatus::New,
 ];
 
+/// Monitors per page of the list.
+const PAGE_SIZE: u32 = 100;
+
 /// The filter form as submitted; an empty field means "any".
 #[derive(Debug, Default, Deserialize)]
 pub struct ListForm {
@@ -37,6 +42,12 @@ pub struct ListForm {
     status: String,
     #[serde(default)]
     tag: String,
+    /// Text the slug or name contains.
+    #[serde(default)]
+    q: String,
+    /// The slug the page starts after (the previous page's last).
+    #[serde(default)]
+    after: String,
     /// The slug of a monitor just deleted from its page, for the notice.
     #[serde(default)]
     deleted: String,
@@ -49,6 +60,33 @@ impl ListForm {
             .ok()
             .map(|_| self.deleted.as_str())
     }
+
+    /// Whether any condition narrows the list.
+    fn narrows(&self) -> bool {
+        !(self.status.trim().is_empty() && self.tag.trim().is_empty() && self.q.trim().is_empty())
+    }
+
+    /// `/cron` with this form's tag and text, a status, and where the page starts.
+    fn link(&self, status: Option<&str>, after: Option<&str>) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(status) = status.filter(|s| !s.is_empty()) {
+            query.append_pair("status", status);
+        }
+        for (key, value) in [("tag", self.tag.trim()), ("q", self.q.trim())] {
+            if !value.is_empty() {
+                query.append_pair(key, value);
+            }
+        }
+        if let Some(after) = after {
+            query.append_pair("after", after);
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            "/cron".to_owned()
+        } else {
+            format!("/cron?{query}")
+        }
+    }
 }
 
 /// How many monitors have one status, with the link that lists them.
@@ -56,7 +94,7 @@ impl ListForm {
 pub struct StatusCount {
     pub word: &'static str,
     pub class: &'static str,
-    pub count: usize,
+    pub count: u64,
     pub href: String,
     pub current: bool,
 }
@@ -67,23 +105,21 @@ struct ListPage {
     shell: Shell,
     form: ListForm,
     counts: Vec<StatusCount>,
-    tags: Vec<String>,
-    total: usize,
+    /// Monitors the tag and text select, whatever their status.
+    total: u64,
+    /// The "all" link: the tag and text kept, the status dropped.
+    all_href: String,
     rows: Vec<MonitorRow>,
+    /// The next page, when there is one.
+    next_href: Option<String>,
+    /// The first page, when this is a later one.
+    first_href: Option<String>,
     error: Option<String>,
     at: String,
 }
 
-fn status_link(status: MonitorStatus, tag: &str) -> String {
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("status", status.as_str());
-    if !tag.is_empty() {
-        query.append_pair("tag", tag);
-    }
-    format!("/cron?{}", query.finish())
-}
-
-/// `GET /cron`.
+/// `GET /cron`: a page of the monitors the form selects, by slug, with the counts by
+/// status over all pages.
 pub async fn show_monitors(
     State(state): State<AppState>,
     shell: Shell,
@@ -91,69 +127,72 @@ pub async fn show_monitors(
     Query(form): Query<ListForm>,
 ) -> Result<Page<impl Template>, ApiError> {
     let now = state.clock().now();
-    let wanted = match form.status.trim() {
-        "" => Ok(None),
-        text => text.parse::<MonitorStatus>().map(Some).map_err(|_| {
-            "Status: choose one of new, up, running, late, down or paused.".to_owned()
+    let mut error = None;
+    let status = match form.status.trim() {
+        "" => None,
+        text => text.parse::<MonitorStatus>().ok().or_else(|| {
+            error =
+                Some("Status: choose one of new, up, running, late, down or paused.".to_owned());
+            None
         }),
     };
-    let tag = form.tag.trim().to_owned();
-    // Every monitor, once: the status shown is derived now (as the API filters), and the
-    // tag menu offers every tag in use, not only those of the monitors listed.
-    let views = cron::list_monitors(&state, &caller, &MonitorFilter::default(), None).await?;
-    let mut tags: Vec<String> = views.iter().flat_map(|v| v.tags.clone()).collect();
-    tags.sort();
-    tags.dedup();
-    let tagged: Vec<&MonitorView> = views
-        .iter()
-        .filter(|v| tag.is_empty() || v.tags.contains(&tag))
-        .collect();
-    let wanted_status = wanted.as_ref().ok().copied().flatten();
-    let counts = TRIAGE_ORDER
+    let after = match form.after.trim() {
+        "" => None,
+        text => Slug::parse(text).ok().or_else(|| {
+            error = Some("That page no longer exists: start from the first page.".to_owned());
+            None
+        }),
+    };
+    let text = |field: &str| Some(field.trim().to_owned()).filter(|t| !t.is_empty());
+    let filter = MonitorFilter {
+        status,
+        tag: text(&form.tag),
+        tenant_id: None,
+        text: text(&form.q),
+    };
+    let any_status = filter.any_status();
+    let (page, counts) = tokio::join!(
+        cron::list_monitors(&state, &caller, &filter, after.as_ref(), PAGE_SIZE),
+        cron::count_monitors(&state, &caller, &any_status),
+    );
+    let (page, counts) = (page?, counts?);
+    let counts_shown = TRIAGE_ORDER
         .into_iter()
-        .map(|status| StatusCount {
-            word: status.as_str(),
-            class: monitor_class(status.as_str()),
-            count: tagged
-                .iter()
-                .filter(|v| v.status == status.as_str())
-                .count(),
-            href: status_link(status, &tag),
-            current: wanted_status == Some(status),
+        .map(|s| StatusCount {
+            word: s.as_str(),
+            class: monitor_class(s.as_str()),
+            count: counts.get(s),
+            href: form.link(Some(s.as_str()), None),
+            current: status == Some(s),
         })
         .collect();
-    let mut rows: Vec<MonitorRow> = tagged
+    let rows = page
+        .monitors
         .iter()
-        .filter(|v| wanted_status.is_none_or(|w| v.status == w.as_str()))
         .map(|v| MonitorRow::new(v, now))
         .collect();
-    // Broken first, then by name: the list is read top-down during an incident.
-    let rank = |status: &str| {
-        TRIAGE_ORDER
-            .iter()
-            .position(|s| s.as_str() == status)
-            .unwrap_or(TRIAGE_ORDER.len())
-    };
-    rows.sort_by(|a, b| {
-        rank(&a.status)
-            .cmp(&rank(&b.status))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    let error = wanted.err();
-    let status = if error.is_some() {
+    let status_word = status.map(MonitorStatus::as_str);
+    let next_href = page
+        .next
+        .as_ref()
+        .map(|slug| form.link(status_word, Some(slug.as_str())));
+    let first_href = after.is_some().then(|| form.link(status_word, None));
+    let code = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
     let page = ListPage {
         shell: shell.at(Section::Cron),
-        total: views.len(),
+        total: counts.total(),
+        all_href: form.link(None, None),
         form,
-        counts,
-        tags,
+        counts: counts_shown,
         rows,
+        next_href,
+        first_href,
         error,
         at: format::time(now),
     };
-    Ok(Page::with_status(page, status))
+    Ok(Page::with_status(page, code))
 }

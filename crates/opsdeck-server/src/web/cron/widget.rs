@@ -1,9 +1,10 @@
 //! The overview's cron widget: how many monitors are in each status, the failing and late
-//! ones with their error snippet, and the runs expected next. Built from one monitor list
-//! (the overview gives it a time budget; see `overview.rs`).
+//! ones with their error snippet, and the runs expected next. Built from the counts by
+//! status and two short lists, never from every monitor (the overview gives it a time
+//! budget; see `overview.rs`).
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::MonitorFilter;
+use opsdeck_core::cron::{MonitorCounts, MonitorFilter, MonitorStatus};
 
 use super::list::{StatusCount, TRIAGE_ORDER};
 use super::{MonitorRow, monitor_class};
@@ -41,33 +42,37 @@ pub struct CronWidget {
 }
 
 impl CronWidget {
-    pub fn new(views: &[MonitorView], now: DateTime<Utc>) -> Self {
-        let counts = TRIAGE_ORDER
+    /// The widget from the counts by status, the failing monitors (down first, then late,
+    /// as listed) and the monitors expected next.
+    pub fn new(
+        counts: &MonitorCounts,
+        failing: &[MonitorView],
+        upcoming: &[MonitorView],
+        now: DateTime<Utc>,
+    ) -> Self {
+        let counts_shown = TRIAGE_ORDER
             .into_iter()
             .map(|status| StatusCount {
                 word: status.as_str(),
                 class: monitor_class(status.as_str()),
-                count: views.iter().filter(|v| v.status == status.as_str()).count(),
+                count: counts.get(status),
                 href: format!("/cron?status={status}"),
                 current: false,
             })
             .collect();
-        let mut failing: Vec<MonitorRow> = views
+        let failing_total = counts.get(MonitorStatus::Down) + counts.get(MonitorStatus::Late);
+        let failing: Vec<MonitorRow> = failing
             .iter()
-            .filter(|v| matches!(v.status.as_str(), "down" | "late"))
+            .take(FAILING_SHOWN)
             .map(|v| MonitorRow::new(v, now))
             .collect();
-        failing.sort_by(|a, b| (a.status != "down", &a.name).cmp(&(b.status != "down", &b.name)));
-        let more_failing = failing.len().saturating_sub(FAILING_SHOWN);
-        failing.truncate(FAILING_SHOWN);
-        let mut upcoming: Vec<(DateTime<Utc>, &MonitorView)> = views
-            .iter()
-            .filter_map(|v| v.next_expected_at.filter(|at| *at > now).map(|at| (at, v)))
-            .collect();
-        upcoming.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
+        let more_failing = usize::try_from(failing_total)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(failing.len());
         let next = upcoming
-            .into_iter()
+            .iter()
             .take(NEXT_SHOWN)
+            .filter_map(|v| Some((v.next_expected_at?, v)))
             .map(|(at, v)| NextRun {
                 name: v.name.clone(),
                 href: format!("/cron/{}", v.slug),
@@ -76,8 +81,8 @@ impl CronWidget {
             })
             .collect();
         Self {
-            total: views.len(),
-            counts,
+            total: usize::try_from(counts.total()).unwrap_or(usize::MAX),
+            counts: counts_shown,
             failing,
             more_failing,
             next,
@@ -85,12 +90,30 @@ impl CronWidget {
     }
 }
 
-/// The widget from the store's monitor list, as of `now`.
+/// The widget as of `now`: the counts from the store's aggregate, the first down and late
+/// monitors and those expected next, each a bounded read however many monitors exist.
 pub async fn cron_widget(
     state: &AppState,
     caller: &Caller,
     now: DateTime<Utc>,
 ) -> Result<CronWidget, ApiError> {
-    let views = cron::list_monitors(state, caller, &MonitorFilter::default(), None).await?;
-    Ok(CronWidget::new(&views, now))
+    let all = MonitorFilter::default();
+    let limit = FAILING_SHOWN as u32;
+    let with_status = |status| MonitorFilter {
+        status: Some(status),
+        ..MonitorFilter::default()
+    };
+    let (down, late) = (
+        with_status(MonitorStatus::Down),
+        with_status(MonitorStatus::Late),
+    );
+    let (counts, down, late, upcoming) = tokio::join!(
+        cron::count_monitors(state, caller, &all),
+        cron::list_monitors(state, caller, &down, None, limit),
+        cron::list_monitors(state, caller, &late, None, limit),
+        cron::upcoming_monitors(state, caller, NEXT_SHOWN),
+    );
+    let mut failing = down?.monitors;
+    failing.extend(late?.monitors);
+    Ok(CronWidget::new(&counts?, &failing, &upcoming?, now))
 }

@@ -26,6 +26,7 @@ use crate::support::wait_for_async;
 
 mod browser;
 mod forms;
+mod paging;
 mod snippets;
 mod units;
 

@@ -1,10 +1,11 @@
 //! Contract tests for cron storage, on both backends, and what they share: monitors in
-//! `monitors.rs`, committing steps in `apply.rs` and `writers.rs`, runs in `runs.rs`, slot
+//! `monitors.rs`, their list a page at a time with counts in `listing.rs`, committing steps in `apply.rs` and `writers.rs`, runs in `runs.rs`, slot
 //! claims and outages in `guard.rs`. Times are whole seconds, so both backends keep them
 //! exactly.
 
 mod apply;
 mod guard;
+mod listing;
 mod monitors;
 mod runs;
 mod writers;

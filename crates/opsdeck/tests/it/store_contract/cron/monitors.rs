@@ -90,8 +90,9 @@ async fn lists_filter_by_status_tag_and_tenant_by_slug(store: Arc<dyn Store>) {
     let list = |filter: MonitorFilter| {
         let store = store.clone();
         async move {
-            let listed = store.list_monitors(&filter).await.unwrap();
+            let listed = store.list_monitors(&filter, None, 500).await.unwrap();
             listed
+                .monitors
                 .into_iter()
                 .map(|m| m.spec.slug().to_string())
                 .collect::<Vec<_>>()
