@@ -6,6 +6,6 @@
 //! unreachable Redis are reported, never guessed at; `rediss://` works with a password.
 
 mod actions;
-mod fixture;
+pub(crate) mod fixture;
 mod tls;
 mod view;

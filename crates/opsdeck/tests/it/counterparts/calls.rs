@@ -1,6 +1,7 @@
 //! The world the counterparts test acts in — an app with an admin token, an HTTP job and a
-//! push queue source whose retry webhook are a local listener — and one call of a row's action, by the JSON API or by
-//! its counterpart, checked against the audit log.
+//! push queue source whose retry webhook are a local listener, and a BullMQ source on the
+//! machine's Redis — and one call of a row's action, by the JSON API or by its counterpart,
+//! checked against the audit log.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,7 +9,7 @@ use opsdeck_core::audit::{AuditFilter, AuditRecord, Target};
 use opsdeck_core::auth::Role;
 use opsdeck_core::cron::{MonitorSource, MonitorSpec};
 use opsdeck_core::ids::{JobId, QueueName, Slug, SourceName};
-use opsdeck_core::queues::{JobFilter, JobState, Selection, SelectionToken};
+use opsdeck_core::queues::{BulkAction, JobFilter, JobState, Selection, SelectionToken};
 use opsdeck_core::secret::Secret;
 use opsdeck_core::token::Grant;
 use opsdeck_server::config::{JobDefinition, PushKeys, SourceConfig};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 
 use super::{Counterpart, Subject, Way};
 use crate::alerts::Receiver;
+use crate::queues_bullmq::fixture::{Bull, Lib, QUEUE as BULL_QUEUE, SOURCE as BULL_SOURCE};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 use crate::support::process::command;
@@ -36,6 +38,7 @@ pub struct World {
     app: TestApp,
     admin: String,
     db_url: String,
+    bull: Bull,
     // Answers the triggered job's calls for as long as the world lives.
     _listener: Receiver,
 }
@@ -53,10 +56,12 @@ impl World {
             webhook_secret: Some(Secret::new("whsec-counterparts-0123456789".to_owned())),
         };
         let db_url = db.url.clone();
+        let bull = Bull::new(Lib::V6);
+        let bull_source = bull.source();
         let app = TestApp::spawn_with(db, |c| {
             c.rate_limit.enabled = false;
             c.cron.jobs = vec![job];
-            c.queues.sources = vec![SourceConfig::push(SOURCE, keys)];
+            c.queues.sources = vec![SourceConfig::push(SOURCE, keys), bull_source];
         })
         .await;
         let (_, admin) = app.mint_role(Role::Admin).await;
@@ -64,16 +69,15 @@ impl World {
             app,
             admin,
             db_url,
+            bull,
             _listener: listener,
         }
     }
 
     /// Takes `row`'s action through the JSON API (`way` = `None`) or its counterpart, with
     /// a reason of its own; asserts it succeeded and wrote exactly one audit entry carrying
-    /// that reason, with the row's action and the target set up, and returns that entry — or,
-    /// for a row that is `refused`, that it was refused with that code and no entry carries
-    /// the reason.
-    pub async fn take(&self, row: &Counterpart, way: Option<Way>) -> Option<AuditRecord> {
+    /// that reason, with the row's action and the target set up, and returns that entry.
+    pub async fn take(&self, row: &Counterpart, way: Option<Way>) -> AuditRecord {
         let call = self.set_up(row.subject).await;
         let tokens_before = self.token_ids().await;
         let how = match way {
@@ -86,16 +90,10 @@ impl World {
         match way {
             None => self.call_api(row, &call, &reason, &what).await,
             Some(Way::Form { path, fields }) => {
-                let refused = row.refused.is_some();
-                self.post_form(&call.fill(path), fields, &call, (&reason, refused), &what)
+                self.post_form(&call.fill(path), fields, &call, &reason, &what)
                     .await;
             }
             Some(Way::Command(args)) => self.run_command(args, &call, &reason, &what).await,
-        }
-        if row.refused.is_some() {
-            let entries = self.entries_with_reason(&reason).await;
-            assert!(entries.is_empty(), "{what}: refused, yet {entries:#?}");
-            return None;
         }
         let target = match row.subject {
             Subject::Check => target("check", CHECK),
@@ -114,6 +112,12 @@ impl World {
                 "selection",
                 &format!("{SOURCE}/{QUEUE}/{} (1 jobs)", call.id),
             ),
+            Subject::BullJob => target("job", &format!("{BULL_SOURCE}/{BULL_QUEUE}/{}", call.id)),
+            Subject::BullSelection(_) => target(
+                "selection",
+                &format!("{BULL_SOURCE}/{BULL_QUEUE}/{} (1 jobs)", call.id),
+            ),
+            Subject::BullQueue { .. } => target("queue", &format!("{BULL_SOURCE}/{BULL_QUEUE}")),
         };
         let entries = self.entries_with_reason(&reason).await;
         assert_eq!(
@@ -124,7 +128,7 @@ impl World {
         let entry = entries.into_iter().next().unwrap();
         assert_eq!(entry.action, row.action, "{what}");
         assert_eq!(entry.target, Some(target), "{what}");
-        Some(entry)
+        entry
     }
 
     /// Puts the subject in the state the action expects, straight in the store (which
@@ -136,9 +140,15 @@ impl World {
         } else {
             MONITOR
         };
+        let bull = matches!(
+            subject,
+            Subject::BullJob | Subject::BullSelection(_) | Subject::BullQueue { .. }
+        );
         let mut call = Call {
             slug,
             id: String::new(),
+            source: if bull { BULL_SOURCE } else { SOURCE },
+            queue: if bull { BULL_QUEUE } else { QUEUE },
         };
         let parsed = Slug::parse(slug).unwrap();
         let now = chrono::Utc::now();
@@ -168,26 +178,60 @@ impl World {
             }
             Subject::Selection(action) => {
                 self.report_failed_job().await;
-                let selection = Selection {
-                    token: SelectionToken::generate(),
-                    source: SourceName::parse(SOURCE).unwrap(),
-                    queue: QueueName::parse(QUEUE).unwrap(),
-                    action,
-                    filter: JobFilter {
-                        state: JobState::Failed,
-                        q: None,
-                        tenant_id: None,
-                    },
-                    ids: vec![JobId::parse(FAILED_JOB).unwrap()],
-                    pinned_at: now,
-                    expires_at: now + chrono::Duration::minutes(10),
-                    used_at: None,
-                };
-                store.create_selection(&selection).await.unwrap();
-                call.id = selection.token.to_string();
+                call.id = self.pin(&call, action, FAILED_JOB).await;
+            }
+            Subject::BullJob => call.id = self.fail_bull_job().await,
+            Subject::BullSelection(action) => {
+                let job = self.fail_bull_job().await;
+                call.id = self.pin(&call, action, &job).await;
+            }
+            Subject::BullQueue { paused } => {
+                // The queue exists once a job went through it.
+                self.fail_bull_job().await;
+                let state = self
+                    .bull
+                    .node(if paused { "pause" } else { "resume" }, json!({}))
+                    .await;
+                assert_eq!(state["paused"], paused, "BullMQ says: {state}");
             }
         }
         call
+    }
+
+    /// A job of the BullMQ queue, failed by a real worker; its id.
+    async fn fail_bull_job(&self) -> String {
+        let ids = self
+            .bull
+            .failed_jobs(json!([{"data": {}}]), "card declined")
+            .await;
+        ids.into_iter().next().expect("one job failed")
+    }
+
+    /// A dry run's selection of `job` for `action`, taken straight in the store; its token.
+    async fn pin(&self, call: &Call, action: BulkAction, job: &str) -> String {
+        let now = chrono::Utc::now();
+        let selection = Selection {
+            token: SelectionToken::generate(),
+            source: SourceName::parse(call.source).unwrap(),
+            queue: QueueName::parse(call.queue).unwrap(),
+            action,
+            filter: JobFilter {
+                state: JobState::Failed,
+                q: None,
+                tenant_id: None,
+            },
+            ids: vec![JobId::parse(job).unwrap()],
+            pinned_at: now,
+            expires_at: now + chrono::Duration::minutes(10),
+            used_at: None,
+        };
+        self.app
+            .state
+            .store()
+            .create_selection(&selection)
+            .await
+            .unwrap();
+        selection.token.to_string()
     }
 
     /// The application reports the failed job, as its snapshot would (unaudited).
@@ -216,12 +260,6 @@ impl World {
             .await
             .unwrap();
         let status = response.status();
-        if let Some(code) = row.refused {
-            assert_eq!(status, StatusCode::CONFLICT, "{what}");
-            let body: Value = response.json().await.unwrap();
-            assert_eq!(body["error"]["code"], code, "{what}: {body}");
-            return;
-        }
         assert!(
             status.is_success(),
             "{what}: {status} {:?}",
@@ -231,13 +269,13 @@ impl World {
 
     /// Posts the form as a script would, with the admin's bearer token: it sends no
     /// cookie, so the form needs no CSRF token. A form that did what it was asked
-    /// redirects (303); a refused one answers its page again, with the API's status.
+    /// redirects (303).
     async fn post_form(
         &self,
         path: &str,
         fields: &[(&str, &str)],
         call: &Call,
-        (reason, refused): (&str, bool),
+        reason: &str,
         what: &str,
     ) {
         let mut form: Vec<(&str, String)> =
@@ -254,12 +292,12 @@ impl World {
             .await
             .unwrap();
         let status = response.status();
-        let expected = if refused {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::SEE_OTHER
-        };
-        assert_eq!(status, expected, "{what}: {:?}", response.text().await);
+        assert_eq!(
+            status,
+            StatusCode::SEE_OTHER,
+            "{what}: {:?}",
+            response.text().await
+        );
     }
 
     /// Runs the real binary on the app's database, as an admin at the server would.
@@ -304,13 +342,15 @@ impl World {
 struct Call {
     slug: &'static str,
     id: String,
+    source: &'static str,
+    queue: &'static str,
 }
 
 impl Call {
     fn fill(&self, text: &str) -> String {
         text.replace("{name}", CHECK)
-            .replace("{source}", SOURCE)
-            .replace("{queue}", QUEUE)
+            .replace("{source}", self.source)
+            .replace("{queue}", self.queue)
             .replace("{slug}", self.slug)
             .replace("{id}", &self.id)
     }
