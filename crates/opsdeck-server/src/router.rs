@@ -295,6 +295,8 @@ pub fn route_table() -> RouteTable {
         .json(Requires(OperateOps), routes!(api::queues::discard_jobs))
         .json(Requires(OperateOps), routes!(api::queues::pause_queue))
         .json(Requires(OperateOps), routes!(api::queues::resume_queue))
+        .json(Requires(ReadTenants), routes!(api::tenants::list_tenants))
+        .json(Requires(ReadTenants), routes!(api::tenants::get_tenant))
         // Administration.
         .json(
             Requires(Administer),
