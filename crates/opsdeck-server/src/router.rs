@@ -242,7 +242,13 @@ pub fn route_table() -> RouteTable {
             Method::GET,
             "/tenants",
             Requires(ReadTenants),
-            get(web::placeholder::show_tenants),
+            get(web::tenants::show_tenants),
+        )
+        .html(
+            Method::GET,
+            "/tenants/{id}",
+            Requires(ReadTenants),
+            get(web::tenants::show_tenant),
         )
         .html(
             Method::GET,

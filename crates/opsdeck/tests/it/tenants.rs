@@ -18,6 +18,7 @@ on_both_backends!(
     a_tenant_summary_gathers_its_monitors_failed_jobs_and_audit_entries,
     tenants_are_searched_and_paged_and_refused_to_viewers_and_operators,
     a_section_that_cannot_answer_says_why_and_the_others_still_do,
+    the_tenant_pages_find_a_tenant_and_show_each_section,
 );
 
 async fn send(
@@ -248,5 +249,72 @@ async fn a_section_that_cannot_answer_says_why_and_the_others_still_do(db: TestD
     let (status, unknown) = send(&app, Method::GET, "/ops/tenants/nobody", &admin, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(unknown["monitors"]["data"]["monitors"], json!([]));
+    app.shutdown().await.unwrap();
+}
+
+async fn page(app: &TestApp, path: &str, token: &str) -> (StatusCode, String) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn the_tenant_pages_find_a_tenant_and_show_each_section(db: TestDb) {
+    let app = TestApp::spawn_with(db, |config| {
+        config.queues.sources = vec![SourceConfig::push("billing", PushKeys::default())];
+    })
+    .await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (_, support) = app.mint_role(Role::Support).await;
+    make_monitors(&app, &admin).await;
+    let ingest = key(&app, "billing-worker", &[Scope::Jobs]).await;
+    let snapshot = json!({
+        "counts": {"failed": 1},
+        "failures": [{"id": "m-9", "name": "charge", "tenant_id": "acme",
+                      "error": "CardError: card 4242 4242 4242 4242 declined"}],
+    });
+    let response = app
+        .client
+        .post(app.url("/api/v1/queues/payments/snapshot"))
+        .bearer_auth(&ingest)
+        .json(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let (status, search) = page(&app, "/tenants?q=acm", &support).await;
+    assert_eq!(status, StatusCode::OK, "{search}");
+    assert!(search.contains("href=\"/tenants/acme\""), "{search}");
+    assert!(search.contains("href=\"/tenants/acme-corp\""), "{search}");
+    assert!(!search.contains("data-tenant=\"globex\""), "{search}");
+    let (_, nothing) = page(&app, "/tenants?q=zzz", &support).await;
+    assert!(nothing.contains("No tenant id contains"), "{nothing}");
+
+    let (status, html) = page(&app, "/tenants/acme", &support).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for part in [
+        "data-section=\"monitors\" data-section-status=\"ok\"",
+        "data-section=\"jobs\" data-section-status=\"ok\"",
+        "data-section=\"opsdeck_audit\" data-section-status=\"ok\"",
+        "data-monitor=\"acme-invoices\"",
+        "data-job=\"m-9\"",
+        "href=\"/queues/billing/payments/jobs/m-9\"",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    assert!(!html.contains("data-monitor=\"globex-sync\""), "{html}");
+    assert!(!html.contains("4242 4242"), "redacted: {html}");
+
+    let (status, bad) = page(&app, "/tenants/has%20space", &support).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let (status, refused) = page(&app, "/tenants/acme", &viewer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused.contains("Not allowed"), "{refused}");
     app.shutdown().await.unwrap();
 }
