@@ -35,7 +35,7 @@ fn ttl_is_between_a_minute_and_the_configured_maximum_never_above_an_hour() {
         lower.unwrap_err().to_string(),
         "ttl must be between 1m and 15m"
     );
-    let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let ttl = Ttl::new(Duration::from_millis(90_500), hour).unwrap();
     assert_eq!(ttl.expiry(at), at + chrono::Duration::seconds(90));
 }
@@ -81,7 +81,7 @@ fn sealed_keys_open_only_with_the_same_key_and_context() {
 fn a_token_carries_the_claims_and_verifies_with_the_published_key() {
     let (key, pkcs8) = SigningKey::generate().unwrap();
     assert_eq!(SigningKey::from_pkcs8(&pkcs8).unwrap().kid(), key.kid());
-    let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     let impersonation = Impersonation {
         jti: Uuid::new_v4(),
         tenant: TenantId::parse("acme").unwrap(),

@@ -19,6 +19,7 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
+mod impersonation;
 mod queues;
 mod sessions;
 mod tokens;
