@@ -14,7 +14,7 @@ use crate::impersonation::{
 /// the millisecond on every backend.
 #[async_trait]
 pub trait ImpersonationStore {
-    /// Adds `key` unless a key created at or after `unless_since` exists, atomically:
+    /// Adds `key` unless a key created after `unless_since` exists, atomically:
     /// replicas rotating at once add one key between them. Returns whether it was added.
     async fn add_signing_key(
         &self,

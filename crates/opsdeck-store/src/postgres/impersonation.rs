@@ -18,7 +18,7 @@ macro_rules! columns {
 impl ImpersonationSql for Postgres {
     const IMPERSONATION: ImpersonationQueries = ImpersonationQueries {
         lock: Some("LOCK TABLE impersonation_keys IN SHARE ROW EXCLUSIVE MODE"),
-        recent_key: "SELECT EXISTS (SELECT 1 FROM impersonation_keys WHERE created_at >= $1)
+        recent_key: "SELECT EXISTS (SELECT 1 FROM impersonation_keys WHERE created_at > $1)
              AS found",
         add_key: "INSERT INTO impersonation_keys
                  (kid, public_key, private_key, created_at, active_from)

@@ -25,7 +25,7 @@ pub(crate) struct ImpersonationQueries {
     /// Run first in the transaction that adds a key, to keep concurrent adders out until it
     /// commits; `None` where the writing transaction already does.
     pub lock: Option<&'static str>,
-    /// Whether a key was created at or after a time, as `found`. Binds it.
+    /// Whether a key was created after a time, as `found`. Binds it.
     pub recent_key: &'static str,
     /// Binds kid, public_key, private_key, created_at, active_from.
     pub add_key: &'static str,

@@ -16,7 +16,7 @@ macro_rules! columns {
 impl ImpersonationSql for Sqlite {
     const IMPERSONATION: ImpersonationQueries = ImpersonationQueries {
         lock: None,
-        recent_key: "SELECT EXISTS (SELECT 1 FROM impersonation_keys WHERE created_at >= ?1)
+        recent_key: "SELECT EXISTS (SELECT 1 FROM impersonation_keys WHERE created_at > ?1)
              AS found",
         add_key: "INSERT INTO impersonation_keys
                  (kid, public_key, private_key, created_at, active_from)

@@ -93,6 +93,7 @@ async fn ending_one_lists_it_in_the_feed_and_both_ends_are_audited_with_the_tena
     let (support_id, support) = app.mint(Role::Support).await;
     let ingest = app.ingest_key().await;
     let first = app.started(&support, "acme", "user_1", "10m").await;
+    app.clock.advance(Duration::from_secs(1));
     let second = app.started(&support, "acme", "user_2", "20m").await;
     let other = app.started(&admin, "globex", "user_1", "10m").await;
     let jti = first["jti"].as_str().unwrap();
