@@ -38,11 +38,22 @@ pub async fn rotate(
     if newest.is_some_and(|at| at > now - every) {
         return Ok(false);
     }
-    let (key, pkcs8) = SigningKey::generate()?;
     let active_from = match newest {
         None => now,
         Some(_) => now + chrono::Duration::from_std(ACTIVATION_DELAY)?,
     };
+    add_key(store, seal, now, active_from, now - every).await
+}
+
+/// Makes a key signing from `active_from`, unless a key newer than `unless_since` exists.
+async fn add_key(
+    store: &Arc<dyn Store>,
+    seal: &EncryptionKey,
+    now: DateTime<Utc>,
+    active_from: DateTime<Utc>,
+    unless_since: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let (key, pkcs8) = SigningKey::generate()?;
     let stored = StoredKey {
         kid: key.kid().to_owned(),
         public_key: key.jwk().x.clone(),
@@ -50,14 +61,16 @@ pub async fn rotate(
         created_at: now,
         active_from,
     };
-    let added = store.add_signing_key(&stored, now - every).await?;
+    let added = store.add_signing_key(&stored, unless_since).await?;
     if added {
         tracing::info!(kid = key.kid(), %active_from, "made a new impersonation signing key");
     }
     Ok(added)
 }
 
-/// The key that signs at `now`, made first if there is none.
+/// The key that signs at `now`, made first if there is none. A key that does not open
+/// with the configured sealing key (it was changed) is replaced at once by one that does,
+/// rather than leaving impersonation broken until the next rotation.
 pub async fn signing_key(
     store: &Arc<dyn Store>,
     config: &ImpersonationConfig,
@@ -74,6 +87,26 @@ pub async fn signing_key(
                 .context("no signing key is active yet")?
         }
     };
+    match open(seal, &stored) {
+        Ok(key) => Ok(key),
+        Err(error) => {
+            tracing::warn!(
+                kid = stored.kid,
+                error = format!("{error:#}"),
+                "the signing key does not open with impersonation.encryption_key; making a new one"
+            );
+            // Unless another replica already replaced it.
+            add_key(store, seal, now, now, stored.created_at).await?;
+            let replacement = store
+                .signing_key(now)
+                .await?
+                .context("no signing key is active")?;
+            open(seal, &replacement)
+        }
+    }
+}
+
+fn open(seal: &EncryptionKey, stored: &StoredKey) -> anyhow::Result<SigningKey> {
     let pkcs8 = seal.open(&stored.private_key, &stored.kid)?;
     let key = SigningKey::from_pkcs8(&pkcs8)?;
     anyhow::ensure!(

@@ -14,6 +14,7 @@ use crate::support::db::TestDb;
 
 on_both_backends! {
     a_rotated_out_key_leaves_the_key_set_of_every_replica_and_its_tokens_stop_verifying,
+    a_changed_sealing_key_gets_a_new_signing_key_and_earlier_tokens_still_verify,
 }
 
 fn kids(keys: &jsonwebtoken::jwk::JwkSet) -> Vec<String> {
@@ -107,5 +108,41 @@ async fn a_rotated_out_key_leaves_the_key_set_of_every_replica_and_its_tokens_st
         assert!(jsonwebtoken::decode::<serde_json::Value>(&old_token, &key, &validation).is_err());
     }
     replica.shutdown().await;
+    app.shutdown().await;
+}
+
+async fn a_changed_sealing_key_gets_a_new_signing_key_and_earlier_tokens_still_verify(db: TestDb) {
+    let url = db.url.clone();
+    let app = ClockedApp::spawn(db, Utc::now(), enable).await;
+    let (_, support) = app.mint(Role::Support).await;
+    let before = app.started(&support, "acme", "user_1", "15m").await;
+    let before = before["token"].as_str().unwrap().to_owned();
+    // The same database under another sealing key, as after a configuration change.
+    let changed = app
+        .replica(&url, |config| {
+            enable(config);
+            config.impersonation.encryption_key = Some(opsdeck_core::secret::Secret::new(
+                "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff".to_owned(),
+            ));
+        })
+        .await;
+    app.clock.advance(Duration::from_secs(1));
+    let after = changed.started(&support, "acme", "user_1", "15m").await;
+    let after = after["token"].as_str().unwrap();
+    let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    assert_ne!(
+        kid(&before),
+        kid(after),
+        "a new key, sealed with the new sealing key"
+    );
+    let keys = changed.key_set().await;
+    assert_eq!(keys.keys.len(), 2);
+    verify(after, &keys).expect("the new key verifies");
+    verify(&before, &keys).expect("tokens of the replaced key stay valid until they expire");
+    // It keeps signing with the new key.
+    app.clock.advance(Duration::from_secs(1));
+    let again = changed.started(&support, "acme", "user_1", "15m").await;
+    assert_eq!(kid(again["token"].as_str().unwrap()), kid(after));
+    changed.shutdown().await;
     app.shutdown().await;
 }
