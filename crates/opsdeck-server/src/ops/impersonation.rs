@@ -214,9 +214,7 @@ pub async fn key_set(state: &AppState) -> Result<JwkSet, ApiError> {
     if enabled(state).is_err() {
         return Ok(JwkSet::default());
     }
-    keys::key_set(state.store(), state.clock().now())
-        .await
-        .map_err(ApiError::internal)
+    Ok(keys::key_set(state.store(), state.clock().now()).await?)
 }
 
 /// The most revocations one page of the feed holds.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::impersonation::{
     EncryptionKey, Jwk, JwkSet, SigningKey, StoredKey, publish_window,
 };
-use opsdeck_core::{Clock, Store};
+use opsdeck_core::{Clock, Store, StoreResult};
 
 use crate::background::Job;
 use crate::config::ImpersonationConfig;
@@ -117,7 +117,7 @@ fn open(seal: &EncryptionKey, stored: &StoredKey) -> anyhow::Result<SigningKey> 
 }
 
 /// Every key whose tokens may still be alive at `now`, and the next key before it signs.
-pub async fn key_set(store: &Arc<dyn Store>, now: DateTime<Utc>) -> anyhow::Result<JwkSet> {
+pub async fn key_set(store: &Arc<dyn Store>, now: DateTime<Utc>) -> StoreResult<JwkSet> {
     let keys = store.published_keys(now - publish_window()).await?;
     Ok(JwkSet {
         keys: keys

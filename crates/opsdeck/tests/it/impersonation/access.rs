@@ -238,3 +238,56 @@ async fn a_refused_request_stores_nothing_even_for_the_right_role() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     nothing_stored(&app, &admin).await;
 }
+
+#[tokio::test]
+async fn request_entries_name_the_tenant_of_the_path_decoded_and_only_a_valid_one() {
+    let app = ClockedApp::spawn(TestDb::sqlite(), Utc::now(), enable).await;
+    let (_, admin) = app.mint(Role::Admin).await;
+    // `a%40b` is tenant `a@b`, however the client escaped it.
+    let started = app.started(&admin, "a%40b", "user_1", "5m").await;
+    let (_, listed) = app
+        .get_json(Some(&admin), "/ops/tenants/a@b/impersonations")
+        .await;
+    assert_eq!(listed["impersonations"][0]["jti"], started["jti"]);
+    assert_eq!(listed["impersonations"][0]["tenant_id"], "a@b");
+    let refused = app
+        .start(
+            &admin,
+            "no%20spaces",
+            json!({"user_id": "u", "reason": "r"}),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let entries = crate::support::wait_for_async(
+        std::time::Duration::from_secs(5),
+        "the request entries",
+        || async {
+            let (_, page) = app
+                .get_json(
+                    Some(&admin),
+                    "/ops/audit?target=route:%2Fops%2Ftenants%2Fno%2520spaces%2Fimpersonations",
+                )
+                .await;
+            let refused = page["entries"].as_array().cloned().unwrap_or_default();
+            let (_, page) = app
+                .get_json(Some(&admin), "/ops/audit?tenant_id=a%40b")
+                .await;
+            let named = page["entries"].as_array().cloned().unwrap_or_default();
+            (refused.len() == 1 && named.len() >= 3).then_some((refused, named))
+        },
+    )
+    .await;
+    let (refused, named) = entries;
+    assert!(
+        refused[0]["tenant_id"].is_null(),
+        "an id that does not parse names no tenant"
+    );
+    let actions: Vec<&str> = named.iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in [
+        "POST /ops/tenants/{id}/impersonations",
+        "GET /ops/tenants/{id}/impersonations",
+        "impersonation.started",
+    ] {
+        assert!(actions.contains(&action), "{action}: {actions:?}");
+    }
+}
