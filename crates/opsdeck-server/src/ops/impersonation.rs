@@ -76,14 +76,16 @@ impl ImpersonationRequest {
         ttl: Option<&str>,
     ) -> Result<Self, ApiError> {
         let invalid = |message: String| ApiError::bad_request("invalid_field", message);
-        let user_id = UserId::parse(user_id).map_err(|e| invalid(format!("field `{e}`")))?;
+        let user_id =
+            UserId::parse(user_id).map_err(|e| invalid(format!("field `user_id`: {e}")))?;
         let ttl = match ttl {
             Some(text) => {
                 duration::parse(text).map_err(|e| invalid(format!("field `ttl`: {e}")))?
             }
             None => config.default_ttl,
         };
-        let ttl = Ttl::new(ttl, config.max_ttl).map_err(|e| invalid(format!("field `{e}`")))?;
+        let ttl =
+            Ttl::new(ttl, config.max_ttl).map_err(|e| invalid(format!("field `ttl`: {e}")))?;
         Ok(Self { user_id, ttl })
     }
 }
