@@ -7,6 +7,7 @@
 mod access;
 mod config;
 mod flow;
+mod python;
 mod rotation;
 
 use std::net::SocketAddr;
