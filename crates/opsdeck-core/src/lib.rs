@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cron;
 pub mod health;
 pub mod ids;
+pub mod impersonation;
 pub mod instance;
 pub mod queues;
 pub mod redact;

@@ -34,6 +34,7 @@ use crate::error::ApiError;
 use crate::health::{HealthMonitor, spawn_health_loops};
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
+use crate::ops::impersonation::keys::RotateSigningKeysJob;
 use crate::queues::Queues;
 use crate::ratelimit::{RateLimitSweepJob, RateLimits};
 use crate::router::route_table;
@@ -378,6 +379,23 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
             checkpointer: state.checkpoints().clone(),
         }),
     );
+    let impersonation = &state.config().impersonation;
+    if impersonation.enabled {
+        background.spawn(
+            LoopSpec {
+                name: "impersonation_key_rotation",
+                interval: RotateSigningKeysJob::interval(impersonation),
+                jitter: Duration::from_secs(5),
+                timeout: Duration::from_secs(30),
+                scope: Scope::Leader,
+            },
+            Arc::new(RotateSigningKeysJob {
+                store: state.store().clone(),
+                clock: state.clock().clone(),
+                config: impersonation.clone(),
+            }),
+        );
+    }
     let heartbeat = config.heartbeat_interval;
     background.spawn(
         LoopSpec {

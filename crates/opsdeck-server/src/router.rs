@@ -67,6 +67,13 @@ pub fn route_table() -> RouteTable {
             Ingest(opsdeck_core::token::Scope::Jobs),
             routes!(api::queue_snapshot::post_snapshot),
         )
+        // Impersonation (SPEC §6): the key set is public, the revocation feed the
+        // application's.
+        .json(Public, routes!(api::impersonations::get_jwks))
+        .json(
+            Ingest(opsdeck_core::token::Scope::Events),
+            routes!(api::impersonations::list_revoked_impersonations),
+        )
         // Signing in and out of the dashboard.
         .html(Method::GET, "/login", Public, get(web::login::show_login))
         .html(
@@ -301,8 +308,21 @@ pub fn route_table() -> RouteTable {
         .json(Requires(OperateOps), routes!(api::queues::discard_jobs))
         .json(Requires(OperateOps), routes!(api::queues::pause_queue))
         .json(Requires(OperateOps), routes!(api::queues::resume_queue))
+        // Tenants (SPEC §6).
         .json(Requires(ReadTenants), routes!(api::tenants::list_tenants))
         .json(Requires(ReadTenants), routes!(api::tenants::get_tenant))
+        .json(
+            Requires(Impersonate),
+            routes!(api::impersonations::start_impersonation),
+        )
+        .json(
+            Requires(Impersonate),
+            routes!(api::impersonations::list_impersonations),
+        )
+        .json(
+            Requires(Impersonate),
+            routes!(api::impersonations::end_impersonation),
+        )
         // Administration.
         .json(
             Requires(Administer),

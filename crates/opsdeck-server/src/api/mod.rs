@@ -9,6 +9,7 @@ pub mod checkins;
 pub mod cron;
 pub mod cron_admin;
 pub mod health;
+pub mod impersonations;
 pub mod instances;
 pub mod metrics;
 pub mod openapi;

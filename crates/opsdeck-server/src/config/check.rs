@@ -80,6 +80,7 @@ impl Config {
                 human(background.instance_retention),
             ),
             self.audit.summary(),
+            self.impersonation.summary(),
         ]
         .join("\n")
     }

@@ -21,6 +21,7 @@ pub mod duration;
 mod env;
 mod error;
 mod health;
+mod impersonation;
 mod load;
 mod model;
 mod net;
@@ -43,6 +44,7 @@ pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowD
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
 pub use health::{CheckConfig, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
+pub use impersonation::ImpersonationConfig;
 pub use model::{
     BackgroundConfig, Config, DEFAULT_DATABASE_URL, DatabaseConfig, LogConfig, LogFormat,
     MetricsConfig, RateLimitConfig, ServerConfig, SessionConfig,

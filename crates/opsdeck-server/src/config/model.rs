@@ -16,6 +16,7 @@ use super::audit::AuditConfig;
 use super::auth::AuthConfig;
 use super::cron::CronConfig;
 use super::health::HealthConfig;
+use super::impersonation::ImpersonationConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::queues::QueuesConfig;
 use super::{bytes, duration};
@@ -53,6 +54,8 @@ pub struct Config {
     pub cron: CronConfig,
     /// `[queues]`: the application's queue systems.
     pub queues: QueuesConfig,
+    /// `[impersonation]`: audited impersonation tokens for tenant users.
+    pub impersonation: ImpersonationConfig,
 }
 
 /// `[server]`: the HTTP listener.

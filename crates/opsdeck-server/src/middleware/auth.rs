@@ -200,6 +200,7 @@ fn audit_record(context: &RequestContext, request: &Request) -> opsdeck_core::au
     let mut entry = record(format!("{} {}", request.method(), route), context.now);
     entry.client_addr = context.client.map(|ip| ip.to_string());
     entry.request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
+    entry.tenant_id = crate::middleware::tenant::tenant_of(&route, request.uri().path());
     entry.target = Some(Target {
         kind: "route".to_owned(),
         id: request.uri().path().to_owned(),

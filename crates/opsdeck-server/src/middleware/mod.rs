@@ -7,3 +7,4 @@ pub mod auth;
 pub mod client;
 pub mod envelope;
 pub mod request_id;
+pub mod tenant;

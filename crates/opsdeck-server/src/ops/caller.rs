@@ -54,6 +54,11 @@ impl Caller {
         &self.actor.id
     }
 
+    /// The principal's name, as the audit log shows it.
+    pub fn name(&self) -> &str {
+        &self.actor.name
+    }
+
     /// Refuses (403) a caller whose role lacks `permission`. The route table refuses such
     /// requests before a handler runs; this is the use-case's own check, which holds for
     /// every way in, the command line included.

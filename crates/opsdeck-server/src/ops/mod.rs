@@ -16,6 +16,7 @@ pub mod alerts;
 pub mod audit;
 pub mod cron;
 pub mod health;
+pub mod impersonation;
 pub mod instances;
 pub mod queues;
 pub mod sessions;

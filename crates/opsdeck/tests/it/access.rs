@@ -98,7 +98,8 @@ async fn callers(app: &TestApp) -> Vec<Caller> {
 async fn every_route_answers_every_kind_of_caller_as_spec_section_two_says() {
     // Dozens of bad credentials from one address would trip the failed-auth limit, which
     // rate_limits.rs proves on its own; here every answer must come from authorization.
-    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.rate_limit.enabled = false).await;
+    // Impersonation on, so its routes answer as configured, not only as disabled.
+    let app = TestApp::spawn_with(TestDb::sqlite(), crate::impersonation::enable).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -323,7 +324,8 @@ async fn a_token_revoked_by_another_process_stops_working_within_the_cache_lifet
     // process's back. The cached success may be served for up to the cache's lifetime (the
     // README promises no more), then the store's answer counts. (Polling must not trip the
     // read limit.)
-    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.rate_limit.enabled = false).await;
+    // Impersonation on, so its routes answer as configured, not only as disabled.
+    let app = TestApp::spawn_with(TestDb::sqlite(), crate::impersonation::enable).await;
     let (viewer_id, viewer) = app.mint_role(Role::Viewer).await;
     let url = app.url("/ops/session");
     assert_eq!(whoami(&app.client, &url, &viewer).await, StatusCode::OK);

@@ -20,6 +20,7 @@ mod dashboard;
 mod health;
 mod health_probes;
 mod http_basics;
+mod impersonation;
 mod pings;
 mod queues_bullmq;
 mod queues_graphile;

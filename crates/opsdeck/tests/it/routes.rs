@@ -12,12 +12,13 @@ use crate::support::app::TestApp;
 use crate::support::db::TestDb;
 
 /// SPEC §2: the only routes reachable without a principal.
-const PUBLIC: [(&str, &str); 5] = [
+const PUBLIC: [(&str, &str); 6] = [
     ("GET", "/livez"),
     ("GET", "/readyz"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("GET", "/static/{file}"),
+    ("GET", "/ops/impersonation/jwks.json"),
 ];
 
 /// SPEC §2's `/ping/…`, by HEAD, GET and POST: public, as the ingest key in the path is
@@ -155,6 +156,11 @@ fn every_json_route_is_in_the_openapi_document_and_nothing_else_is() {
             && spec["paths"]["/ops/tokens"]["post"].is_object(),
         "two handlers on one path are both documented"
     );
+    let tenant_path = &spec["paths"]["/ops/tenants/{id}/impersonations"];
+    assert!(tenant_path["post"].is_object() && tenant_path["get"].is_object());
+    assert!(spec["paths"]["/ops/tenants/{id}/impersonations/{jti}"]["delete"].is_object());
+    assert!(spec["paths"]["/ops/impersonation/jwks.json"]["get"].is_object());
+    assert!(spec["paths"]["/api/v1/impersonations/revoked"]["get"]["parameters"].is_array());
     assert!(
         json.contains("ErrorBody"),
         "the error envelope is a documented schema"

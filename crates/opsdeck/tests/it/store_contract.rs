@@ -19,6 +19,7 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
+mod impersonation;
 mod queues;
 mod sessions;
 mod tokens;
@@ -322,7 +323,7 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 27] = [
+    const TABLES: [&str; 29] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
@@ -339,6 +340,8 @@ mod postgres_only {
         "cron_run_logs",
         "cron_runs",
         "cron_slots",
+        "impersonation_keys",
+        "impersonations",
         "instances",
         "leases",
         "liveness",
