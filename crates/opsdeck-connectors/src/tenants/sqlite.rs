@@ -16,9 +16,11 @@ use sqlx::{Column, ConnectOptions, Connection, Executor, Row, Statement as _, Ty
 use super::cells;
 use super::run::{self, Failure, FailureKind, Fetched, Param, Statement};
 
-/// SQLite's primary result codes: a write refused, a statement interrupted.
+/// SQLite's primary result codes: a write refused, a statement interrupted, a file that
+/// cannot be opened.
 const SQLITE_READONLY: i64 = 8;
 const SQLITE_INTERRUPT: i64 = 9;
+const SQLITE_CANTOPEN: i64 = 14;
 
 /// How many virtual machine steps run between two looks at the clock.
 const PROGRESS_STEPS: i32 = 1000;
@@ -53,6 +55,7 @@ fn fail(err: sqlx::Error) -> Failure {
     let kind = match primary {
         Some(SQLITE_READONLY) => FailureKind::ReadOnly,
         Some(SQLITE_INTERRUPT) => FailureKind::Timeout,
+        Some(SQLITE_CANTOPEN) => FailureKind::Unreachable,
         _ => FailureKind::Query,
     };
     Failure::new(kind, db.message())

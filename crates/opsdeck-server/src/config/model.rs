@@ -18,6 +18,7 @@ use super::cron::CronConfig;
 use super::health::HealthConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::queues::QueuesConfig;
+use super::tenants::TenantsConfig;
 use super::{bytes, duration};
 
 /// The database used when none is configured: an embedded SQLite file.
@@ -53,6 +54,8 @@ pub struct Config {
     pub cron: CronConfig,
     /// `[queues]`: the application's queue systems.
     pub queues: QueuesConfig,
+    /// `[tenants]`: the application's database as a read-only source of tenant facts.
+    pub tenants: TenantsConfig,
 }
 
 /// `[server]`: the HTTP listener.

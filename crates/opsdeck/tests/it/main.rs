@@ -32,3 +32,4 @@ mod secrecy;
 mod sessions;
 mod sso;
 mod store_contract;
+mod tenant_sources;
