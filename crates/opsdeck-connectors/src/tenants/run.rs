@@ -81,7 +81,15 @@ pub(crate) async fn acquire<DB: sqlx::Database>(
     let deadline = Instant::now() + budget;
     match tokio::time::timeout_at(deadline, pool.acquire()).await {
         Ok(Ok(conn)) => Ok((conn, deadline)),
-        Ok(Err(err)) => Err(Failure::of_client(&err)),
+        // Whatever stops a connection being made (refused, bad credentials, a missing
+        // file) makes the database unreachable to this caller.
+        Ok(Err(err)) => Err(Failure::new(
+            FailureKind::Unreachable,
+            match &err {
+                sqlx::Error::Database(db) => db.message().to_owned(),
+                other => other.to_string(),
+            },
+        )),
         Err(_) => Err(Failure::new(
             FailureKind::Unreachable,
             format!("no connection within {}", humanize(budget)),

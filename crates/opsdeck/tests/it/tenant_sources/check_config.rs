@@ -37,7 +37,7 @@ mask = ["email", "EMAIL"]
 [[tenants.queries]]
 name = "dup"
 sql = "SELECT 1"
-kind = "chart"
+kind = "table"
 
 [[tenants.queries]]
 name = "two-params"
@@ -58,7 +58,7 @@ row_limit = 0
         "tenants.queries[1].url",
         "tenants.queries[1].timeout",
         "tenants.queries[1].mask",
-        "tenants.queries[2].kind",
+        "tenants.queries[2].name",
         "tenants.queries[3].sql",
         "tenants.queries[3].row_limit",
     ] {
@@ -69,16 +69,20 @@ row_limit = 0
     assert!(text.contains("uses $2"), "{text}");
     assert!(!text.contains("sekrit"), "a secret was quoted:\n{text}");
 
-    let dup = Config::from_toml_str(
+    let kinds = Config::from_toml_str(
         "[[tenants.queries]]\nname = \"a\"\nsql = \"SELECT 1\"\nkind = \"table\"\n\n\
-         [[tenants.queries]]\nname = \"a\"\nurl = \"sqlite://app.db\"\nsql = \"SELECT 1\"\nkind = \"table\"\n",
+         [[tenants.queries]]\nname = \"b\"\nurl = \"sqlite://app.db\"\nsql = \"SELECT 1\"\nkind = \"chart\"\n",
         "test.toml",
         &Env::default(),
     )
     .map(|_| ())
     .unwrap_err();
-    assert!(dup.has("tenants.queries[0].url"), "{dup}");
-    assert!(dup.has("tenants.queries[1].name"), "{dup}");
+    assert!(kinds.has("tenants.queries[0].url"), "{kinds}");
+    assert!(kinds.has("tenants.queries[1].kind"), "{kinds}");
+    assert!(
+        kinds.to_string().contains("`profile` or `table`"),
+        "{kinds}"
+    );
 }
 
 #[test]
