@@ -39,7 +39,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use opsdeck_core::ids::TenantId;
-use opsdeck_core::redact::redact_text;
 use opsdeck_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -607,7 +606,6 @@ impl Database {
             secrets.push(password);
         }
         let message = cells::safe_message(&failure.message, &secrets);
-        let message = redact_text(&message).into_owned();
         match failure.kind {
             FailureKind::Timeout => TenantError::Timeout(message),
             FailureKind::Unreachable => TenantError::Unreachable(message),

@@ -7,6 +7,7 @@
 
 mod check_config;
 mod fixture;
+mod statements;
 mod unreachable;
 
 use std::time::{Duration, Instant};
@@ -305,14 +306,17 @@ async fn values_decode_by_type(db: AppDb) {
                 '\\x0102'::bytea AS bin, DATE '2026-03-04' AS day,
                 '{\"password\": \"x\", \"plan\": \"pro\"}'::jsonb AS meta,
                 '11111111-2222-3333-4444-555555555555'::uuid AS uid,
-                -0.000123::numeric AS tiny, $1 AS tenant"
+                -0.000123::numeric AS tiny, 'costs $1 -- or ?' AS literal, $1 AS tenant"
         }
         Kind::Mysql => {
             "SELECT CAST(1 AS SIGNED) AS small, CAST(2.5 AS DOUBLE) AS f, NULL AS empty,
                 X'0102' AS bin, DATE '2026-03-04' AS day, CAST(-0.000123 AS DECIMAL(10,6)) AS tiny,
-                $1 AS tenant"
+                'costs $1 -- or ?' AS literal, $1 AS tenant"
         }
-        Kind::Sqlite => "SELECT 1 AS small, 2.5 AS f, NULL AS empty, X'0102' AS bin, $1 AS tenant",
+        Kind::Sqlite => {
+            "SELECT 1 AS small, 2.5 AS f, NULL AS empty, X'0102' AS bin,
+                'costs $1 -- or ?' AS literal, $1 AS tenant"
+        }
     };
     let sources = TenantSources::new(None, vec![query(&db, "types", QueryKind::Profile, sql)]);
     let rows = sources.run_query("types", &tenant("acme")).await.unwrap();
@@ -325,6 +329,11 @@ async fn values_decode_by_type(db: AppDb) {
     assert_eq!(value("empty"), Value::Null);
     assert_eq!(value("bin"), json!("<2 bytes>"));
     assert_eq!(value("tenant"), json!("acme"));
+    assert_eq!(
+        value("literal"),
+        json!("costs $1 -- or ?"),
+        "a string is not rewritten"
+    );
     if db.kind != Kind::Sqlite {
         assert_eq!(value("day"), json!("2026-03-04"));
         assert_eq!(value("tiny"), json!("-0.000123"));
