@@ -186,7 +186,8 @@ pub struct QueryOutcome {
 /// One tenant as the directory lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DirectoryEntry {
-    /// The tenant's id as the application keys it (not redacted: it is what links to it).
+    /// The tenant's id as the application keys it: not redacted, as it is what links to the
+    /// tenant, and always a valid `TenantId` (rows with other ids are left out).
     pub id: String,
     pub name: Option<String>,
     pub plan: Option<String>,
@@ -272,6 +273,9 @@ struct Runner {
     name: String,
     kind: QueryKind,
     mask: Vec<String>,
+    /// A column shown as read, not redacted: the directory's `id`, which links to the
+    /// tenant.
+    keep: Option<&'static str>,
     timeout: Duration,
     row_limit: usize,
     statement: Result<Statement, String>,
@@ -308,6 +312,7 @@ impl TenantSources {
             name: "directory".to_owned(),
             kind: QueryKind::Table,
             mask: Vec::new(),
+            keep: Some("id"),
             timeout: d.timeout.min(MAX_TIMEOUT),
             row_limit: MAX_DIRECTORY_LIMIT,
             statement: statement(&d.sql, &d.url, 2),
@@ -326,6 +331,7 @@ impl TenantSources {
                 name: q.name,
                 kind: q.kind,
                 mask: q.mask,
+                keep: None,
             })
             .collect();
         Self {
@@ -411,12 +417,13 @@ impl TenantSources {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
         };
+        // A row whose id is not a tenant id opsdeck accepts could not be linked to: left out.
         let tenants = rows
             .rows
             .iter()
             .filter_map(|row| {
                 Some(DirectoryEntry {
-                    id: text(row, Some(id))?,
+                    id: text(row, Some(id)).filter(|id| TenantId::parse(id).is_ok())?,
                     name: text(row, name),
                     plan: text(row, plan),
                     status: text(row, status),
@@ -507,7 +514,7 @@ impl Runner {
             .map_err(|f| self.database.error(f))?;
         let mut rows = fetched.rows;
         for row in &mut rows {
-            cells::protect(&fetched.columns, &self.mask, row);
+            cells::protect(&fetched.columns, &self.mask, self.keep, row);
         }
         Ok(Rows {
             columns: fetched.columns,

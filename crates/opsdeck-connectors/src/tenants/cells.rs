@@ -25,11 +25,11 @@ pub(crate) fn float(value: f64) -> Value {
 
 /// Redacts and masks one row in place: columns named in `mask` (case-insensitive) and
 /// columns whose name says they hold a secret (`password`, `api_key`, `session_token`, …)
-/// are masked whole; every other value passes the redactor (text, and the keys and strings
-/// of JSON values).
-pub(crate) fn protect(columns: &[String], mask: &[String], row: &mut [Value]) {
+/// are masked whole; every other value but the column `keep` passes the redactor (text, and
+/// the keys and strings of JSON values).
+pub(crate) fn protect(columns: &[String], mask: &[String], keep: Option<&str>, row: &mut [Value]) {
     for (column, value) in columns.iter().zip(row.iter_mut()) {
-        if value.is_null() {
+        if value.is_null() || keep.is_some_and(|k| k.eq_ignore_ascii_case(column)) {
             continue;
         }
         let masked = mask.iter().any(|m| m.eq_ignore_ascii_case(column)) || is_secret_name(column);

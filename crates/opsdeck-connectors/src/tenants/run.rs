@@ -92,7 +92,11 @@ pub(crate) async fn acquire<DB: sqlx::Database>(
         )),
         Err(_) => Err(Failure::new(
             FailureKind::Unreachable,
-            format!("no connection within {}", humanize(budget)),
+            format!(
+                "no connection within {} (the database accepted none, or every pooled \
+                 connection stayed busy)",
+                humanize(budget)
+            ),
         )),
     }
 }
