@@ -1,5 +1,5 @@
 //! A database that does not answer: a server that accepts connections and says nothing, a
-//! closed port, a missing SQLite file. Each query fails on its own, within its budget, with a
+//! closed port, a missing SQLite file, a connection frozen mid-session. Each query fails on its own, within its budget, with a
 //! message that names the problem and never the URL's password.
 
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use opsdeck_connectors::tenants::{QueryKind, TenantError, TenantQuery, TenantSou
 use opsdeck_core::secret::Secret;
 use tokio::net::TcpListener;
 
+use super::fixture::{AppDb, Kind};
 use super::tenant;
+use crate::support::chaos::ChaosProxy;
 
 const PASSWORD: &str = "sekrit-pw-never-shown";
 
@@ -100,4 +102,65 @@ async fn an_unreachable_database_fails_fast_and_alone_without_its_password() {
         !missing.exists(),
         "a read-only source never creates a database"
     );
+}
+
+/// A database that stops answering in the middle of the session (a network cut, a frozen
+/// server): its query fails within its budget — the server's own timeout cannot reach the
+/// client — and once the network is back, the next query answers on a fresh connection.
+async fn a_frozen_connection_fails_within_the_budget_and_recovers(db: AppDb) {
+    let mut url = reqwest::Url::parse(&db.url).unwrap();
+    let upstream: std::net::SocketAddr = format!(
+        "{}:{}",
+        url.host_str().unwrap(),
+        url.port_or_known_default().unwrap_or(match db.kind {
+            Kind::Mysql => 3306,
+            _ => 5432,
+        })
+    )
+    .parse()
+    .unwrap();
+    let proxy = ChaosProxy::start(upstream).await;
+    url.set_port(Some(proxy.addr().port())).unwrap();
+    let mut account = profile("account", url.to_string());
+    account.timeout = Duration::from_millis(300);
+    let sources = TenantSources::new(None, vec![account]);
+
+    let first = sources.run_query("account", &tenant("acme")).await.unwrap();
+    assert_eq!(first.rows.len(), 1);
+
+    proxy.blackhole();
+    let started = Instant::now();
+    let frozen = sources.run_query("account", &tenant("acme")).await;
+    assert!(
+        matches!(
+            frozen,
+            Err(TenantError::Timeout(_) | TenantError::Unreachable(_))
+        ),
+        "{frozen:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+
+    proxy.restore();
+    let again = sources.run_query("account", &tenant("acme")).await.unwrap();
+    assert_eq!(again.rows.len(), 1);
+}
+
+#[tokio::test]
+async fn postgres_a_frozen_connection_fails_within_the_budget_and_recovers() {
+    let Some(db) = AppDb::postgres().await else {
+        return;
+    };
+    a_frozen_connection_fails_within_the_budget_and_recovers(db).await;
+}
+
+#[tokio::test]
+async fn mariadb_a_frozen_connection_fails_within_the_budget_and_recovers() {
+    let Some(db) = AppDb::mysql().await else {
+        return;
+    };
+    a_frozen_connection_fails_within_the_budget_and_recovers(db).await;
 }
