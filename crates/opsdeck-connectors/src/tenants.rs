@@ -27,6 +27,7 @@
 //! statements are sent with `?` in their place.
 
 mod cells;
+mod database;
 mod mysql;
 mod postgres;
 mod run;
@@ -35,7 +36,7 @@ mod sqlite;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opsdeck_core::ids::TenantId;
@@ -44,7 +45,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use cells::MASKED;
-use run::{Failure, FailureKind, Param, Statement};
+use database::{Database, statement};
+use run::{Param, Statement};
 
 /// A query's statement timeout unless it sets one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -484,22 +486,6 @@ impl TenantSources {
     }
 }
 
-/// `sql` in the form `url`'s driver takes, binding `$1..=$max`.
-fn statement(sql: &str, url: &Secret, max: usize) -> Result<Statement, String> {
-    let dialect = Dialect::of_url(url.expose())?;
-    let scanned = sql::scan(sql, dialect)?;
-    Ok(match dialect {
-        Dialect::Mysql => {
-            let (sql, binds) = sql::to_question_marks(sql, &scanned);
-            Statement { sql, binds }
-        }
-        Dialect::Postgres | Dialect::Sqlite => Statement {
-            sql: sql.to_owned(),
-            binds: (0..scanned.max_placeholder().min(max)).collect(),
-        },
-    })
-}
-
 impl Runner {
     async fn rows(&self, params: &[Param], limit: usize) -> Result<Rows, TenantError> {
         let statement = self
@@ -533,91 +519,5 @@ impl Runner {
             .prepare(statement, params, self.timeout)
             .await
             .map_err(|f| self.database.error(f))
-    }
-}
-
-/// One database URL: its pool, made on first use.
-struct Database {
-    url: Secret,
-    /// How long a caller may wait for a connection.
-    budget: Duration,
-    pool: OnceLock<Result<Pool, String>>,
-}
-
-enum Pool {
-    Postgres(sqlx::PgPool),
-    Mysql(mysql::Pool),
-    Sqlite(sqlx::SqlitePool),
-}
-
-impl Database {
-    fn new(url: &str, budget: Duration) -> Self {
-        Self {
-            url: Secret::new(url.to_owned()),
-            budget,
-            pool: OnceLock::new(),
-        }
-    }
-
-    fn pool(&self) -> Result<&Pool, Failure> {
-        let made = self.pool.get_or_init(|| {
-            let url = self.url.expose();
-            match Dialect::of_url(url)? {
-                Dialect::Postgres => {
-                    postgres::pool(url, POOL_SIZE, self.budget).map(Pool::Postgres)
-                }
-                Dialect::Mysql => mysql::pool(url, POOL_SIZE, self.budget).map(Pool::Mysql),
-                Dialect::Sqlite => sqlite::pool(url, POOL_SIZE, self.budget).map(Pool::Sqlite),
-            }
-        });
-        made.as_ref()
-            .map_err(|e| Failure::new(FailureKind::Unreachable, e.clone()))
-    }
-
-    async fn run(
-        &self,
-        statement: &Statement,
-        params: &[Param],
-        limit: usize,
-        timeout: Duration,
-    ) -> Result<run::Fetched, Failure> {
-        match self.pool()? {
-            Pool::Postgres(pool) => postgres::run(pool, statement, params, limit, timeout).await,
-            Pool::Mysql(pool) => mysql::run(pool, statement, params, limit, timeout).await,
-            Pool::Sqlite(pool) => sqlite::run(pool, statement, params, limit, timeout).await,
-        }
-    }
-
-    async fn prepare(
-        &self,
-        statement: &Statement,
-        params: &[Param],
-        timeout: Duration,
-    ) -> Result<Vec<String>, Failure> {
-        match self.pool()? {
-            Pool::Postgres(pool) => postgres::prepare(pool, statement, params, timeout).await,
-            Pool::Mysql(pool) => mysql::prepare(pool, statement, params, timeout).await,
-            Pool::Sqlite(pool) => sqlite::prepare(pool, statement, params, timeout).await,
-        }
-    }
-
-    /// A failure as the caller sees it: the driver's words without the URL or its
-    /// password, redacted.
-    fn error(&self, failure: Failure) -> TenantError {
-        let url = self.url.expose();
-        let password = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.password().map(str::to_owned));
-        let mut secrets = vec![url];
-        if let Some(password) = password.as_deref() {
-            secrets.push(password);
-        }
-        let message = cells::safe_message(&failure.message, &secrets);
-        match failure.kind {
-            FailureKind::Timeout => TenantError::Timeout(message),
-            FailureKind::Unreachable => TenantError::Unreachable(message),
-            FailureKind::ReadOnly => TenantError::ReadOnly(message),
-            FailureKind::Query => TenantError::Query(message),
-        }
     }
 }
