@@ -344,6 +344,23 @@ async fn values_decode_by_type(db: AppDb) {
     }
 }
 
+/// The database's own error message is shown, redacted: here it quotes a table name that is
+/// an e-mail address.
+async fn error_messages_are_redacted(db: AppDb) {
+    let sql = match db.kind {
+        Kind::Mysql => "SELECT * FROM `jane.doe@example.com` WHERE id = $1",
+        Kind::Postgres | Kind::Sqlite => "SELECT * FROM \"jane.doe@example.com\" WHERE id = $1",
+    };
+    let sources = TenantSources::new(None, vec![query(&db, "broken", QueryKind::Table, sql)]);
+    match sources.run_query("broken", &tenant("acme")).await {
+        Err(TenantError::Query(message)) => {
+            assert!(!message.contains("jane.doe"), "{message}");
+            assert!(message.contains("[email]"), "{message}");
+        }
+        other => panic!("expected a query error: {other:?}"),
+    }
+}
+
 macro_rules! on_every_database {
     ($($scenario:ident),* $(,)?) => {
         mod postgres {
@@ -383,4 +400,5 @@ on_every_database!(
     a_slow_query_times_out_while_the_others_answer,
     statements_are_prepared_without_running,
     values_decode_by_type,
+    error_messages_are_redacted,
 );
