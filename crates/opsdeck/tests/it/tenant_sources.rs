@@ -344,6 +344,38 @@ async fn values_decode_by_type(db: AppDb) {
     }
 }
 
+/// Queries on one URL share its small pool: six at once open no more than two connections,
+/// and wait their turn rather than fail.
+#[tokio::test]
+async fn queries_on_one_url_share_a_pool_of_two_connections() {
+    let Some(db) = AppDb::mysql().await else {
+        return;
+    };
+    let queries = (0..6)
+        .map(|i| {
+            query(
+                &db,
+                &format!("q{i}"),
+                QueryKind::Profile,
+                "SELECT SLEEP(0.2) AS slept, $1 AS tenant",
+            )
+        })
+        .collect();
+    let sources = with_directory(&db, queries);
+    let outcomes = sources.run_all(&tenant("acme")).await;
+    for outcome in &outcomes {
+        assert!(
+            outcome.result.is_ok(),
+            "{}: {:?}",
+            outcome.name,
+            outcome.result
+        );
+    }
+    sources.directory_search("", 10).await.unwrap();
+    let open = db.mysql_connections().await;
+    assert!((1..=2).contains(&open), "{open} connections open");
+}
+
 /// The database's own error message is shown, redacted: here it quotes a table name that is
 /// an e-mail address.
 async fn error_messages_are_redacted(db: AppDb) {

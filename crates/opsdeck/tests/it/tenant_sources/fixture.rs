@@ -94,6 +94,26 @@ impl AppDb {
         Some(app)
     }
 
+    /// The connections open to this database right now, from the server's process list
+    /// (MariaDB only), not counting the one asking.
+    pub async fn mysql_connections(&self) -> i64 {
+        let Cleanup::Mysql {
+            server_url,
+            database,
+        } = &self.cleanup
+        else {
+            panic!("not a MariaDB database");
+        };
+        let mut conn = sqlx::MySqlConnection::connect(server_url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID()",
+        )
+        .bind(database)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+
     /// Runs `statements` (separated by `;`, none inside a string) with a writable
     /// connection, as the application would.
     pub async fn exec(&self, statements: &str) {
