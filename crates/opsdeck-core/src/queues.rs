@@ -23,7 +23,7 @@ mod stats;
 mod tenant_path;
 
 pub use job::{Attempt, JobDetail, JobSummary};
-pub use selection::{BulkAction, JobFilter, Selection, SelectionToken};
+pub use selection::{BulkAction, JobFilter, Selection, SelectionClaim, SelectionToken};
 pub use shape::{PAYLOAD_KEYS_MAX, PayloadShape, payload_shape};
 pub use signature::{SIGNATURE_HEADER, verify_webhook_signature, webhook_signature};
 pub use stats::{Count, JobState, QueueSample, QueueStats, SourceStatus, System};

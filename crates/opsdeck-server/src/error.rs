@@ -142,6 +142,23 @@ impl ApiError {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// Logs the cause, as answering with this error would, and gives the sentence: for an
+    /// error shown inside an answer (a section of a page) rather than as the answer.
+    pub fn into_message(self) -> String {
+        self.log_cause();
+        self.message
+    }
+
+    fn log_cause(&self) {
+        if let Some(cause) = &self.cause {
+            if self.status.is_server_error() {
+                tracing::error!(code = self.code, error = %chain(cause.as_ref()), "request failed");
+            } else {
+                tracing::info!(code = self.code, error = %chain(cause.as_ref()), "request rejected");
+            }
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -173,13 +190,7 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(cause) = &self.cause {
-            if self.status.is_server_error() {
-                tracing::error!(code = self.code, error = %chain(cause.as_ref()), "request failed");
-            } else {
-                tracing::info!(code = self.code, error = %chain(cause.as_ref()), "request rejected");
-            }
-        }
+        self.log_cause();
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),

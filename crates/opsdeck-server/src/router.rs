@@ -242,7 +242,13 @@ pub fn route_table() -> RouteTable {
             Method::GET,
             "/tenants",
             Requires(ReadTenants),
-            get(web::placeholder::show_tenants),
+            get(web::tenants::show_tenants),
+        )
+        .html(
+            Method::GET,
+            "/tenants/{id}",
+            Requires(ReadTenants),
+            get(web::tenants::show_tenant),
         )
         .html(
             Method::GET,
@@ -295,6 +301,8 @@ pub fn route_table() -> RouteTable {
         .json(Requires(OperateOps), routes!(api::queues::discard_jobs))
         .json(Requires(OperateOps), routes!(api::queues::pause_queue))
         .json(Requires(OperateOps), routes!(api::queues::resume_queue))
+        .json(Requires(ReadTenants), routes!(api::tenants::list_tenants))
+        .json(Requires(ReadTenants), routes!(api::tenants::get_tenant))
         // Administration.
         .json(
             Requires(Administer),

@@ -10,8 +10,10 @@
 //! created by real pings and listed the same way. Every target is measured one request
 //! after the other (`BENCH_REQUESTS` each, default 200) at each size of `BENCH_MONITORS`
 //! (default `1000,100000`, the first the baseline), with p50/p99, the response's size and
-//! the ratio of p99 to the goal; then the process's RSS (VmRSS, and VmHWM since the
+//! the ratio of p99 to the goal; then the server's RSS (VmRSS, and VmHWM since the
 //! monitors were made), and last one `/metrics` scrape, which lists every monitor by name.
+//! The monitors are made by a second process (this benchmark run again with
+//! `OPSDECK_BENCH_FILL` set), so the filling's own memory is not counted as the server's.
 
 #![expect(
     clippy::print_stdout,
@@ -107,6 +109,45 @@ async fn fill(store: &Arc<dyn Store>, from: usize, to: usize) {
         task.await.unwrap();
     }
 }
+
+/// Makes the monitors `from..to` in the database at `url` from a process of their own: this
+/// benchmark again, which fills and exits (see [`fill_here`]).
+fn fill_elsewhere(url: &str, from: usize, to: usize) {
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(FILL_ENV, format!("{from}:{to}"))
+        .env(FILL_URL_ENV, url)
+        .status()
+        .expect("the filling process starts");
+    assert!(status.success(), "the filling process failed: {status}");
+}
+
+/// The filling process: makes the monitors `OPSDECK_BENCH_FILL` (`from:to`) names in the
+/// database at `OPSDECK_BENCH_FILL_URL`. Returns false when this process is not one.
+fn fill_here() -> bool {
+    let Ok(range) = std::env::var(FILL_ENV) else {
+        return false;
+    };
+    let (from, to) = range
+        .split_once(':')
+        .expect("OPSDECK_BENCH_FILL is from:to");
+    let (from, to) = (from.parse().unwrap(), to.parse().unwrap());
+    let url = std::env::var(FILL_URL_ENV).expect("OPSDECK_BENCH_FILL_URL");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = opsdeck_store::DatabaseUrl::parse(&url).unwrap();
+        let store = opsdeck_store::connect(&url, &opsdeck_store::PoolSettings::default())
+            .await
+            .unwrap();
+        fill(&store, from, to).await;
+    });
+    true
+}
+
+const FILL_ENV: &str = "OPSDECK_BENCH_FILL";
+const FILL_URL_ENV: &str = "OPSDECK_BENCH_FILL_URL";
 
 /// Applies the ping of `write` again, to the monitor as it is now.
 async fn ping_again(store: &Arc<dyn Store>, write: &StateWrite) {
@@ -243,7 +284,12 @@ async fn bench(backend: &str, db: &Database, sizes: &[usize], requests: usize) {
         assert!(response.status().is_success(), "{path}");
     }
     let mut filled = 0;
-    fill(&store, 0, 1).await;
+    let db_url = db.url();
+    let fill_in_child = |from: usize, to: usize| {
+        let url = db_url.clone();
+        tokio::task::spawn_blocking(move || fill_elsewhere(&url, from, to))
+    };
+    fill_in_child(0, 1).await.unwrap();
     let one = |path: &str| {
         let (client, path) = (client.clone(), url(path));
         async move {
@@ -273,7 +319,7 @@ async fn bench(backend: &str, db: &Database, sizes: &[usize], requests: usize) {
 
     for &size in sizes {
         let started = Instant::now();
-        fill(&store, filled.max(1), size).await;
+        fill_in_child(filled.max(1), size).await.unwrap();
         filled = size;
         println!(
             "{backend:<9} {size} monitors (+{PINGED} pinged) ready in {:.1} s",
@@ -355,6 +401,9 @@ async fn bench(backend: &str, db: &Database, sizes: &[usize], requests: usize) {
 }
 
 fn main() {
+    if fill_here() {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -135,3 +135,14 @@ impl Selection {
         self.ids.len() as u64
     }
 }
+
+/// What a real run claims its selection for: a selection is taken only by the run it was
+/// made for — same source, queue and action, and exactly the count the dry run answered —
+/// so a mistaken call (another queue, discard for a retry's selection) leaves it usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectionClaim<'a> {
+    pub source: &'a SourceName,
+    pub queue: &'a QueueName,
+    pub action: BulkAction,
+    pub expected_count: u64,
+}

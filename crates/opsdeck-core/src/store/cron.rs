@@ -11,7 +11,7 @@ use crate::cron::{
     MonitorCounts, MonitorFilter, MonitorPage, MonitorRecord, MonitorSource, MonitorSpec, Outage,
     Run, RunCount, RunCursor, RunPage, StateWrite, Upserted,
 };
-use crate::ids::Slug;
+use crate::ids::{Slug, TenantId};
 
 /// Cron monitors (see [`crate::cron`]): each one row holding its spec, its state and a
 /// version that every write moves on. A step of the domain is committed with
@@ -60,6 +60,16 @@ pub trait CronStore {
     /// ignored. Without other conditions it reads counts the store keeps as monitors
     /// change, in the same transaction, not the monitors.
     async fn count_monitors(&self, filter: &MonitorFilter) -> StoreResult<MonitorCounts>;
+
+    /// The distinct tenant ids monitors carry, in order, those after `after` (all when
+    /// `None`) and containing `text` (ignoring ASCII case) when given, at most `limit`.
+    /// Walks the index of monitors by tenant, never the monitors.
+    async fn monitor_tenants(
+        &self,
+        text: Option<&str>,
+        after: Option<&TenantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<TenantId>>;
 
     /// Housekeeping of the kept counts (a backend that logs their changes apart folds them
     /// in); what [`CronStore::count_monitors`] answers is the same before and after.

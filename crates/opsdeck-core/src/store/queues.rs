@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::ids::{QueueName, SourceName};
-use crate::queues::{JobSummary, QueueSample, QueueStats, Selection, SelectionToken, SourceStatus};
+use crate::queues::{
+    JobSummary, QueueSample, QueueStats, Selection, SelectionClaim, SelectionToken, SourceStatus,
+};
 
 #[async_trait]
 pub trait QueueStore {
@@ -57,12 +59,13 @@ pub trait QueueStore {
     async fn create_selection(&self, selection: &Selection) -> StoreResult<()>;
 
     /// Takes the selection `token` for its real run, at most once: only while unused,
-    /// unexpired at `now` and holding exactly `expected_count` jobs; it is marked used in
-    /// the same step. `None` when any of that fails.
+    /// unexpired at `now`, made for the claim's source, queue and action and holding exactly
+    /// its `expected_count` jobs; it is marked used in the same step. `None` when any of
+    /// that fails, and the selection is left as it was.
     async fn take_selection(
         &self,
         token: &SelectionToken,
-        expected_count: u64,
+        claim: SelectionClaim<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Selection>>;
 

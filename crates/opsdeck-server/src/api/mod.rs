@@ -17,4 +17,5 @@ pub mod probes;
 pub mod queue_snapshot;
 pub mod queues;
 pub mod session;
+pub mod tenants;
 pub mod tokens;

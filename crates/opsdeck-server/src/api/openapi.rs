@@ -22,6 +22,7 @@ use crate::state::AppState;
     tags(
         (name = "probes", description = "Liveness and readiness, public"),
         (name = "ops", description = "Operational views for admins"),
+        (name = "tenants", description = "Tenant diagnostics, for support and admins"),
     )
 )]
 pub struct ApiDoc;

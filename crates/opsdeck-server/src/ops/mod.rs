@@ -19,6 +19,7 @@ pub mod health;
 pub mod instances;
 pub mod queues;
 pub mod sessions;
+pub mod tenants;
 pub mod tokens;
 
 use std::sync::Arc;

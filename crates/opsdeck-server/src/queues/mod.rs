@@ -6,6 +6,7 @@
 
 mod jobs;
 mod poller;
+pub use poller::{SLOW_COST_FACTOR, SLOW_MAX_GAP};
 mod push;
 mod snapshot;
 mod source;

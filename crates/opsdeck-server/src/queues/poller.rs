@@ -22,7 +22,7 @@ use crate::health::scrub;
 /// A slow poll at least this often, however much it costs, so no count is older.
 pub const SLOW_MAX_GAP: Duration = Duration::from_secs(15 * 60);
 /// A slow poll's cost times this is the least time until the next: a 0.5 % share.
-const SLOW_COST_FACTOR: u32 = 200;
+pub const SLOW_COST_FACTOR: u32 = 200;
 /// History points at most this often per queue.
 const SAMPLE_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 

@@ -13,9 +13,9 @@ pub mod format;
 pub mod health;
 pub mod login;
 pub mod overview;
-pub mod placeholder;
 pub mod queues;
 pub mod shell;
+pub mod tenants;
 pub mod tokens;
 
 use askama::Template;

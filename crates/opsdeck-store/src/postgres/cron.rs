@@ -64,6 +64,7 @@ impl CronSql for Postgres {
         ),
         paused: ("paused", "NOT paused"),
         has_tag: ("(spec -> 'tags') ? ", ""),
+        tenants: "SELECT DISTINCT tenant_id FROM cron_monitors WHERE tenant_id IS NOT NULL",
         like: "ILIKE",
         upcoming: concat!(
             "SELECT ",

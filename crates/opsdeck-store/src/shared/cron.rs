@@ -17,7 +17,7 @@ use opsdeck_core::cron::{
     MonitorSource, MonitorSpec, MonitorState, MonitorStatus, StateWrite, Upserted, spec_from_json,
     spec_json, state_from_json, state_json,
 };
-use opsdeck_core::ids::Slug;
+use opsdeck_core::ids::{Slug, TenantId};
 use opsdeck_core::store::CronStore;
 use opsdeck_core::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
@@ -58,6 +58,9 @@ pub(crate) struct MonitorQueries {
     pub paused: (&'static str, &'static str),
     /// The condition "the spec carries this tag", around the bound tag.
     pub has_tag: (&'static str, &'static str),
+    /// The distinct tenant ids of monitors, up to a `WHERE` clause that holds, to which the
+    /// listing adds `AND` conditions on `tenant_id`, then order and limit.
+    pub tenants: &'static str,
     /// The case-insensitive `LIKE` operator, used with `ESCAPE '\'` on `slug` and `name`.
     pub like: &'static str,
     /// The records whose `next_check_at` is after now, soonest first, then by slug. Binds
@@ -229,6 +232,38 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             counts.add(status, n);
         }
         Ok(counts)
+    }
+
+    async fn monitor_tenants(
+        &self,
+        text: Option<&str>,
+        after: Option<&TenantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<TenantId>> {
+        let mut query = QueryBuilder::<DB>::new(DB::MONITORS.tenants);
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            query
+                .push(format!(" AND tenant_id {} ", DB::MONITORS.like))
+                .push_arg(contains_pattern(text).as_str())
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(after) = after {
+            query.push(" AND tenant_id > ").push_arg(after.as_str());
+        }
+        query
+            .push(" ORDER BY tenant_id LIMIT ")
+            .push_arg(i64::from(limit.max(1)));
+        let rows = query
+            .build()
+            .fetch_all(self.db())
+            .await
+            .map_err(|e| self.fail(e))?;
+        rows.iter()
+            .map(|row| {
+                TenantId::parse(&row.col::<String>("tenant_id")?)
+                    .map_err(|_| corrupt("cron monitor tenant id"))
+            })
+            .collect()
     }
 
     async fn fold_monitor_counts(&self) -> StoreResult<()> {

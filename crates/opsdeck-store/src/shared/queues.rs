@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
 use opsdeck_core::ids::{JobId, QueueName, SourceName};
 use opsdeck_core::queues::{
-    BulkAction, JobFilter, JobSummary, QueueSample, QueueStats, Selection, SelectionToken,
-    SourceStatus,
+    BulkAction, JobFilter, JobSummary, QueueSample, QueueStats, Selection, SelectionClaim,
+    SelectionToken, SourceStatus,
 };
 use opsdeck_core::store::QueueStore;
 
@@ -317,14 +317,17 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
     async fn take_selection(
         &self,
         token: &SelectionToken,
-        expected_count: u64,
+        claim: SelectionClaim<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Selection>> {
         let row = self
             .query(DB::QUEUES.take_selection)
             .arg(token.as_str())
-            .arg(count(expected_count))
+            .arg(count(claim.expected_count))
             .arg(Time::millis(now))
+            .arg(claim.source.as_str())
+            .arg(claim.queue.as_str())
+            .arg(claim.action.as_str())
             .fetch_optional(self.db())
             .await
             .map_err(|e| self.fail(e))?;

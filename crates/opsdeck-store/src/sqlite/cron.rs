@@ -57,6 +57,7 @@ impl CronSql for Sqlite {
             "EXISTS (SELECT 1 FROM json_each(spec, '$.tags') WHERE value = ",
             ")",
         ),
+        tenants: "SELECT DISTINCT tenant_id FROM cron_monitors WHERE tenant_id IS NOT NULL",
         // ASCII case is ignored by SQLite's LIKE.
         like: "LIKE",
         upcoming: concat!(

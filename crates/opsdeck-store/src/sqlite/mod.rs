@@ -110,6 +110,11 @@ fn connect_options(url: &DatabaseUrl) -> Result<SqliteConnectOptions, ConnectErr
         // Pages cached per connection: 16 MiB rather than SQLite's 2 MiB, so a group commit
         // over a thousand monitors finds their rows and index pages in memory.
         .pragma("cache_size", CACHE_SIZE)
+        // …but all connections together keep about SOFT_HEAP_LIMIT: past it, a connection
+        // reuses its own least recently used pages instead of growing, so ten connections
+        // that each read through a large database do not hold 16 MiB apiece. The limit is
+        // the process's (SQLite has one heap): setting it on every connection is idempotent.
+        .pragma("soft_heap_limit", SOFT_HEAP_LIMIT)
         // Checkpoint after 4,000 WAL pages (16 MiB) rather than 1,000: a busy monitor's or
         // the audit log's pages are written many times between checkpoints, and each
         // checkpoint copies every page once however often it was written, so fewer,
@@ -119,6 +124,9 @@ fn connect_options(url: &DatabaseUrl) -> Result<SqliteConnectOptions, ConnectErr
 
 /// SQLite's `cache_size`: negative is KiB.
 const CACHE_SIZE: &str = "-16384";
+
+/// SQLite's `soft_heap_limit` in bytes: 32 MiB for the page caches of all connections.
+const SOFT_HEAP_LIMIT: &str = "33554432";
 
 /// On one connection of its own: switches the file to WAL, then migrates.
 async fn set_up(

@@ -42,6 +42,7 @@ impl QueueSql for Sqlite {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         take_selection: "UPDATE queue_selections SET used_at = ?3
              WHERE token = ?1 AND used_at IS NULL AND count = ?2 AND expires_at > ?3
+               AND source = ?4 AND queue = ?5 AND action = ?6
              RETURNING token, source, queue, action, filter, ids, pinned_at, expires_at, used_at",
         prune_selections: "DELETE FROM queue_selections WHERE expires_at < ?1",
     };

@@ -316,9 +316,9 @@ async fn poll_cost(url: &str, prefix: &str) {
         let logged = side.slowlog(prefix).await;
         side.stop_slowlog().await;
         let redis_us: u64 = logged.iter().map(|l| l.micros).sum();
-        // The poller spaces slow polls by 100 times what the last one cost.
+        // The poller spaces slow polls by this many times what the last one cost.
         let gap = if slow {
-            (poll.cost.elapsed * 100).max(interval)
+            (poll.cost.elapsed * opsdeck_server::queues::SLOW_COST_FACTOR).max(interval)
         } else {
             interval
         };

@@ -34,11 +34,11 @@ use opsdeck_server::{Application, BuildOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
-/// The poller's default interval, and its rule for slow polls: no sooner than 100 times
-/// what the last one cost, no later than 15 minutes.
+/// The poller's default interval; its rule for slow polls is the server's own: no sooner
+/// than `SLOW_COST_FACTOR` times what the last one cost, no later than `SLOW_MAX_GAP`.
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
-const SLOW_FACTOR: u32 = 100;
-const SLOW_MAX_GAP: Duration = Duration::from_secs(15 * 60);
+const SLOW_FACTOR: u32 = opsdeck_server::queues::SLOW_COST_FACTOR;
+const SLOW_MAX_GAP: Duration = opsdeck_server::queues::SLOW_MAX_GAP;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)

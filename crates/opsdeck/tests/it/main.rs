@@ -33,3 +33,4 @@ mod sessions;
 mod sso;
 mod store_contract;
 mod tenant_sources;
+mod tenants;

@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use opsdeck_connectors::queues::{ActGuard, ActionReport, Capabilities};
 use opsdeck_core::auth::Permission;
 use opsdeck_core::ids::{JobId, QueueName, TenantId};
-use opsdeck_core::queues::{BulkAction, JobFilter, JobState, Selection, SelectionToken};
+use opsdeck_core::queues::{
+    BulkAction, JobFilter, JobState, Selection, SelectionClaim, SelectionToken,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -373,9 +375,17 @@ pub async fn run_bulk(
     let now = state.clock().now();
     let selection = state
         .store()
-        .take_selection(&token, expected, now)
+        .take_selection(
+            &token,
+            SelectionClaim {
+                source: &source.name,
+                queue: &queue,
+                action,
+                expected_count: expected,
+            },
+            now,
+        )
         .await?
-        .filter(|s| s.source == source.name && s.queue == queue && s.action == action)
         .ok_or_else(selection_mismatch)?;
     let begun = act
         .begin(target(selection_label(

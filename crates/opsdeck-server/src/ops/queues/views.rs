@@ -21,7 +21,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SourceView {
     pub name: String,
-    /// bullmq, graphile-worker, sidekiq, pg-boss, rq, celery or push.
+    /// The source's system: `bullmq`, `graphile-worker` or `push`.
     pub system: &'static str,
     /// What it connects to, without credentials.
     pub target: String,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use opsdeck_core::Store;
 use opsdeck_core::ids::{JobId, QueueName, SourceName};
 use opsdeck_core::queues::{
-    BulkAction, Count, JobFilter, JobState, JobSummary, QueueStats, Selection, SelectionToken,
-    SourceStatus, System,
+    BulkAction, Count, JobFilter, JobState, JobSummary, QueueStats, Selection, SelectionClaim,
+    SelectionToken, SourceStatus, System,
 };
 
 use super::at;
@@ -181,13 +181,44 @@ async fn a_selection_is_taken_once_with_its_count_before_it_expires(store: Arc<d
     };
     let live = selection(SelectionToken::generate(), 600);
     store.create_selection(&live).await.unwrap();
+    let (source, emails, other) = (
+        source(),
+        QueueName::parse("emails").unwrap(),
+        QueueName::parse("webhooks").unwrap(),
+    );
+    let claim = |action: BulkAction, queue: &'static str, expected_count: u64| SelectionClaim {
+        source: &source,
+        queue: if queue == "emails" { &emails } else { &other },
+        action,
+        expected_count,
+    };
+    let retry = |count| claim(BulkAction::Retry, "emails", count);
     assert_eq!(
-        store.take_selection(&live.token, 4, at(1)).await.unwrap(),
+        store
+            .take_selection(&live.token, retry(4), at(1))
+            .await
+            .unwrap(),
         None,
         "a different count takes nothing"
     );
+    assert_eq!(
+        store
+            .take_selection(&live.token, claim(BulkAction::Discard, "emails", 3), at(1))
+            .await
+            .unwrap(),
+        None,
+        "another action takes nothing"
+    );
+    assert_eq!(
+        store
+            .take_selection(&live.token, claim(BulkAction::Retry, "webhooks", 3), at(1))
+            .await
+            .unwrap(),
+        None,
+        "another queue takes nothing"
+    );
     let taken = store
-        .take_selection(&live.token, 3, at(2))
+        .take_selection(&live.token, retry(3), at(2))
         .await
         .unwrap()
         .expect("taken with its count");
@@ -199,7 +230,10 @@ async fn a_selection_is_taken_once_with_its_count_before_it_expires(store: Arc<d
         }
     );
     assert_eq!(
-        store.take_selection(&live.token, 3, at(3)).await.unwrap(),
+        store
+            .take_selection(&live.token, retry(3), at(3))
+            .await
+            .unwrap(),
         None,
         "once only"
     );
@@ -207,7 +241,7 @@ async fn a_selection_is_taken_once_with_its_count_before_it_expires(store: Arc<d
     store.create_selection(&expiring).await.unwrap();
     assert_eq!(
         store
-            .take_selection(&expiring.token, 3, at(60))
+            .take_selection(&expiring.token, retry(3), at(60))
             .await
             .unwrap(),
         None,
@@ -215,7 +249,7 @@ async fn a_selection_is_taken_once_with_its_count_before_it_expires(store: Arc<d
     );
     assert_eq!(
         store
-            .take_selection(&SelectionToken::generate(), 3, at(1))
+            .take_selection(&SelectionToken::generate(), retry(3), at(1))
             .await
             .unwrap(),
         None

@@ -1,0 +1,394 @@
+//! Tenant diagnostics (SPEC §6): finding a tenant, and one summary of what is wrong for it.
+//!
+//! The summary is made of sections read side by side, each with its own time budget: a
+//! section that fails or is slow says so in its own place (`status` `error` or `timeout`)
+//! and the others still answer, so one slow source never blanks the page. Support and admin
+//! only ([`Permission::ReadTenants`]); the route table refuses the other roles first, and
+//! every request is audited with the tenant as its target.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use opsdeck_connectors::queues::JobQuery;
+use opsdeck_core::audit::{AuditEntry, AuditFilter};
+use opsdeck_core::auth::Permission;
+use opsdeck_core::cron::{MonitorFilter, MonitorStatus};
+use opsdeck_core::ids::{TENANT_ID_MAX_CHARS, TenantId};
+use opsdeck_core::queues::{JobFilter, JobState, JobSummary};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::Caller;
+use super::cron::MonitorView;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long one section of the summary may take before it is reported as timed out.
+pub const SECTION_BUDGET: Duration = Duration::from_secs(3);
+/// Monitors of one tenant listed at most.
+const MONITORS_MAX: u32 = 100;
+/// Failed jobs read per queue, and listed at most in all.
+const JOBS_PER_QUEUE: u32 = 20;
+const JOBS_MAX: usize = 50;
+/// opsdeck's own audit entries about the tenant listed.
+const AUDIT_MAX: u32 = 20;
+/// Tenants a search answers at most.
+pub const SEARCH_MAX: u32 = 100;
+
+/// A tenant id from a path or a form; a malformed one is a 400 that says why.
+pub fn tenant_of(text: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(text)
+        .map_err(|e| ApiError::bad_request("invalid_field", format!("tenant id: {e}")))
+}
+
+/// One section of a summary: its data, or why it has none.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Section<T> {
+    /// `ok`, `error` (see `error`), `timeout` (it took longer than its budget) or
+    /// `unavailable` (nothing is configured that could answer it; `error` says what).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long it took to read.
+    pub elapsed_ms: u64,
+}
+
+impl<T> Section<T> {
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+
+    /// A section nothing configured can answer, with what to configure.
+    pub fn unavailable(why: impl Into<String>) -> Self {
+        Self {
+            status: "unavailable",
+            data: None,
+            error: Some(why.into()),
+            elapsed_ms: 0,
+        }
+    }
+}
+
+/// Reads one section within `budget`: its value, its error's text, or a timeout.
+pub async fn section<T>(
+    budget: Duration,
+    read: impl Future<Output = Result<T, ApiError>>,
+) -> Section<T> {
+    let started = Instant::now();
+    let result = tokio::time::timeout(budget, read).await;
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    match result {
+        Ok(Ok(data)) => Section {
+            status: "ok",
+            data: Some(data),
+            error: None,
+            elapsed_ms,
+        },
+        Ok(Err(err)) => Section {
+            status: "error",
+            data: None,
+            error: Some(err.into_message()),
+            elapsed_ms,
+        },
+        Err(_) => Section {
+            status: "timeout",
+            data: None,
+            error: Some(format!(
+                "no answer within {} ms; the other sections are not held up",
+                budget.as_millis()
+            )),
+            elapsed_ms,
+        },
+    }
+}
+
+/// The tenant's cron monitors, failing ones first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantMonitors {
+    pub monitors: Vec<MonitorView>,
+    /// How many of them are down or late.
+    pub failing: usize,
+    /// More monitors carry the tenant than are listed.
+    pub more: bool,
+}
+
+/// A failed job of the tenant, in one of the queue sources that know where a job's tenant
+/// lives (`tenant_path`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantJob {
+    pub source: String,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub job: JobSummary,
+}
+
+/// What could not be read of one queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueGap {
+    pub source: String,
+    pub queue: Option<String>,
+    pub error: String,
+}
+
+/// The tenant's failed jobs across the queue sources that know their jobs' tenants (a
+/// `tenant_path`, or a push source's reported failures).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantJobs {
+    pub jobs: Vec<TenantJob>,
+    /// Queues searched.
+    pub queues: usize,
+    /// A search stopped at its bound somewhere, or more jobs matched than are listed.
+    pub partial: bool,
+    /// Sources or queues that did not answer; the jobs of the others are listed.
+    pub gaps: Vec<QueueGap>,
+}
+
+/// One of opsdeck's own audit entries about the tenant, as support may see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantAuditLine {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub outcome: u16,
+    pub reason: Option<String>,
+}
+
+impl From<AuditEntry> for TenantAuditLine {
+    fn from(entry: AuditEntry) -> Self {
+        let record = entry.record;
+        Self {
+            seq: entry.seq,
+            at: record.at,
+            actor: record.actor.map(|a| a.name),
+            action: record.action,
+            outcome: record.outcome,
+            reason: record.reason,
+        }
+    }
+}
+
+/// `GET /ops/tenants/{id}`: everything opsdeck can tell about one tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSummary {
+    pub tenant_id: String,
+    /// When the summary was read.
+    pub at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub monitors: Section<TenantMonitors>,
+    #[schema(value_type = Object)]
+    pub jobs: Section<TenantJobs>,
+    /// opsdeck's own audit entries naming the tenant (views of it, impersonations, actions
+    /// on its jobs and monitors), newest first.
+    #[schema(value_type = Object)]
+    pub opsdeck_audit: Section<Vec<TenantAuditLine>>,
+}
+
+/// The summary of `id`, every section read at once within [`SECTION_BUDGET`].
+pub async fn tenant_summary(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<TenantSummary, ApiError> {
+    caller.require(Permission::ReadTenants)?;
+    let tenant = tenant_of(id)?;
+    let (monitors, jobs, opsdeck_audit) = tokio::join!(
+        section(SECTION_BUDGET, tenant_monitors(state, &tenant)),
+        tenant_jobs(state, &tenant),
+        section(SECTION_BUDGET, tenant_audit(state, &tenant)),
+    );
+    Ok(TenantSummary {
+        tenant_id: tenant.to_string(),
+        at: state.clock().now(),
+        monitors,
+        jobs,
+        opsdeck_audit,
+    })
+}
+
+async fn tenant_monitors(state: &AppState, tenant: &TenantId) -> Result<TenantMonitors, ApiError> {
+    let filter = MonitorFilter {
+        tenant_id: Some(tenant.clone()),
+        ..MonitorFilter::default()
+    };
+    let page = state
+        .store()
+        .list_monitors(&filter, None, MONITORS_MAX)
+        .await?;
+    let now = state.clock().now();
+    let mut monitors: Vec<MonitorView> = page
+        .monitors
+        .iter()
+        .map(|record| MonitorView::new(record, now))
+        .collect();
+    let failing = |view: &MonitorView| {
+        view.status == MonitorStatus::Down.as_str() || view.status == MonitorStatus::Late.as_str()
+    };
+    // Failing first; the order within each part stays by slug.
+    monitors.sort_by_key(|view| !failing(view));
+    Ok(TenantMonitors {
+        failing: monitors.iter().filter(|v| failing(v)).count(),
+        monitors,
+        more: page.next.is_some(),
+    })
+}
+
+/// The tenant's failed jobs: every queue of every source with a `tenant_path`, side by side,
+/// each within the section's budget.
+async fn tenant_jobs(state: &AppState, tenant: &TenantId) -> Section<TenantJobs> {
+    let sources: Vec<_> = state
+        .queues()
+        .sources()
+        .iter()
+        // A push source's application names each failure's tenant itself.
+        .filter(|s| s.tenant_path.is_some() || s.connection_is_push())
+        .collect();
+    if sources.is_empty() {
+        return Section::unavailable(
+            "no queue source knows its jobs' tenants: set a tenant_path on a source \
+             ([[queues.sources]] tenant_path, e.g. data.tenantId) to list a tenant's failed jobs",
+        );
+    }
+    let view = state.queues().view();
+    section(SECTION_BUDGET, async {
+        let mut reads = Vec::new();
+        let mut gaps = Vec::new();
+        for source in &sources {
+            let queues: Vec<_> = view
+                .queues
+                .iter()
+                .filter(|q| q.source == source.name)
+                .map(|q| q.queue.clone())
+                .collect();
+            if queues.is_empty() {
+                gaps.push(QueueGap {
+                    source: source.name.to_string(),
+                    queue: None,
+                    error: "no queue seen yet: the source has not been polled".to_owned(),
+                });
+            }
+            for queue in queues {
+                reads.push(async move {
+                    let query = JobQuery {
+                        filter: JobFilter {
+                            state: JobState::Failed,
+                            q: None,
+                            tenant_id: Some(tenant.clone()),
+                        },
+                        cursor: None,
+                        limit: JOBS_PER_QUEUE,
+                    };
+                    let page = match source.connector().await {
+                        Ok(connector) => connector.list_jobs(&queue, &query).await,
+                        Err(err) => Err(err),
+                    };
+                    (*source, queue, page)
+                });
+            }
+        }
+        let searched = reads.len();
+        let mut jobs = Vec::new();
+        let mut partial = false;
+        for (source, queue, page) in futures_util::future::join_all(reads).await {
+            match page {
+                Ok(page) => {
+                    partial |= page.partial || page.next.is_some();
+                    jobs.extend(page.jobs.into_iter().map(|job| TenantJob {
+                        source: source.name.to_string(),
+                        job,
+                    }));
+                }
+                Err(err) => gaps.push(QueueGap {
+                    source: source.name.to_string(),
+                    queue: Some(queue.to_string()),
+                    error: crate::ops::queues::source_error(source, err).into_message(),
+                }),
+            }
+        }
+        // Newest failure first.
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.job.at));
+        if jobs.len() > JOBS_MAX {
+            jobs.truncate(JOBS_MAX);
+            partial = true;
+        }
+        Ok::<_, ApiError>(TenantJobs {
+            jobs,
+            queues: searched,
+            partial,
+            gaps,
+        })
+    })
+    .await
+}
+
+async fn tenant_audit(
+    state: &AppState,
+    tenant: &TenantId,
+) -> Result<Vec<TenantAuditLine>, ApiError> {
+    let filter = AuditFilter {
+        tenant_id: Some(tenant.clone()),
+        limit: AUDIT_MAX,
+        ..AuditFilter::default()
+    };
+    let entries = state.store().list_audit(&filter).await?;
+    Ok(entries.into_iter().map(TenantAuditLine::from).collect())
+}
+
+/// One tenant a search found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantHit {
+    pub id: String,
+    /// Where opsdeck saw it: `cron` (a monitor carries it).
+    pub seen_in: Vec<&'static str>,
+}
+
+/// `GET /ops/tenants?q=`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    pub tenants: Vec<TenantHit>,
+    /// Pass as `after` for the next page; null on the last.
+    pub next: Option<String>,
+}
+
+/// Tenants whose id contains `q` (all when empty), by id, after `after`, at most `limit`.
+pub async fn search_tenants(
+    state: &AppState,
+    caller: &Caller,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<TenantList, ApiError> {
+    caller.require(Permission::ReadTenants)?;
+    let limit = limit.clamp(1, SEARCH_MAX);
+    let after = after.map(tenant_of).transpose()?;
+    let q = q.map(str::trim).filter(|q| !q.is_empty());
+    if q.is_some_and(|q| q.chars().count() > TENANT_ID_MAX_CHARS) {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            format!("parameter `q`: at most {TENANT_ID_MAX_CHARS} characters"),
+        ));
+    }
+    let mut ids = state
+        .store()
+        .monitor_tenants(q, after.as_ref(), limit + 1)
+        .await?;
+    let next = if ids.len() > limit as usize {
+        ids.truncate(limit as usize);
+        ids.last().map(ToString::to_string)
+    } else {
+        None
+    };
+    Ok(TenantList {
+        tenants: ids
+            .into_iter()
+            .map(|id| TenantHit {
+                id: id.to_string(),
+                seen_in: vec!["cron"],
+            })
+            .collect(),
+        next,
+    })
+}

@@ -1,0 +1,195 @@
+//! Tenants (SPEC §6, §7): `GET /tenants` finds a tenant, `GET /tenants/{id}` shows what is
+//! wrong for it — each section of [`crate::ops::tenants`] in its own card, so one that
+//! failed or timed out says so where it stands and the others are shown as usual.
+
+use askama::Template;
+use axum::extract::State;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::{Path, Query};
+use crate::ops::Caller;
+use crate::ops::tenants::{self, Section, TenantAuditLine};
+use crate::state::AppState;
+use crate::web::Page;
+use crate::web::cron::MonitorRow;
+use crate::web::format;
+use crate::web::queues::detail::JobRow;
+use crate::web::queues::segment;
+use crate::web::shell::{self, Shell};
+
+/// A tenant found, as the search lists it.
+#[derive(Debug)]
+pub struct TenantLink {
+    pub id: String,
+    pub href: String,
+    pub seen_in: String,
+}
+
+#[derive(Debug, Template)]
+#[template(path = "tenants.html")]
+pub struct TenantsPage {
+    shell: Shell,
+    q: String,
+    tenants: Vec<TenantLink>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchForm {
+    q: Option<String>,
+    after: Option<String>,
+}
+
+/// The page of a tenant: `/tenants/{id}`, its id percent-encoded.
+pub fn tenant_href(id: &str) -> String {
+    format!("/tenants/{}", segment(id))
+}
+
+/// `GET /tenants?q=`.
+pub async fn show_tenants(
+    State(state): State<AppState>,
+    shell: Shell,
+    caller: Caller,
+    Query(form): Query<SearchForm>,
+) -> Result<Page<TenantsPage>, ApiError> {
+    let list = tenants::search_tenants(
+        &state,
+        &caller,
+        form.q.as_deref(),
+        form.after.as_deref(),
+        tenants::SEARCH_MAX,
+    )
+    .await?;
+    let q = form.q.unwrap_or_default();
+    let next = list
+        .next
+        .map(|after| format!("/tenants?q={}&after={}", segment(q.trim()), segment(&after)));
+    Ok(Page::new(TenantsPage {
+        shell: shell.at(shell::Section::Tenants),
+        tenants: list
+            .tenants
+            .into_iter()
+            .map(|hit| TenantLink {
+                href: tenant_href(&hit.id),
+                seen_in: hit.seen_in.join(", "),
+                id: hit.id,
+            })
+            .collect(),
+        q,
+        next,
+    }))
+}
+
+/// A section's state as a card shows it.
+#[derive(Debug)]
+pub struct SectionNote {
+    /// ok, error, timeout or unavailable.
+    pub status: &'static str,
+    pub message: Option<String>,
+    pub elapsed: String,
+}
+
+impl SectionNote {
+    fn of<T>(section: &Section<T>) -> Self {
+        Self {
+            status: section.status,
+            message: section.error.clone(),
+            elapsed: format::latency_ms(section.elapsed_ms as f64),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct AuditLine {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub outcome: u16,
+    pub reason: String,
+}
+
+impl AuditLine {
+    fn new(line: &TenantAuditLine) -> Self {
+        Self {
+            at: format::time(line.at),
+            actor: line.actor.clone().unwrap_or_default(),
+            action: line.action.clone(),
+            outcome: line.outcome,
+            reason: line.reason.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Template)]
+#[template(path = "tenant.html")]
+pub struct TenantPage {
+    shell: Shell,
+    id: String,
+    at: String,
+    monitors_note: SectionNote,
+    monitors: Vec<MonitorRow>,
+    failing_monitors: usize,
+    more_monitors: bool,
+    jobs_note: SectionNote,
+    /// Each job with its source.
+    jobs: Vec<(String, JobRow)>,
+    queues_searched: usize,
+    jobs_partial: bool,
+    job_gaps: Vec<String>,
+    audit_note: SectionNote,
+    audit: Vec<AuditLine>,
+}
+
+/// `GET /tenants/{id}`.
+pub async fn show_tenant(
+    State(state): State<AppState>,
+    shell: Shell,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Page<TenantPage>, ApiError> {
+    let summary = tenants::tenant_summary(&state, &caller, &id).await?;
+    let now = summary.at;
+    let monitors = summary.monitors.data.as_ref();
+    let jobs = summary.jobs.data.as_ref();
+    Ok(Page::new(TenantPage {
+        shell: shell.at(shell::Section::Tenants),
+        at: format::time(now),
+        monitors_note: SectionNote::of(&summary.monitors),
+        monitors: monitors
+            .map(|m| m.monitors.iter().map(|v| MonitorRow::new(v, now)).collect())
+            .unwrap_or_default(),
+        failing_monitors: monitors.map_or(0, |m| m.failing),
+        more_monitors: monitors.is_some_and(|m| m.more),
+        jobs_note: SectionNote::of(&summary.jobs),
+        jobs: jobs
+            .map(|j| {
+                j.jobs
+                    .iter()
+                    .map(|job| (job.source.clone(), JobRow::new(&job.source, &job.job, now)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        queues_searched: jobs.map_or(0, |j| j.queues),
+        jobs_partial: jobs.is_some_and(|j| j.partial),
+        job_gaps: jobs
+            .map(|j| {
+                j.gaps
+                    .iter()
+                    .map(|gap| match &gap.queue {
+                        Some(queue) => format!("{} / {queue}: {}", gap.source, gap.error),
+                        None => format!("{}: {}", gap.source, gap.error),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        audit_note: SectionNote::of(&summary.opsdeck_audit),
+        audit: summary
+            .opsdeck_audit
+            .data
+            .as_ref()
+            .map(|lines| lines.iter().map(AuditLine::new).collect())
+            .unwrap_or_default(),
+        id: summary.tenant_id,
+    }))
+}

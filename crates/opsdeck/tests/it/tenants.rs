@@ -1,0 +1,320 @@
+//! Tenant diagnostics (SPEC §6) on both backends: `GET /ops/tenants` finds the tenants
+//! opsdeck has seen, `GET /ops/tenants/{id}` gathers the tenant's monitors, failed jobs and
+//! opsdeck's own audit entries about it, each section on its own (one that cannot answer
+//! says why, the others still do); support and admin only.
+
+use opsdeck_core::auth::Role;
+use opsdeck_core::token::Scope;
+use opsdeck_server::config::{PushKeys, SourceConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::pings::key;
+use crate::support::app::TestApp;
+use crate::support::contract::on_both_backends;
+use crate::support::db::TestDb;
+
+on_both_backends!(
+    a_tenant_summary_gathers_its_monitors_failed_jobs_and_audit_entries,
+    tenants_are_searched_and_paged_and_refused_to_viewers_and_operators,
+    a_section_that_cannot_answer_says_why_and_the_others_still_do,
+    the_tenant_pages_find_a_tenant_and_show_each_section,
+);
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Monitors `acme-…` and `globex-…` with their tenants, and one without.
+async fn make_monitors(app: &TestApp, admin: &str) {
+    for (slug, tenant) in [
+        ("acme-invoices", Some("acme")),
+        ("acme-export", Some("acme")),
+        ("globex-sync", Some("globex")),
+        ("acme-corp-sync", Some("acme-corp")),
+        ("no-tenant", None),
+    ] {
+        let mut body = json!({"slug": slug, "interval": "1h", "reason": "monitor it"});
+        if let Some(tenant) = tenant {
+            body["tenant_id"] = json!(tenant);
+        }
+        let (status, answer) = send(app, Method::POST, "/ops/cron", admin, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{slug}: {answer}");
+    }
+}
+
+async fn a_tenant_summary_gathers_its_monitors_failed_jobs_and_audit_entries(db: TestDb) {
+    let app = TestApp::spawn_with(db, |config| {
+        config.queues.sources = vec![SourceConfig::push("billing", PushKeys::default())];
+    })
+    .await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (_, support) = app.mint_role(Role::Support).await;
+    make_monitors(&app, &admin).await;
+    let ingest = key(&app, "billing-worker", &[Scope::Jobs]).await;
+    let snapshot = json!({
+        "counts": {"waiting": 1, "failed": 3},
+        "failures": [
+            {"id": "m-1", "name": "charge", "tenant_id": "acme",
+             "error": "CardError: card 4242 4242 4242 4242 declined for jane@example.com",
+             "at": "2026-12-07T03:00:00Z"},
+            {"id": "m-2", "name": "refund", "tenant_id": "globex", "error": "timeout"},
+            {"id": "m-3", "name": "charge", "tenant_id": "acme", "error": "card declined",
+             "at": "2026-12-07T04:00:00Z"},
+        ],
+    });
+    let response = app
+        .client
+        .post(app.url("/api/v1/queues/payments/snapshot"))
+        .bearer_auth(&ingest)
+        .json(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let (status, summary) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["tenant_id"], "acme");
+
+    let monitors = &summary["monitors"];
+    assert_eq!(monitors["status"], "ok", "{monitors}");
+    let slugs: Vec<&str> = monitors["data"]["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["acme-export", "acme-invoices"], "{monitors}");
+    assert_eq!(monitors["data"]["more"], false);
+
+    let jobs = &summary["jobs"];
+    assert_eq!(jobs["status"], "ok", "{jobs}");
+    let ids: Vec<&str> = jobs["data"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["m-3", "m-1"],
+        "newest failure first, acme's only: {jobs}"
+    );
+    assert_eq!(jobs["data"]["jobs"][0]["source"], "billing");
+    assert_eq!(jobs["data"]["gaps"], json!([]));
+    let text = summary.to_string();
+    for secret in ["4242 4242", "jane@example.com"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+
+    // The creation of acme's monitors is in opsdeck's audit log with the tenant.
+    let audit = &summary["opsdeck_audit"];
+    assert_eq!(audit["status"], "ok", "{audit}");
+    let actions: Vec<&str> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| a.starts_with("cron.")).count(),
+        2,
+        "{audit}"
+    );
+    let line = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"].as_str().unwrap().starts_with("cron."))
+        .unwrap();
+    assert_eq!(line["reason"], "monitor it", "{audit}");
+    assert!(line.get("hash").is_none() && line.get("client_addr").is_none());
+
+    // Another tenant sees its own.
+    let (_, globex) = send(&app, Method::GET, "/ops/tenants/globex", &support, None).await;
+    assert_eq!(globex["jobs"]["data"]["jobs"][0]["id"], "m-2", "{globex}");
+    assert_eq!(
+        globex["monitors"]["data"]["monitors"][0]["slug"], "globex-sync",
+        "{globex}"
+    );
+    app.shutdown().await.unwrap();
+}
+
+async fn tenants_are_searched_and_paged_and_refused_to_viewers_and_operators(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (_, support) = app.mint_role(Role::Support).await;
+    make_monitors(&app, &admin).await;
+
+    let ids = |list: &Value| -> Vec<String> {
+        list["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = send(&app, Method::GET, "/ops/tenants", &support, None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(ids(&all), ["acme", "acme-corp", "globex"], "{all}");
+    assert_eq!(all["tenants"][0]["seen_in"], json!(["cron"]));
+    assert_eq!(all["next"], Value::Null);
+
+    let (_, found) = send(&app, Method::GET, "/ops/tenants?q=ACME", &admin, None).await;
+    assert_eq!(
+        ids(&found),
+        ["acme", "acme-corp"],
+        "ASCII case ignored: {found}"
+    );
+    let (_, none) = send(&app, Method::GET, "/ops/tenants?q=%25", &admin, None).await;
+    assert_eq!(ids(&none), Vec::<String>::new(), "% is literal: {none}");
+
+    let (_, first) = send(&app, Method::GET, "/ops/tenants?limit=2", &support, None).await;
+    assert_eq!(ids(&first), ["acme", "acme-corp"]);
+    assert_eq!(first["next"], "acme-corp");
+    let (_, second) = send(
+        &app,
+        Method::GET,
+        "/ops/tenants?limit=2&after=acme-corp",
+        &support,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&second), ["globex"]);
+    assert_eq!(second["next"], Value::Null);
+
+    for (path, what) in [
+        (
+            "/ops/tenants?q=".to_owned() + &"x".repeat(200),
+            "parameter `q`",
+        ),
+        ("/ops/tenants/has%20space".to_owned(), "tenant id"),
+        ("/ops/tenants?after=has%20space".to_owned(), "tenant id"),
+    ] {
+        let (status, error) = send(&app, Method::GET, &path, &support, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {error}");
+        assert_eq!(error["error"]["code"], "invalid_field", "{error}");
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(what),
+            "{error}"
+        );
+    }
+
+    for role in [Role::Viewer, Role::Operator] {
+        let (_, token) = app.mint_role(role).await;
+        for path in ["/ops/tenants", "/ops/tenants/acme"] {
+            let (status, error) = send(&app, Method::GET, path, &token, None).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} {path}: {error}");
+            assert_eq!(error["error"]["code"], "forbidden");
+        }
+    }
+    app.shutdown().await.unwrap();
+}
+
+async fn a_section_that_cannot_answer_says_why_and_the_others_still_do(db: TestDb) {
+    // No queue source knows its jobs' tenants: the jobs section says what to configure.
+    let app = TestApp::spawn(db).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    make_monitors(&app, &admin).await;
+    let (status, summary) = send(&app, Method::GET, "/ops/tenants/acme", &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["jobs"]["status"], "unavailable", "{summary}");
+    assert!(
+        summary["jobs"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("tenant_path"),
+        "{summary}"
+    );
+    assert_eq!(summary["monitors"]["status"], "ok");
+    assert_eq!(summary["opsdeck_audit"]["status"], "ok");
+    // A tenant nothing knows has an empty summary, not an error.
+    let (status, unknown) = send(&app, Method::GET, "/ops/tenants/nobody", &admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(unknown["monitors"]["data"]["monitors"], json!([]));
+    app.shutdown().await.unwrap();
+}
+
+async fn page(app: &TestApp, path: &str, token: &str) -> (StatusCode, String) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn the_tenant_pages_find_a_tenant_and_show_each_section(db: TestDb) {
+    let app = TestApp::spawn_with(db, |config| {
+        config.queues.sources = vec![SourceConfig::push("billing", PushKeys::default())];
+    })
+    .await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (_, support) = app.mint_role(Role::Support).await;
+    make_monitors(&app, &admin).await;
+    let ingest = key(&app, "billing-worker", &[Scope::Jobs]).await;
+    let snapshot = json!({
+        "counts": {"failed": 1},
+        "failures": [{"id": "m-9", "name": "charge", "tenant_id": "acme",
+                      "error": "CardError: card 4242 4242 4242 4242 declined"}],
+    });
+    let response = app
+        .client
+        .post(app.url("/api/v1/queues/payments/snapshot"))
+        .bearer_auth(&ingest)
+        .json(&snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let (status, search) = page(&app, "/tenants?q=acm", &support).await;
+    assert_eq!(status, StatusCode::OK, "{search}");
+    assert!(search.contains("href=\"/tenants/acme\""), "{search}");
+    assert!(search.contains("href=\"/tenants/acme-corp\""), "{search}");
+    assert!(!search.contains("data-tenant=\"globex\""), "{search}");
+    let (_, nothing) = page(&app, "/tenants?q=zzz", &support).await;
+    assert!(nothing.contains("No tenant id contains"), "{nothing}");
+
+    let (status, html) = page(&app, "/tenants/acme", &support).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for part in [
+        "data-section=\"monitors\" data-section-status=\"ok\"",
+        "data-section=\"jobs\" data-section-status=\"ok\"",
+        "data-section=\"opsdeck_audit\" data-section-status=\"ok\"",
+        "data-monitor=\"acme-invoices\"",
+        "data-job=\"m-9\"",
+        "href=\"/queues/billing/payments/jobs/m-9\"",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    assert!(!html.contains("data-monitor=\"globex-sync\""), "{html}");
+    assert!(!html.contains("4242 4242"), "redacted: {html}");
+
+    let (status, bad) = page(&app, "/tenants/has%20space", &support).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let (status, refused) = page(&app, "/tenants/acme", &viewer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(refused.contains("Not allowed"), "{refused}");
+    app.shutdown().await.unwrap();
+}
