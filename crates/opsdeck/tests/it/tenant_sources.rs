@@ -376,6 +376,39 @@ async fn queries_on_one_url_share_a_pool_of_two_connections() {
     assert!((1..=2).contains(&open), "{open} connections open");
 }
 
+/// A SQLite application database in WAL mode, as a live application keeps it, is read
+/// while the application holds it open and writes.
+#[tokio::test]
+async fn a_sqlite_database_in_wal_mode_is_read_while_the_application_writes() {
+    use sqlx::{Connection, Executor};
+    let db = AppDb::sqlite().await.unwrap();
+    let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
+    let mut app = sqlx::SqliteConnection::connect_with(
+        &options.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+    )
+    .await
+    .unwrap();
+    app.execute("BEGIN IMMEDIATE").await.unwrap();
+    app.execute("UPDATE accounts SET plan = 'business' WHERE id = 'acme'")
+        .await
+        .unwrap();
+    let sources = TenantSources::new(
+        None,
+        vec![query(
+            &db,
+            "account",
+            QueryKind::Profile,
+            "SELECT plan FROM accounts WHERE id = $1",
+        )],
+    );
+    // The application's transaction is open: the last committed plan is read.
+    let before = sources.run_query("account", &tenant("acme")).await.unwrap();
+    assert_eq!(before.rows, vec![vec![json!("pro")]]);
+    app.execute("COMMIT").await.unwrap();
+    let after = sources.run_query("account", &tenant("acme")).await.unwrap();
+    assert_eq!(after.rows, vec![vec![json!("business")]]);
+}
+
 /// The database's own error message is shown, redacted: here it quotes a table name that is
 /// an e-mail address.
 async fn error_messages_are_redacted(db: AppDb) {
