@@ -376,6 +376,24 @@ async fn queries_on_one_url_share_a_pool_of_two_connections() {
     assert!((1..=2).contains(&open), "{open} connections open");
 }
 
+/// `mariadb://` names the same server as `mysql://`.
+#[tokio::test]
+async fn a_mariadb_url_is_a_mysql_url() {
+    let Some(db) = AppDb::mysql().await else {
+        return;
+    };
+    let mut account = query(
+        &db,
+        "account",
+        QueryKind::Profile,
+        "SELECT name FROM accounts WHERE id = $1",
+    );
+    account.url = Secret::new(db.url.replacen("mysql://", "mariadb://", 1));
+    let sources = TenantSources::new(None, vec![account]);
+    let rows = sources.run_query("account", &tenant("acme")).await.unwrap();
+    assert_eq!(rows.rows, vec![vec![json!("Acme Corp")]]);
+}
+
 /// A SQLite application database in WAL mode, as a live application keeps it, is read
 /// while the application holds it open and writes.
 #[tokio::test]
