@@ -12,3 +12,4 @@
 pub mod health;
 mod keys;
 pub mod queues;
+pub mod tenants;

@@ -35,6 +35,10 @@ enum Command {
     CheckConfig {
         /// The file to check.
         file: PathBuf,
+        /// Also connect to each tenant database and prepare every tenant statement there
+        /// (none is run); without it nothing connects.
+        #[arg(long)]
+        connect: bool,
     },
     /// Manage personal tokens and ingest keys.
     #[command(subcommand)]
@@ -153,7 +157,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve(cli.config, args).await,
             Command::Migrate(args) => commands::migrate(cli.config, args).await,
-            Command::CheckConfig { file } => commands::check_config(&file),
+            Command::CheckConfig { file, connect } => commands::check_config(&file, connect).await,
             Command::Token(command) => commands::token_command(cli.config, command).await,
             Command::Audit(AuditCommand::Verify {
                 checkpoint,

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::env::Env;
 use super::error::ConfigErrors;
 use super::model::Config;
+use super::tenants::TenantsConfig;
 use super::{LoadOptions, Overrides, bytes, load_layers};
 
 /// Validates `file` with the process environment; see [`check_file_with_env`].
@@ -32,6 +33,29 @@ pub fn check_file_with_env(file: &Path, env: &Env) -> Result<String, ConfigError
         );
     }
     Ok(summary)
+}
+
+/// What `check-config --connect` found for one statement: its key path and whether it
+/// prepared on its database (the message is safe to show).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCheck {
+    pub key: String,
+    pub outcome: Result<(), String>,
+}
+
+/// Connects to every tenant source of `config` and prepares each statement there without
+/// running it: the directory, then each `[[tenants.queries]]` entry.
+pub async fn check_connections(config: &Config) -> Vec<ConnectionCheck> {
+    let sources = config.tenants.sources();
+    sources
+        .prepare_all()
+        .await
+        .into_iter()
+        .map(|(target, outcome)| ConnectionCheck {
+            key: TenantsConfig::key_of(&target),
+            outcome: outcome.map_err(|e| e.to_string()),
+        })
+        .collect()
 }
 
 impl Config {
@@ -81,6 +105,7 @@ impl Config {
             ),
             self.audit.summary(),
             self.impersonation.summary(),
+            self.tenants.summary(),
         ]
         .join("\n")
     }

@@ -28,6 +28,7 @@ mod net;
 mod path;
 mod queues;
 mod shape;
+mod tenants;
 mod validate;
 
 use std::fmt;
@@ -39,7 +40,7 @@ use opsdeck_core::secret::REDACTED;
 pub use alerts::{AlertsConfig, WebhookConfig, WebhookFormat};
 pub use audit::AuditConfig;
 pub use auth::{AuthConfig, OidcConfig, ProxyConfig, RoleMap, SUPPORTED_ALGORITHMS, same_header};
-pub use check::{check_file, check_file_with_env};
+pub use check::{ConnectionCheck, check_connections, check_file, check_file_with_env};
 pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
@@ -51,6 +52,7 @@ pub use model::{
 };
 pub use net::{Cidr, TrustedProxies};
 pub use queues::{PushKeys, QueuesConfig, SourceConfig, SourceKind, ThresholdConfig};
+pub use tenants::{TenantQueryConfig, TenantsConfig};
 
 use load::Builder;
 

@@ -19,6 +19,7 @@ use super::health::HealthConfig;
 use super::impersonation::ImpersonationConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::queues::QueuesConfig;
+use super::tenants::TenantsConfig;
 use super::{bytes, duration};
 
 /// The database used when none is configured: an embedded SQLite file.
@@ -56,6 +57,8 @@ pub struct Config {
     pub queues: QueuesConfig,
     /// `[impersonation]`: audited impersonation tokens for tenant users.
     pub impersonation: ImpersonationConfig,
+    /// `[tenants]`: the application's database as a read-only source of tenant facts.
+    pub tenants: TenantsConfig,
 }
 
 /// `[server]`: the HTTP listener.

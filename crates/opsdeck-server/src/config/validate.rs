@@ -43,6 +43,7 @@ impl Config {
                     ("cron", self.cron.problems()),
                     ("queues", self.queues.problems()),
                     ("impersonation", self.impersonation.problems()),
+                    ("tenants", self.tenants.problems()),
                 ]
                 .into_iter()
                 .flat_map(|(section, problems)| {

@@ -102,11 +102,38 @@ pub async fn migrate(config_file: Option<PathBuf>, args: DatabaseArgs) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
+/// `check-config FILE [--connect]`: exit code 2 for an invalid file, 1 when `--connect`
+/// finds a statement that does not prepare on its database.
+pub async fn check_config(file: &Path, connect: bool) -> anyhow::Result<ExitCode> {
     match opsdeck_server::config::check_file(file) {
         Ok(summary) => {
             eprintln!("{}: valid", file.display());
             eprintln!("{summary}");
+            if !connect {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let config = load_config(Some(file.to_owned()), Overrides::default())?;
+            let checks = opsdeck_server::config::check_connections(&config).await;
+            if checks.is_empty() {
+                eprintln!("--connect: no tenant source to connect to");
+            }
+            let mut failed = 0;
+            for check in &checks {
+                match &check.outcome {
+                    Ok(()) => eprintln!("  {}: ok", check.key),
+                    Err(message) => {
+                        failed += 1;
+                        eprintln!("  {}: {message}", check.key);
+                    }
+                }
+            }
+            if failed > 0 {
+                eprintln!(
+                    "{}: {failed} statement(s) failed to prepare",
+                    file.display()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {

@@ -33,4 +33,5 @@ mod secrecy;
 mod sessions;
 mod sso;
 mod store_contract;
+mod tenant_sources;
 mod tenants;
