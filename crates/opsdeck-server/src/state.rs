@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use opsdeck_connectors::tenants::TenantSources;
 use opsdeck_core::instance::InstanceInfo;
 use opsdeck_core::{Clock, Store};
 use tokio::sync::watch;
@@ -45,6 +46,8 @@ struct Inner {
     alerts: Dispatcher,
     ingest: Ingest,
     queues: Queues,
+    /// The application's database as a source of tenant facts (`[tenants]`).
+    tenant_sources: TenantSources,
     firings: Firings,
 }
 
@@ -95,6 +98,7 @@ impl AppState {
             ingest,
             queues,
         } = parts;
+        let tenant_sources = config.tenants.sources();
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -114,6 +118,7 @@ impl AppState {
                 alerts,
                 ingest,
                 queues,
+                tenant_sources,
                 firings: Firings::default(),
             }),
         }
@@ -160,6 +165,10 @@ impl AppState {
     /// The application's queue sources and what is known of them (SPEC §5).
     pub fn queues(&self) -> &Queues {
         &self.inner.queues
+    }
+
+    pub fn tenant_sources(&self) -> &TenantSources {
+        &self.inner.tenant_sources
     }
 
     /// The HTTP cron job calls in flight on this replica, which shutdown waits for.
