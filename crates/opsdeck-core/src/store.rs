@@ -46,6 +46,7 @@ mod audit;
 mod checks;
 mod cron;
 mod database;
+mod events;
 mod queues;
 mod sessions;
 mod tokens;
@@ -55,6 +56,7 @@ pub use audit::AuditStore;
 pub use checks::{CheckHistoryStore, CheckLatestStore};
 pub use cron::{CronGuardStore, CronRunStore, CronStore};
 pub use database::{HealthStore, InstanceStore, LeaseStore};
+pub use events::EventStore;
 pub use queues::QueueStore;
 pub use sessions::SessionStore;
 pub use tokens::TokenStore;
@@ -75,6 +77,7 @@ pub trait Store:
     + CronRunStore
     + CronGuardStore
     + QueueStore
+    + EventStore
     + Debug
     + Send
     + Sync

@@ -16,6 +16,7 @@ use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
 use crate::cron::Firings;
 use crate::cron::ingest::Ingest;
+use crate::events::Events;
 use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::queues::Queues;
@@ -44,6 +45,7 @@ struct Inner {
     health: HealthMonitor,
     alerts: Dispatcher,
     ingest: Ingest,
+    events: Events,
     queues: Queues,
     firings: Firings,
 }
@@ -71,6 +73,8 @@ pub struct StateParts {
     pub alerts: Dispatcher,
     /// Commits pings and check-ins (SPEC §4).
     pub ingest: Ingest,
+    /// Commits application events (SPEC §6).
+    pub events: Events,
     /// The application's queue sources and what is known of them (SPEC §5).
     pub queues: Queues,
 }
@@ -93,6 +97,7 @@ impl AppState {
             health,
             alerts,
             ingest,
+            events,
             queues,
         } = parts;
         Self {
@@ -113,6 +118,7 @@ impl AppState {
                 health,
                 alerts,
                 ingest,
+                events,
                 queues,
                 firings: Firings::default(),
             }),
@@ -158,6 +164,10 @@ impl AppState {
     }
 
     /// The application's queue sources and what is known of them (SPEC §5).
+    pub fn events(&self) -> &Events {
+        &self.inner.events
+    }
+
     pub fn queues(&self) -> &Queues {
         &self.inner.queues
     }

@@ -20,6 +20,7 @@ mod cron;
 pub mod duration;
 mod env;
 mod error;
+mod events;
 mod health;
 mod load;
 mod model;
@@ -42,6 +43,7 @@ pub use check::{check_file, check_file_with_env};
 pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
+pub use events::EventsConfig;
 pub use health::{CheckConfig, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use model::{
     BackgroundConfig, Config, DEFAULT_DATABASE_URL, DatabaseConfig, LogConfig, LogFormat,

@@ -15,6 +15,7 @@ use super::alerts::AlertsConfig;
 use super::audit::AuditConfig;
 use super::auth::AuthConfig;
 use super::cron::CronConfig;
+use super::events::EventsConfig;
 use super::health::HealthConfig;
 use super::net::{TrustedProxies, socket_addr};
 use super::queues::QueuesConfig;
@@ -53,6 +54,8 @@ pub struct Config {
     pub cron: CronConfig,
     /// `[queues]`: the application's queue systems.
     pub queues: QueuesConfig,
+    /// `[events]`: application event ingest and retention.
+    pub events: EventsConfig,
 }
 
 /// `[server]`: the HTTP listener.

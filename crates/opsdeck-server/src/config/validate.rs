@@ -42,6 +42,7 @@ impl Config {
                     ("alerts", self.alerts.problems()),
                     ("cron", self.cron.problems()),
                     ("queues", self.queues.problems()),
+                    ("events", self.events.problems()),
                 ]
                 .into_iter()
                 .flat_map(|(section, problems)| {

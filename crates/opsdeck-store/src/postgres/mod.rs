@@ -14,6 +14,7 @@ mod cron_guard;
 mod cron_runs;
 mod database;
 mod dialect;
+mod events;
 mod queues;
 mod schema;
 mod sessions;

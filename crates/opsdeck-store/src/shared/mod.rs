@@ -18,6 +18,7 @@ pub(crate) mod cron_apply;
 pub(crate) mod cron_guard;
 pub(crate) mod cron_runs;
 pub(crate) mod database;
+pub(crate) mod events;
 pub(crate) mod latest;
 pub(crate) mod queues;
 pub(crate) mod sessions;
@@ -39,6 +40,7 @@ where
         + cron_guard::CronGuardSql
         + cron_runs::CronRunSql
         + database::DatabaseSql
+        + events::EventSql
         + queues::QueueSql
         + sessions::SessionSql
         + tokens::TokenSql,

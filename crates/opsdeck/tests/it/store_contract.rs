@@ -19,6 +19,7 @@ mod alerts;
 mod audit;
 mod checks;
 mod cron;
+mod events;
 mod queues;
 mod sessions;
 mod tokens;
@@ -322,7 +323,7 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 27] = [
+    const TABLES: [&str; 34] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
@@ -349,6 +350,13 @@ mod postgres_only {
         "queue_sources",
         "queue_stats",
         "sessions",
+        "tenant_audit_events",
+        "tenant_audit_hourly",
+        "tenant_error_groups",
+        "tenant_event_tenants",
+        "tenant_events",
+        "tenant_usage_daily",
+        "tenant_usage_hourly",
         "tokens",
     ];
 
