@@ -6,9 +6,9 @@
 //!   and memory addresses dropped, spaces collapsed. The same code path fails the same way
 //!   whatever the message says.
 //! - **Otherwise** from the message, normalised: quoted values (`'…'`, `"…"`, `` `…` ``)
-//!   become `<v>`, UUIDs and hex ids (8+ hex digits with a digit among them, or `0x…`)
-//!   `<id>`, remaining numbers `<n>`, spaces collapsed. So `user 42 not found` and
-//!   `user 7 not found` share a group, and so do `order 'A-1' failed` and
+//!   become `<v>`; UUIDs, hex ids (8+ hex digits with a digit among them, or `0x…`) and
+//!   numbers `<n>`; spaces collapse. So `user 42 not found`, `user 7 not found` and
+//!   `user 3f2a9b1c-… not found` share a group, and so do `order 'A-1' failed` and
 //!   `order 'B-2' failed`.
 //!
 //! The fingerprint is `s:` or `m:` (stack or message) and the first 16 hex digits of the
@@ -55,13 +55,13 @@ pub fn derive(message: &str, stack: Option<&str>) -> String {
 /// The message as it is grouped: quoted values, ids and numbers replaced.
 pub fn normalize_message(message: &str) -> String {
     let text = QUOTED.replace_all(message, "<v>");
-    let text = UUID.replace_all(&text, "<id>");
+    let text = UUID.replace_all(&text, "<n>");
     let text = HEX.replace_all(&text, |caps: &regex::Captures<'_>| {
         let found = &caps[0];
         let all_digits = found.bytes().all(|b| b.is_ascii_digit());
         // Plain numbers are left to the number rule; a hex id is long or `0x`-prefixed.
         if !all_digits && (found.len() >= 8 || found.to_ascii_lowercase().starts_with("0x")) {
-            "<id>".to_owned()
+            "<n>".to_owned()
         } else {
             found.to_owned()
         }

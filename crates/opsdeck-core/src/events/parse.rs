@@ -220,18 +220,18 @@ pub fn parse_event(
         .map_err(|e| EventError::field("tenant_id", e.problem))?;
     let at = parse_at(fields.required_str("at")?, now, limits)?;
     let body = match kind {
-        EventKind::Error => EventBody::Error(ErrorEvent {
-            message: fields
-                .text("message", MESSAGE_MAX_BYTES, true)?
-                .unwrap_or_default(),
-            fingerprint: fields
-                .text("fingerprint", SHORT_TEXT_MAX_BYTES, false)?
-                .unwrap_or_default(),
-            fingerprint_given: fields.present("fingerprint"),
-            stack: fields.text("stack", STACK_MAX_BYTES, false)?,
-            route: fields.text("route", SHORT_TEXT_MAX_BYTES, false)?,
-            request_id: fields.text("request_id", ID_TEXT_MAX_BYTES, false)?,
-        }),
+        EventKind::Error => {
+            let message = fields.text("message", MESSAGE_MAX_BYTES, true)?;
+            let fingerprint = fields.text("fingerprint", SHORT_TEXT_MAX_BYTES, false)?;
+            EventBody::Error(ErrorEvent {
+                message: message.unwrap_or_default(),
+                fingerprint_given: fingerprint.is_some(),
+                fingerprint: fingerprint.unwrap_or_default(),
+                stack: fields.text("stack", STACK_MAX_BYTES, false)?,
+                route: fields.text("route", SHORT_TEXT_MAX_BYTES, false)?,
+                request_id: fields.text("request_id", ID_TEXT_MAX_BYTES, false)?,
+            })
+        }
         EventKind::Audit => {
             let action = fields
                 .text("action", ID_TEXT_MAX_BYTES, true)?
@@ -264,10 +264,6 @@ pub fn parse_event(
 struct Fields<'a>(&'a Map<String, Value>);
 
 impl Fields<'_> {
-    fn present(&self, field: &str) -> bool {
-        !matches!(self.0.get(field), None | Some(Value::Null))
-    }
-
     fn optional_str(&self, field: &str) -> Result<Option<&str>, EventError> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),

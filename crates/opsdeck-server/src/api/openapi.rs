@@ -22,6 +22,10 @@ use crate::state::AppState;
     tags(
         (name = "probes", description = "Liveness and readiness, public"),
         (name = "ops", description = "Operational views for admins"),
+        (name = "ingest", description = "What the application sends with an ingest key: \
+            check-ins, queue snapshots, and events (errors, audit events and usage per tenant; \
+            POST /api/v1/events answers 200 with one result per event: stored, duplicate or \
+            rejected with its field)"),
     )
 )]
 pub struct ApiDoc;

@@ -47,7 +47,7 @@ impl EventSql for Sqlite {
                  UNION ALL
                  SELECT name, value FROM tenant_usage_hourly
                  WHERE tenant_id = ?1 AND hour >= ?4 AND hour < ?5
-             ) GROUP BY name ORDER BY name",
+             ) AS usage GROUP BY name ORDER BY name",
         error_groups: "SELECT fingerprint, count, first_seen, last_seen, message, route, stack_head
              FROM tenant_error_groups WHERE tenant_id = ?1
              ORDER BY last_seen DESC, fingerprint LIMIT ?2",
