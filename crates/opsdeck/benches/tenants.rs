@@ -199,12 +199,13 @@ async fn mint(store: &dyn opsdeck_core::Store, scope: Scope) -> String {
 }
 
 fn report(backend: &str, label: &str, unit: &str, measured: &mut Measured, baseline: f64) {
+    let each = unit.trim_end_matches("/s").trim_end_matches('s');
     let per_second = measured.items as f64 / measured.elapsed.as_secs_f64();
     let cpu = measured
         .cpu
         .map(|cpu| cpu.as_secs_f64() * 1e6 / measured.items.max(1) as f64);
     println!(
-        "{backend:<9} {label:<28} {per_second:>10.0} {unit:<7} {:>8.2}  {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  CPU {} µs/{unit}",
+        "{backend:<9} {label:<28} {per_second:>10.0} {unit:<8} {:>5.2}× baseline  {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  CPU {} µs/{each}",
         per_second / baseline.max(1.0),
         measured.requests as f64 / measured.elapsed.as_secs_f64(),
         measured.percentile_ms(50),

@@ -6,6 +6,7 @@
 
 mod grouping;
 mod refusals;
+mod settings;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::events::{day_of, hour_of};
