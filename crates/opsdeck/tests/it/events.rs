@@ -27,6 +27,7 @@ on_both_backends!(
     secrets_of_the_redaction_corpus_never_reach_the_stored_rows,
     errors_differing_only_by_numbers_and_ids_share_a_group,
     usage_sums_split_exactly_at_hour_and_day_boundaries,
+    concurrent_resends_of_one_batch_store_each_event_once,
 );
 
 /// An app, its database's URL and an ingest key with scope `events`.
@@ -474,4 +475,48 @@ async fn usage_sums_split_exactly_at_hour_and_day_boundaries(db: TestDb) {
     assert_eq!(total(yesterday).await, sum_since(yesterday));
     assert!(sum_since(hour) >= 8.0 && sum_since(day) >= 10.0 && sum_since(yesterday) >= 27.0);
     assert_eq!(total(now - chrono::Duration::days(7)).await, 63.0);
+}
+
+async fn concurrent_resends_of_one_batch_store_each_event_once(db: TestDb) {
+    let s = Sender::start(db, |_| {}).await;
+    let events: Vec<Value> = (0..50)
+        .map(|n| {
+            json!({"id": format!("c{n}"), "type": "usage", "tenant_id": format!("t{}", n % 5),
+                   "at": minutes_ago(1), "name": "api.requests", "value": 1})
+        })
+        .collect();
+    let body = Value::from(events.clone()).to_string();
+    let mut sends = Vec::new();
+    for _ in 0..8 {
+        let request = s
+            .app
+            .client
+            .post(s.app.url("/api/v1/events"))
+            .bearer_auth(&s.key)
+            .body(body.clone());
+        sends.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for send in sends {
+        let answer = send.await.unwrap();
+        stored += answer["stored"].as_u64().unwrap();
+        duplicates += answer["duplicates"].as_u64().unwrap();
+    }
+    assert_eq!((stored, duplicates), (50, 350));
+    let store = s.app.state.store();
+    let mut total = 0.0;
+    for n in 0..5 {
+        let since = Utc::now() - chrono::Duration::hours(1);
+        let totals = store
+            .usage_totals(&tenant(&format!("t{n}")), since, Utc::now())
+            .await
+            .unwrap();
+        total += totals.iter().map(|t| t.value).sum::<f64>();
+    }
+    assert_eq!(total, 50.0, "each event counted once");
 }
