@@ -520,3 +520,49 @@ async fn concurrent_resends_of_one_batch_store_each_event_once(db: TestDb) {
     }
     assert_eq!(total, 50.0, "each event counted once");
 }
+
+/// Two replicas on one PostgreSQL database, each with its own writer, take the same batch
+/// at once: the database's unique key decides, and each event is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_store_a_batch_sent_to_both_once() {
+    let Some(db) = TestDb::postgres() else { return };
+    let s = Sender::start(db, |_| {}).await;
+    let replica = TestApp::spawn_replica(&s.url, |_| {}).await;
+    let events: Vec<Value> = (0..200)
+        .map(|n| {
+            json!({"id": format!("r{n}"), "type": "error", "tenant_id": format!("t{}", n % 7),
+                   "at": minutes_ago(1), "message": format!("failure {n}")})
+        })
+        .collect();
+    let body = Value::from(events).to_string();
+    let mut sends = Vec::new();
+    for app in [&s.app, &replica, &s.app, &replica] {
+        let request = app
+            .client
+            .post(app.url("/api/v1/events"))
+            .bearer_auth(&s.key)
+            .body(body.clone());
+        sends.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for send in sends {
+        stored += send.await.unwrap()["stored"].as_u64().unwrap();
+    }
+    assert_eq!(stored, 200);
+    let mut count = 0;
+    for n in 0..7 {
+        let groups = s
+            .app
+            .state
+            .store()
+            .recent_error_groups(&tenant(&format!("t{n}")), 10)
+            .await
+            .unwrap();
+        count += groups.iter().map(|g| g.count).sum::<u64>();
+    }
+    assert_eq!(count, 200, "each error counted once in its group");
+}
