@@ -156,7 +156,7 @@ impl Application {
             .context("creating the cron monitors of the configuration")?;
         let limits = IngestLimits::of(&config.cron);
         let (ingest, ingest_writer) = Ingest::new(store.clone(), alerts.clone(), &metrics, limits);
-        let (events, events_writer) = Events::new(store.clone(), &config.events);
+        let (events, events_writer) = Events::new(store.clone(), &config.events, &metrics);
         let queues = Queues::new(&config.queues, store.clone(), clock.clone())?;
         // Start from what the last poll found, so the view is not empty until the next one.
         if let Err(err) = queues.refresh().await {

@@ -173,11 +173,17 @@ async fn ingest(state: &AppState, request: Request) -> Result<EventsAnswer, Resp
             }
         }
     }
-    let outcomes = state
-        .events()
-        .submit(valid, received_at)
-        .await
-        .map_err(|err| unavailable(&err.to_string()))?;
+    let metrics = state.events().metrics();
+    let offered = valid.len();
+    let rejected = ids.len() - offered;
+    let outcomes = match state.events().submit(valid, received_at).await {
+        Ok(outcomes) => outcomes,
+        Err(err) => {
+            metrics.count("unavailable", offered);
+            metrics.count("rejected", rejected);
+            return Err(unavailable(&err.to_string()));
+        }
+    };
     let mut outcomes = outcomes.into_iter();
     let mut answer = EventsAnswer {
         stored: 0,
@@ -211,6 +217,9 @@ async fn ingest(state: &AppState, request: Request) -> Result<EventsAnswer, Resp
             error,
         });
     }
+    metrics.count("stored", answer.stored);
+    metrics.count("duplicate", answer.duplicates);
+    metrics.count("rejected", answer.rejected);
     Ok(answer)
 }
 

@@ -9,6 +9,7 @@
 //! always in one — and answers each with its events' outcomes. A failed commit answers
 //! every request of it "unavailable" (503): nothing is acknowledged that was not stored.
 
+mod metrics;
 mod retention;
 mod writer;
 
@@ -20,8 +21,10 @@ use opsdeck_core::events::{Event, IngestOutcome};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+pub use self::metrics::EventMetrics;
 pub use self::retention::spawn_event_loops;
 use crate::config::EventsConfig;
+use crate::metrics::Metrics;
 
 /// The events could not be committed (database down, writer stopped): none of them was
 /// stored; the client should retry.
@@ -41,6 +44,7 @@ struct Job {
 #[derive(Debug, Clone)]
 pub struct Events {
     sender: mpsc::Sender<Job>,
+    metrics: EventMetrics,
 }
 
 /// The writer behind [`Events`]; start it with [`EventsWriter::spawn`].
@@ -55,16 +59,27 @@ pub struct EventsWriter {
 const REQUESTS_PER_ROUND: usize = 1024;
 
 impl Events {
-    pub fn new(store: Arc<dyn Store>, config: &EventsConfig) -> (Events, EventsWriter) {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &EventsConfig,
+        metrics: &Metrics,
+    ) -> (Events, EventsWriter) {
         let (sender, receiver) = mpsc::channel(config.ingest_queue.max(1));
-        let committer = writer::EventCommitter::new(store, config.ingest_batch.max(1));
+        let metrics = EventMetrics::register(metrics);
+        let committer =
+            writer::EventCommitter::new(store, config.ingest_batch.max(1), metrics.clone());
         (
-            Events { sender },
+            Events { sender, metrics },
             EventsWriter {
                 receiver,
                 committer,
             },
         )
+    }
+
+    /// The event counters, for the handler to count what it answered.
+    pub fn metrics(&self) -> &EventMetrics {
+        &self.metrics
     }
 
     /// Queues a batch of valid, redacted events and waits until they are committed:

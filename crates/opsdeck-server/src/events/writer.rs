@@ -3,11 +3,12 @@
 //! refused together), each committed with one [`EventStore::ingest_events`] call.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use opsdeck_core::Store;
 use opsdeck_core::events::Event;
 
-use super::{EventsUnavailable, Job};
+use super::{EventMetrics, EventsUnavailable, Job};
 use crate::background::group_commit::Committer;
 use crate::error::chain;
 
@@ -16,11 +17,16 @@ pub(super) struct EventCommitter {
     store: Arc<dyn Store>,
     /// Events per transaction at most (`events.ingest_batch`).
     batch: usize,
+    metrics: EventMetrics,
 }
 
 impl EventCommitter {
-    pub(super) fn new(store: Arc<dyn Store>, batch: usize) -> Self {
-        Self { store, batch }
+    pub(super) fn new(store: Arc<dyn Store>, batch: usize, metrics: EventMetrics) -> Self {
+        Self {
+            store,
+            batch,
+            metrics,
+        }
     }
 
     /// Commits `jobs` in one transaction and answers each.
@@ -36,7 +42,10 @@ impl EventCommitter {
             .map(|job| job.received_at)
             .max()
             .unwrap_or_default();
-        match self.store.ingest_events(&events, received_at).await {
+        let started = Instant::now();
+        let result = self.store.ingest_events(&events, received_at).await;
+        self.metrics.commit(events.len(), started.elapsed());
+        match result {
             Ok(outcomes) if outcomes.len() == events.len() => {
                 let mut outcomes = outcomes.into_iter();
                 for (job, size) in jobs.into_iter().zip(sizes) {

@@ -234,6 +234,15 @@ async fn an_array_batch_is_answered_event_by_event_in_order(db: TestDb) {
     assert_eq!(bursts.iter().map(|b| b.count).sum::<u64>(), 1);
     let seen = store.search_event_tenants("", 10).await.unwrap();
     assert_eq!(seen.len(), 2);
+    let metrics = s.app.metrics().await;
+    for line in [
+        r#"opsdeck_events_total{outcome="stored"} 4"#,
+        r#"opsdeck_events_total{outcome="duplicate"} 2"#,
+        r#"opsdeck_events_total{outcome="rejected"} 6"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(metrics.contains("opsdeck_event_commit_duration_seconds_count"));
 }
 
 async fn ndjson_batches_by_content_type_or_by_their_first_character(db: TestDb) {
