@@ -17,6 +17,7 @@ use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
 use crate::cron::Firings;
 use crate::cron::ingest::Ingest;
+use crate::events::Events;
 use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::queues::Queues;
@@ -45,6 +46,7 @@ struct Inner {
     health: HealthMonitor,
     alerts: Dispatcher,
     ingest: Ingest,
+    events: Events,
     queues: Queues,
     /// The application's database as a source of tenant facts (`[tenants]`).
     tenant_sources: TenantSources,
@@ -74,6 +76,8 @@ pub struct StateParts {
     pub alerts: Dispatcher,
     /// Commits pings and check-ins (SPEC §4).
     pub ingest: Ingest,
+    /// Commits application events (SPEC §6).
+    pub events: Events,
     /// The application's queue sources and what is known of them (SPEC §5).
     pub queues: Queues,
 }
@@ -96,6 +100,7 @@ impl AppState {
             health,
             alerts,
             ingest,
+            events,
             queues,
         } = parts;
         let tenant_sources = config.tenants.sources();
@@ -117,6 +122,7 @@ impl AppState {
                 health,
                 alerts,
                 ingest,
+                events,
                 queues,
                 tenant_sources,
                 firings: Firings::default(),
@@ -163,6 +169,10 @@ impl AppState {
     }
 
     /// The application's queue sources and what is known of them (SPEC §5).
+    pub fn events(&self) -> &Events {
+        &self.inner.events
+    }
+
     pub fn queues(&self) -> &Queues {
         &self.inner.queues
     }
