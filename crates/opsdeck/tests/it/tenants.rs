@@ -508,6 +508,19 @@ async fn events_give_the_summary_its_usage_errors_and_audit_highlights(db: TestD
         "{summary}"
     );
 
+    let (status, html) = page(&app, "/tenants/acme", &support).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for part in [
+        "data-section=\"errors\" data-section-status=\"ok\"",
+        "data-section=\"usage\" data-section-status=\"ok\"",
+        "data-counter=\"api.requests\"",
+        "data-category=\"role_change\"",
+        "data-section=\"impersonations\" data-section-status=\"unavailable\"",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    assert!(!html.contains("jane.doe@example.com"), "{html}");
+
     let (_, all) = send(&app, Method::GET, "/ops/tenants", &support, None).await;
     let seen: Vec<(String, Value)> = all["tenants"]
         .as_array()
