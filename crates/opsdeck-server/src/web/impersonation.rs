@@ -207,14 +207,15 @@ async fn refused(
     Ok(Page::with_status(page, status).into_response())
 }
 
-/// `GET /tenants/{id}/impersonations`.
+/// `GET /tenants/{id}/impersonations`; when impersonation is off, the page (200) says how
+/// to turn it on.
 pub async fn show_impersonations(
     State(state): State<AppState>,
     shell: Shell,
     caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Page<ImpersonationsPage>, ApiError> {
     let tenant = tenant(&id)?;
     let mut page = list_page(&state, shell, &caller, &tenant).await?;
     page.notice = query.ended.map(|jti| {
@@ -223,12 +224,7 @@ pub async fn show_impersonations(
              and refuses its token from then on."
         )
     });
-    let status = if page.enabled {
-        StatusCode::OK
-    } else {
-        StatusCode::NOT_FOUND
-    };
-    Ok(Page::with_status(page, status).into_response())
+    Ok(Page::new(page))
 }
 
 /// `POST /tenants/{id}/impersonations`: starts one and shows its token this once.
