@@ -13,6 +13,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::SubsecRound as _;
 use opsdeck_core::ids::TenantId;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -285,7 +286,8 @@ pub async fn start_impersonation(
         }
         Err(err) => return Err(err),
     };
-    let now = state.clock().now();
+    // In whole seconds, as the expiry is.
+    let now = state.clock().now().trunc_subsecs(0);
     Ok(Page::new(StartedPage {
         shell: shell.at(Section::Tenants),
         tenant_href: tenant_href(tenant.as_str()),

@@ -3,7 +3,10 @@
 //! finds it listed without its token, ends it through the form and the application's
 //! revocation feed lists it; viewers and operators are refused every page and form; a
 //! missing reason or a bad field is shown next to the form and changes nothing; without
-//! configuration the page says how to turn impersonation on.
+//! configuration the page says how to turn impersonation on. In a real Chromium
+//! (`browser`), the copy button works and the token page reads without it.
+
+mod browser;
 
 use opsdeck_core::audit::AuditFilter;
 use opsdeck_core::auth::Role;
