@@ -219,7 +219,9 @@ pub async fn show_impersonations(
 ) -> Result<Page<ImpersonationsPage>, ApiError> {
     let tenant = tenant(&id)?;
     let mut page = list_page(&state, shell, &caller, &tenant).await?;
-    page.notice = query.ended.map(|jti| {
+    // Only a jti: the query is anyone's to write, the notice must not say just anything.
+    let ended = query.ended.as_deref().and_then(|t| Uuid::parse_str(t).ok());
+    page.notice = ended.map(|jti| {
         format!(
             "Impersonation {jti} ended: the application learns it from the revocation feed \
              and refuses its token from then on."

@@ -176,6 +176,8 @@ async fn support_starts_through_the_form_sees_the_token_once_and_ends_it() {
     assert!(list.contains("id=\"notice\""), "{list}");
     assert!(!list.contains(&format!("data-jti=\"{jti}\"")));
     assert!(active(&app).await.is_empty());
+    let (_, spoofed) = page(&app, &format!("{LIST}?ended=you+were+hacked"), &cookie).await;
+    assert!(!spoofed.contains("hacked"), "only a jti makes a notice");
 
     let scopes = Scopes::new([Scope::Events]).unwrap();
     let (_, ingest) = app.mint("app", Grant::Scopes(scopes), None).await;
