@@ -87,6 +87,7 @@ async fn support_starts_an_impersonation_copies_the_token_and_ends_it_in_chromiu
     let row = browser.find(Locator::Css("tr[data-jti]")).await.unwrap();
     let jti = row.attr("data-jti").await.unwrap().unwrap();
     assert!(!browser.source().await.unwrap().contains(&token));
+    screenshot(&browser, "impersonation-3-listed").await;
     type_into(
         &browser,
         "tr[data-jti] input[name=reason]",
@@ -103,6 +104,6 @@ async fn support_starts_an_impersonation_copies_the_token_and_ends_it_in_chromiu
     wait_for_text(&browser, "#notice", "ended").await;
     assert_eq!(path_of(&browser).await, format!("{LIST}?ended={jti}"));
     assert!(browser.find(Locator::Css("tr[data-jti]")).await.is_err());
-    screenshot(&browser, "impersonation-3-ended").await;
+    screenshot(&browser, "impersonation-4-ended").await;
     browser.close().await.unwrap();
 }
