@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod cron;
+pub mod events;
 pub mod health;
 pub mod ids;
 pub mod impersonation;

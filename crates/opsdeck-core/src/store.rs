@@ -47,6 +47,7 @@ mod checks;
 mod cron;
 mod database;
 mod impersonation;
+mod events;
 mod queues;
 mod sessions;
 mod tokens;
@@ -57,6 +58,7 @@ pub use checks::{CheckHistoryStore, CheckLatestStore};
 pub use cron::{CronGuardStore, CronRunStore, CronStore};
 pub use database::{HealthStore, InstanceStore, LeaseStore};
 pub use impersonation::ImpersonationStore;
+pub use events::EventStore;
 pub use queues::QueueStore;
 pub use sessions::SessionStore;
 pub use tokens::TokenStore;
@@ -78,6 +80,7 @@ pub trait Store:
     + CronGuardStore
     + QueueStore
     + ImpersonationStore
+    + EventStore
     + Debug
     + Send
     + Sync

@@ -31,6 +31,7 @@ use crate::background::{
 use crate::config::Config;
 use crate::cron::ingest::{Ingest, IngestLimits, IngestWriter};
 use crate::error::ApiError;
+use crate::events::{Events, EventsWriter};
 use crate::health::{HealthMonitor, spawn_health_loops};
 use crate::metrics::Metrics;
 use crate::middleware::{access_log, envelope, request_id};
@@ -68,6 +69,7 @@ pub struct Application {
     background: Background,
     alert_workers: AlertWorkers,
     ingest_writer: IngestWriter,
+    events_writer: EventsWriter,
 }
 
 impl Application {
@@ -155,6 +157,7 @@ impl Application {
             .context("creating the cron monitors of the configuration")?;
         let limits = IngestLimits::of(&config.cron);
         let (ingest, ingest_writer) = Ingest::new(store.clone(), alerts.clone(), &metrics, limits);
+        let (events, events_writer) = Events::new(store.clone(), &config.events, &metrics);
         let queues = Queues::new(&config.queues, store.clone(), clock.clone())?;
         // Start from what the last poll found, so the view is not empty until the next one.
         if let Err(err) = queues.refresh().await {
@@ -194,6 +197,7 @@ impl Application {
             health,
             alerts,
             ingest,
+            events,
             queues,
         });
         let router = finish_router(routes, state.clone());
@@ -210,6 +214,7 @@ impl Application {
             background,
             alert_workers,
             ingest_writer,
+            events_writer,
         })
     }
 
@@ -239,6 +244,7 @@ impl Application {
             background,
             alert_workers,
             ingest_writer,
+            events_writer,
         } = self;
         start_loops(&state, &background, elector);
         alert_workers.spawn(&background, state.leader_watch());
@@ -250,6 +256,7 @@ impl Application {
         // what is still queued before the loops (and the alert recorder) stop.
         let ingest_stop = tokio_util::sync::CancellationToken::new();
         let ingest_task = ingest_writer.spawn(ingest_stop.clone());
+        let events_task = events_writer.spawn(ingest_stop.clone());
 
         let stopping = Arc::new(tokio::sync::Notify::new());
         let began = Arc::new(std::sync::OnceLock::new());
@@ -289,6 +296,9 @@ impl Application {
         ingest_stop.cancel();
         if let Err(err) = ingest_task.await {
             tracing::error!(error = %err, "ping ingest writer task failed");
+        }
+        if let Err(err) = events_task.await {
+            tracing::error!(error = %err, "event ingest writer task failed");
         }
         background.shutdown().await;
         if let Err(err) = state.token_usage().flush(state.store().as_ref()).await {
@@ -359,6 +369,7 @@ fn start_loops(state: &AppState, background: &Background, elector: LeaderElector
     }
     crate::cron::spawn_cron_loops(state, background);
     crate::queues::spawn_queue_loops(state.queues(), background);
+    crate::events::spawn_event_loops(state, background);
     spawn_health_loops(
         state.health(),
         &state.config().health,

@@ -14,6 +14,7 @@ pub mod config;
 pub mod cron;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod guard;
 pub mod health;

@@ -74,6 +74,10 @@ pub fn route_table() -> RouteTable {
             Ingest(opsdeck_core::token::Scope::Events),
             routes!(api::impersonations::list_revoked_impersonations),
         )
+        .json(
+            Ingest(opsdeck_core::token::Scope::Events),
+            routes!(api::events::post_events),
+        )
         // Signing in and out of the dashboard.
         .html(Method::GET, "/login", Public, get(web::login::show_login))
         .html(

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use opsdeck_connectors::tenants::TenantSources;
 use opsdeck_core::instance::InstanceInfo;
 use opsdeck_core::{Clock, Store};
 use tokio::sync::watch;
@@ -16,6 +17,7 @@ use crate::auth::oidc::OidcVerifier;
 use crate::config::Config;
 use crate::cron::Firings;
 use crate::cron::ingest::Ingest;
+use crate::events::Events;
 use crate::health::HealthMonitor;
 use crate::metrics::Metrics;
 use crate::queues::Queues;
@@ -44,7 +46,10 @@ struct Inner {
     health: HealthMonitor,
     alerts: Dispatcher,
     ingest: Ingest,
+    events: Events,
     queues: Queues,
+    /// The application's database as a source of tenant facts (`[tenants]`).
+    tenant_sources: TenantSources,
     firings: Firings,
 }
 
@@ -71,6 +76,8 @@ pub struct StateParts {
     pub alerts: Dispatcher,
     /// Commits pings and check-ins (SPEC §4).
     pub ingest: Ingest,
+    /// Commits application events (SPEC §6).
+    pub events: Events,
     /// The application's queue sources and what is known of them (SPEC §5).
     pub queues: Queues,
 }
@@ -93,8 +100,10 @@ impl AppState {
             health,
             alerts,
             ingest,
+            events,
             queues,
         } = parts;
+        let tenant_sources = config.tenants.sources();
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -113,7 +122,9 @@ impl AppState {
                 health,
                 alerts,
                 ingest,
+                events,
                 queues,
+                tenant_sources,
                 firings: Firings::default(),
             }),
         }
@@ -158,8 +169,16 @@ impl AppState {
     }
 
     /// The application's queue sources and what is known of them (SPEC §5).
+    pub fn events(&self) -> &Events {
+        &self.inner.events
+    }
+
     pub fn queues(&self) -> &Queues {
         &self.inner.queues
+    }
+
+    pub fn tenant_sources(&self) -> &TenantSources {
+        &self.inner.tenant_sources
     }
 
     /// The HTTP cron job calls in flight on this replica, which shutdown waits for.

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod checkins;
 pub mod cron;
 pub mod cron_admin;
+pub mod events;
 pub mod health;
 pub mod impersonations;
 pub mod instances;

@@ -23,6 +23,10 @@ use crate::state::AppState;
         (name = "probes", description = "Liveness and readiness, public"),
         (name = "ops", description = "Operational views for admins"),
         (name = "tenants", description = "Tenant diagnostics, for support and admins"),
+        (name = "ingest", description = "What the application sends with an ingest key: \
+            check-ins, queue snapshots, and events (errors, audit events and usage per tenant; \
+            POST /api/v1/events answers 200 with one result per event: stored, duplicate or \
+            rejected with its field)"),
     )
 )]
 pub struct ApiDoc;

@@ -20,6 +20,7 @@ mod cron;
 pub mod duration;
 mod env;
 mod error;
+mod events;
 mod health;
 mod impersonation;
 mod load;
@@ -44,6 +45,7 @@ pub use check::{ConnectionCheck, check_connections, check_file, check_file_with_
 pub use cron::{CronConfig, JobDefinition, JobRequest, MonitorDefinition, WindowDefinition};
 pub use env::{Env, env_var_name};
 pub use error::{ConfigErrors, ConfigIssue, Origin};
+pub use events::EventsConfig;
 pub use health::{CheckConfig, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, HealthConfig};
 pub use impersonation::ImpersonationConfig;
 pub use model::{

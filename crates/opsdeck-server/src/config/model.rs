@@ -15,6 +15,7 @@ use super::alerts::AlertsConfig;
 use super::audit::AuditConfig;
 use super::auth::AuthConfig;
 use super::cron::CronConfig;
+use super::events::EventsConfig;
 use super::health::HealthConfig;
 use super::impersonation::ImpersonationConfig;
 use super::net::{TrustedProxies, socket_addr};
@@ -59,6 +60,8 @@ pub struct Config {
     pub impersonation: ImpersonationConfig,
     /// `[tenants]`: the application's database as a read-only source of tenant facts.
     pub tenants: TenantsConfig,
+    /// `[events]`: application event ingest and retention.
+    pub events: EventsConfig,
 }
 
 /// `[server]`: the HTTP listener.

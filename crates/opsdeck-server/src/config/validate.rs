@@ -44,6 +44,7 @@ impl Config {
                     ("queues", self.queues.problems()),
                     ("impersonation", self.impersonation.problems()),
                     ("tenants", self.tenants.problems()),
+                    ("events", self.events.problems()),
                 ]
                 .into_iter()
                 .flat_map(|(section, problems)| {

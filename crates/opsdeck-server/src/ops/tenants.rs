@@ -1,5 +1,10 @@
 //! Tenant diagnostics (SPEC §6): finding a tenant, and one summary of what is wrong for it.
 //!
+//! A tenant is found in the application's own directory (`[tenants] directory`) when one is
+//! configured, else among the tenants opsdeck has seen. The summary holds the directory's
+//! row and each `[[tenants.queries]]` answer (read-only, each with its own timeout), then
+//! what opsdeck itself knows.
+//!
 //! The summary is made of sections read side by side, each with its own time budget: a
 //! section that fails or is slow says so in its own place (`status` `error` or `timeout`)
 //! and the others still answer, so one slow source never blanks the page. Support and admin
@@ -11,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use opsdeck_connectors::queues::JobQuery;
+use opsdeck_connectors::tenants::{DirectoryEntry, QueryKind, TenantError};
 use opsdeck_core::audit::{AuditEntry, AuditFilter};
 use opsdeck_core::auth::Permission;
 use opsdeck_core::cron::{MonitorFilter, MonitorStatus};
@@ -171,12 +177,57 @@ impl From<AuditEntry> for TenantAuditLine {
     }
 }
 
+/// One `[[tenants.queries]]` answer for the tenant: its rows (redacted, masked), or why none.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryAnswer {
+    pub name: String,
+    /// `profile` (one row of facts) or `table` (a few rows).
+    pub kind: &'static str,
+    /// `ok`, or the error's code: `timeout`, `unreachable`, `read_only`, `query_failed`, …
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Vec<Object>>>)]
+    pub rows: Option<Vec<Vec<serde_json::Value>>>,
+    /// More rows were there than shown.
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// The directory's row for a tenant.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TenantFacts {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub status: Option<String>,
+}
+
+impl From<DirectoryEntry> for TenantFacts {
+    fn from(entry: DirectoryEntry) -> Self {
+        Self {
+            name: entry.name,
+            plan: entry.plan,
+            status: entry.status,
+        }
+    }
+}
+
 /// `GET /ops/tenants/{id}`: everything opsdeck can tell about one tenant.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantSummary {
     pub tenant_id: String,
     /// When the summary was read.
     pub at: DateTime<Utc>,
+    /// The tenant as the application's directory lists it.
+    #[schema(value_type = Object)]
+    pub directory: Section<TenantFacts>,
+    /// The answers of `[[tenants.queries]]`, in configuration order; each failed or timed
+    /// out on its own.
+    #[schema(value_type = Object)]
+    pub queries: Section<Vec<QueryAnswer>>,
     #[schema(value_type = Object)]
     pub monitors: Section<TenantMonitors>,
     #[schema(value_type = Object)]
@@ -195,18 +246,123 @@ pub async fn tenant_summary(
 ) -> Result<TenantSummary, ApiError> {
     caller.require(Permission::ReadTenants)?;
     let tenant = tenant_of(id)?;
-    let (monitors, jobs, opsdeck_audit) = tokio::join!(
+    let (directory, queries, monitors, jobs, opsdeck_audit) = tokio::join!(
+        tenant_facts(state, &tenant),
+        tenant_queries(state, &tenant),
         section(SECTION_BUDGET, tenant_monitors(state, &tenant)),
         tenant_jobs(state, &tenant),
         section(SECTION_BUDGET, tenant_audit(state, &tenant)),
     );
+    // A directory that answers and does not list the tenant: no such tenant.
+    if matches!(directory.data, Some(None)) {
+        return Err(ApiError::not_found(format!(
+            "the tenant directory lists no tenant \"{tenant}\""
+        )));
+    }
+    let Section {
+        status,
+        data,
+        error,
+        elapsed_ms,
+    } = directory;
+    let directory = Section {
+        status,
+        data: data.flatten(),
+        error,
+        elapsed_ms,
+    };
     Ok(TenantSummary {
         tenant_id: tenant.to_string(),
         at: state.clock().now(),
+        directory,
+        queries,
         monitors,
         jobs,
         opsdeck_audit,
     })
+}
+
+/// How long the application's database may take for the directory's row, beyond which
+/// its own statement timeout has already given up.
+const APP_DB_BUDGET: Duration = Duration::from_secs(32);
+
+fn tenant_error(err: TenantError) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        err.code(),
+        err.to_string(),
+    )
+}
+
+/// The directory's row for the tenant: `data` is `Some(None)` when the directory answered
+/// without it.
+async fn tenant_facts(state: &AppState, tenant: &TenantId) -> Section<Option<TenantFacts>> {
+    let sources = state.tenant_sources();
+    if !sources.has_directory() {
+        return Section::unavailable(
+            "no tenant directory is configured ([tenants] url and directory)",
+        );
+    }
+    section(APP_DB_BUDGET, async {
+        sources
+            .directory_get(tenant)
+            .await
+            .map(|entry| entry.map(TenantFacts::from))
+            .map_err(tenant_error)
+    })
+    .await
+}
+
+/// Every `[[tenants.queries]]` for the tenant, side by side; each bounded by its own
+/// statement timeout.
+async fn tenant_queries(state: &AppState, tenant: &TenantId) -> Section<Vec<QueryAnswer>> {
+    let sources = state.tenant_sources();
+    if sources.queries().is_empty() {
+        return Section::unavailable(
+            "no tenant query is configured ([[tenants.queries]]: a profile or a table read \
+             from the application's database)",
+        );
+    }
+    let started = Instant::now();
+    let answers = sources
+        .run_all(tenant)
+        .await
+        .into_iter()
+        .map(|outcome| {
+            let kind = match outcome.kind {
+                QueryKind::Profile => "profile",
+                QueryKind::Table => "table",
+            };
+            match outcome.result {
+                Ok(rows) => QueryAnswer {
+                    name: outcome.name,
+                    kind,
+                    status: "ok",
+                    columns: Some(rows.columns),
+                    rows: Some(rows.rows),
+                    truncated: rows.truncated,
+                    error: None,
+                    elapsed_ms: u64::try_from(rows.elapsed.as_millis()).unwrap_or(u64::MAX),
+                },
+                Err(err) => QueryAnswer {
+                    name: outcome.name,
+                    kind,
+                    status: err.code(),
+                    columns: None,
+                    rows: None,
+                    truncated: false,
+                    error: Some(err.to_string()),
+                    elapsed_ms: 0,
+                },
+            }
+        })
+        .collect();
+    Section {
+        status: "ok",
+        data: Some(answers),
+        error: None,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
 }
 
 async fn tenant_monitors(state: &AppState, tenant: &TenantId) -> Result<TenantMonitors, ApiError> {
@@ -341,19 +497,30 @@ async fn tenant_audit(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantHit {
     pub id: String,
-    /// Where opsdeck saw it: `cron` (a monitor carries it).
+    /// Where it was found: `directory` (the application's), or where opsdeck saw it:
+    /// `cron` (a monitor carries it).
     pub seen_in: Vec<&'static str>,
+    /// The directory's facts, when it was found there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facts: Option<TenantFacts>,
 }
 
 /// `GET /ops/tenants?q=`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantList {
+    /// `directory` (the application's directory query searched) or `seen` (the tenants
+    /// opsdeck has seen, by id).
+    pub source: &'static str,
     pub tenants: Vec<TenantHit>,
-    /// Pass as `after` for the next page; null on the last.
+    /// Pass as `after` for the next page; null on the last (and always with a directory,
+    /// which is searched rather than paged: see `truncated`).
     pub next: Option<String>,
+    /// More tenants matched than are listed: narrow the search.
+    pub truncated: bool,
 }
 
-/// Tenants whose id contains `q` (all when empty), by id, after `after`, at most `limit`.
+/// Tenants matching `q` (all when empty): with a directory, as its query matches them (at
+/// most `limit`); else those whose id contains `q`, by id, after `after`, at most `limit`.
 pub async fn search_tenants(
     state: &AppState,
     caller: &Caller,
@@ -371,6 +538,33 @@ pub async fn search_tenants(
             format!("parameter `q`: at most {TENANT_ID_MAX_CHARS} characters"),
         ));
     }
+    let sources = state.tenant_sources();
+    if sources.has_directory() {
+        if after.is_some() {
+            return Err(ApiError::bad_request(
+                "invalid_field",
+                "parameter `after`: the tenant directory is searched, not paged; narrow `q`",
+            ));
+        }
+        let page = sources
+            .directory_search(q.unwrap_or(""), limit as usize)
+            .await
+            .map_err(tenant_error)?;
+        return Ok(TenantList {
+            source: "directory",
+            tenants: page
+                .tenants
+                .into_iter()
+                .map(|entry| TenantHit {
+                    id: entry.id.clone(),
+                    seen_in: vec!["directory"],
+                    facts: Some(TenantFacts::from(entry)),
+                })
+                .collect(),
+            next: None,
+            truncated: page.truncated,
+        });
+    }
     let mut ids = state
         .store()
         .monitor_tenants(q, after.as_ref(), limit + 1)
@@ -382,13 +576,16 @@ pub async fn search_tenants(
         None
     };
     Ok(TenantList {
+        source: "seen",
         tenants: ids
             .into_iter()
             .map(|id| TenantHit {
                 id: id.to_string(),
                 seen_in: vec!["cron"],
+                facts: None,
             })
             .collect(),
+        truncated: next.is_some(),
         next,
     })
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::ops::Caller;
-use crate::ops::tenants::{self, Section, TenantAuditLine};
+use crate::ops::tenants::{self, QueryAnswer, Section, TenantAuditLine, TenantFacts};
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::cron::MonitorRow;
@@ -24,6 +24,10 @@ pub struct TenantLink {
     pub id: String,
     pub href: String,
     pub seen_in: String,
+    /// The directory's name, plan and status, where it was found there.
+    pub name: String,
+    pub plan: String,
+    pub status: String,
 }
 
 #[derive(Debug, Template)]
@@ -33,6 +37,9 @@ pub struct TenantsPage {
     q: String,
     tenants: Vec<TenantLink>,
     next: Option<String>,
+    /// The application's directory was searched (its name, plan and status are shown).
+    directory: bool,
+    truncated: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,13 +74,25 @@ pub async fn show_tenants(
         .map(|after| format!("/tenants?q={}&after={}", segment(q.trim()), segment(&after)));
     Ok(Page::new(TenantsPage {
         shell: shell.at(shell::Section::Tenants),
+        directory: list.source == "directory",
+        truncated: list.truncated && list.source == "directory",
         tenants: list
             .tenants
             .into_iter()
-            .map(|hit| TenantLink {
-                href: tenant_href(&hit.id),
-                seen_in: hit.seen_in.join(", "),
-                id: hit.id,
+            .map(|hit| {
+                let facts = hit.facts.unwrap_or(TenantFacts {
+                    name: None,
+                    plan: None,
+                    status: None,
+                });
+                TenantLink {
+                    href: tenant_href(&hit.id),
+                    seen_in: hit.seen_in.join(", "),
+                    id: hit.id,
+                    name: facts.name.unwrap_or_default(),
+                    plan: facts.plan.unwrap_or_default(),
+                    status: facts.status.unwrap_or_default(),
+                }
             })
             .collect(),
         q,
@@ -121,12 +140,70 @@ impl AuditLine {
     }
 }
 
+/// One `[[tenants.queries]]` answer as a card shows it: a profile as label and value pairs,
+/// a table as rows.
+#[derive(Debug)]
+pub struct QueryCard {
+    pub name: String,
+    pub profile: bool,
+    /// ok, or the error's code.
+    pub status: &'static str,
+    pub error: Option<String>,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub truncated: bool,
+}
+
+/// A value of the application's database as text: `—` for null.
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "—".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl QueryCard {
+    fn new(answer: &QueryAnswer) -> Self {
+        Self {
+            name: answer.name.clone(),
+            profile: answer.kind == "profile",
+            status: answer.status,
+            error: answer.error.clone(),
+            columns: answer.columns.clone().unwrap_or_default(),
+            rows: answer
+                .rows
+                .iter()
+                .flatten()
+                .map(|row| row.iter().map(cell).collect())
+                .collect(),
+            truncated: answer.truncated,
+        }
+    }
+
+    /// A profile's label and value pairs (its first row).
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        let Some(row) = self.rows.first() else {
+            return Vec::new();
+        };
+        self.columns
+            .iter()
+            .zip(row)
+            .map(|(c, v)| (c.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 #[derive(Debug, Template)]
 #[template(path = "tenant.html")]
 pub struct TenantPage {
     shell: Shell,
     id: String,
     at: String,
+    facts_note: SectionNote,
+    facts: Option<TenantFacts>,
+    queries_note: SectionNote,
+    queries: Vec<QueryCard>,
     monitors_note: SectionNote,
     monitors: Vec<MonitorRow>,
     failing_monitors: usize,
@@ -155,6 +232,16 @@ pub async fn show_tenant(
     Ok(Page::new(TenantPage {
         shell: shell.at(shell::Section::Tenants),
         at: format::time(now),
+        facts_note: SectionNote::of(&summary.directory),
+        facts: summary.directory.data.clone(),
+        queries_note: SectionNote::of(&summary.queries),
+        queries: summary
+            .queries
+            .data
+            .iter()
+            .flatten()
+            .map(QueryCard::new)
+            .collect(),
         monitors_note: SectionNote::of(&summary.monitors),
         monitors: monitors
             .map(|m| m.monitors.iter().map(|v| MonitorRow::new(v, now)).collect())

@@ -19,6 +19,7 @@ pub(crate) mod cron_guard;
 pub(crate) mod cron_runs;
 pub(crate) mod database;
 pub(crate) mod impersonation;
+pub(crate) mod events;
 pub(crate) mod latest;
 pub(crate) mod queues;
 pub(crate) mod sessions;
@@ -41,6 +42,7 @@ where
         + cron_runs::CronRunSql
         + database::DatabaseSql
         + impersonation::ImpersonationSql
+        + events::EventSql
         + queues::QueueSql
         + sessions::SessionSql
         + tokens::TokenSql,

@@ -15,6 +15,7 @@ mod cron_runs;
 mod database;
 mod dialect;
 mod impersonation;
+mod events;
 mod queues;
 mod sessions;
 mod tokens;

@@ -17,6 +17,7 @@ mod cron_ops;
 mod cron_restart;
 mod cron_scheduler;
 mod dashboard;
+mod events;
 mod health;
 mod health_probes;
 mod http_basics;

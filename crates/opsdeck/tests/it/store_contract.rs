@@ -20,6 +20,7 @@ mod audit;
 mod checks;
 mod cron;
 mod impersonation;
+mod events;
 mod queues;
 mod sessions;
 mod tokens;
@@ -323,7 +324,7 @@ mod postgres_only {
     }
 
     /// Every table the migrations create, by name.
-    const TABLES: [&str; 29] = [
+    const TABLES: [&str; 36] = [
         "_sqlx_migrations",
         "alert_deliveries",
         "alert_events",
@@ -352,6 +353,13 @@ mod postgres_only {
         "queue_sources",
         "queue_stats",
         "sessions",
+        "tenant_audit_events",
+        "tenant_audit_hourly",
+        "tenant_error_groups",
+        "tenant_event_tenants",
+        "tenant_events",
+        "tenant_usage_daily",
+        "tenant_usage_hourly",
         "tokens",
     ];
 

@@ -6,7 +6,7 @@
 //! `--connect`, prepares each statement.
 
 mod check_config;
-mod fixture;
+pub(crate) mod fixture;
 mod statements;
 mod unreachable;
 

@@ -19,6 +19,7 @@ on_both_backends!(
     tenants_are_searched_and_paged_and_refused_to_viewers_and_operators,
     a_section_that_cannot_answer_says_why_and_the_others_still_do,
     the_tenant_pages_find_a_tenant_and_show_each_section,
+    the_application_database_gives_the_directory_and_each_query_its_own_section,
 );
 
 async fn send(
@@ -316,5 +317,115 @@ async fn the_tenant_pages_find_a_tenant_and_show_each_section(db: TestDb) {
     let (status, refused) = page(&app, "/tenants/acme", &viewer).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(refused.contains("Not allowed"), "{refused}");
+    app.shutdown().await.unwrap();
+}
+
+async fn the_application_database_gives_the_directory_and_each_query_its_own_section(db: TestDb) {
+    use opsdeck_connectors::tenants::QueryKind;
+    use opsdeck_core::secret::Secret;
+    use opsdeck_server::config::TenantQueryConfig;
+
+    use crate::tenant_sources::fixture::{AppDb, NOTES_SECRETS};
+
+    let app_db = AppDb::sqlite().await.unwrap();
+    let query = |name: &str, kind: QueryKind, sql: &str| TenantQueryConfig {
+        name: name.to_owned(),
+        url: None,
+        sql: sql.to_owned(),
+        kind,
+        mask: Vec::new(),
+        timeout: None,
+        row_limit: None,
+    };
+    let url = app_db.url.clone();
+    let app = TestApp::spawn_with(db, move |config| {
+        config.tenants.url = Some(Secret::new(url));
+        config.tenants.directory = Some(
+            "SELECT id, name, plan, status FROM accounts \
+             WHERE id = $1 OR name LIKE '%' || $1 || '%' ORDER BY id LIMIT $2"
+                .to_owned(),
+        );
+        config.tenants.queries = vec![
+            query(
+                "account",
+                QueryKind::Profile,
+                "SELECT name, billing_email, api_token, notes, seats FROM accounts WHERE id = $1",
+            ),
+            query(
+                "invoices",
+                QueryKind::Table,
+                "SELECT number, total FROM invoices WHERE account_id = $1 ORDER BY number",
+            ),
+            query(
+                "broken",
+                QueryKind::Table,
+                "SELECT nope FROM no_such_table WHERE id = $1",
+            ),
+        ];
+    })
+    .await;
+    let (_, support) = app.mint_role(Role::Support).await;
+
+    let (status, found) = send(&app, Method::GET, "/ops/tenants?q=Glob", &support, None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["source"], "directory");
+    assert_eq!(found["tenants"][0]["id"], "globex", "{found}");
+    assert_eq!(found["tenants"][0]["facts"]["name"], "Globex", "{found}");
+    assert_eq!(found["tenants"].as_array().unwrap().len(), 1, "{found}");
+    let (status, paged) = send(&app, Method::GET, "/ops/tenants?after=acme", &support, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{paged}");
+
+    let (status, summary) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    assert_eq!(summary["directory"]["status"], "ok", "{summary}");
+    assert_eq!(summary["directory"]["data"]["plan"], "pro", "{summary}");
+    let answers = summary["queries"]["data"].as_array().unwrap();
+    let answer = |name: &str| answers.iter().find(|a| a["name"] == name).unwrap().clone();
+    let account = answer("account");
+    assert_eq!(account["status"], "ok", "{account}");
+    assert_eq!(account["kind"], "profile");
+    assert_eq!(account["rows"][0][0], "Acme Corp", "{account}");
+    let invoices = answer("invoices");
+    assert_eq!(invoices["rows"].as_array().unwrap().len(), 3, "{invoices}");
+    let broken = answer("broken");
+    assert_eq!(broken["status"], "query_failed", "{broken}");
+    assert!(
+        broken["error"].as_str().unwrap().contains("no_such_table"),
+        "{broken}"
+    );
+    assert_eq!(
+        summary["monitors"]["status"], "ok",
+        "the others still answer"
+    );
+    let text = summary.to_string();
+    for secret in NOTES_SECRETS
+        .iter()
+        .copied()
+        .chain(["tok_live_4eC39HqLyjWDarjtT1zdp7dc", "billing@acme.example"])
+    {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+
+    let (status, html) = page(&app, "/tenants/acme", &support).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for part in [
+        "data-section=\"directory\" data-section-status=\"ok\"",
+        "data-query=\"account\" data-query-status=\"ok\"",
+        "data-query=\"invoices\" data-query-status=\"ok\"",
+        "data-query=\"broken\" data-query-status=\"query_failed\"",
+        "INV-2",
+        "Acme Corp",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    assert!(!html.contains("tok_live_"), "masked: {html}");
+
+    let (status, missing) = send(&app, Method::GET, "/ops/tenants/nobody", &support, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    let (_, search_page) = page(&app, "/tenants?q=init", &support).await;
+    assert!(
+        search_page.contains("href=\"/tenants/initech\""),
+        "{search_page}"
+    );
     app.shutdown().await.unwrap();
 }

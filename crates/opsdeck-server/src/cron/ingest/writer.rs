@@ -1,6 +1,6 @@
-//! The writer task: takes what has queued up, applies it and commits it in one transaction,
-//! answers every waiter, and tries again what conflicted (see the module docs of
-//! [`super`]).
+//! The writer task: takes what has queued up (through the shared group-commit loop of
+//! [`group_commit`]), applies it and commits it in one transaction, answers every waiter,
+//! and tries again what conflicted (see the module docs of [`super`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,17 +17,24 @@ use super::cache::{Known, MonitorCache};
 use super::provision::{self, Provisioned};
 use super::{ATTEMPTS, Accepted, IngestError, IngestMetrics, Job};
 use crate::alerts::Dispatcher;
+use crate::background::group_commit::{self, Committer};
 use crate::error::chain;
 
-/// The task behind [`super::Ingest`]; run it with [`IngestWriter::run`].
+/// The task behind [`super::Ingest`]; run it with [`IngestWriter::spawn`].
 #[derive(Debug)]
 pub struct IngestWriter {
     receiver: mpsc::Receiver<Job>,
+    /// Pings committed at most in one transaction (`cron.ingest_batch`).
+    batch_max: usize,
+    pings: PingCommitter,
+}
+
+/// What the writer keeps between batches.
+#[derive(Debug)]
+struct PingCommitter {
     store: Arc<dyn Store>,
     alerts: Dispatcher,
     metrics: IngestMetrics,
-    /// Pings committed at most in one transaction (`cron.ingest_batch`).
-    batch_max: usize,
     cache: MonitorCache,
     /// The time given to the latest ping, so pings' times never go backwards.
     last_now: Option<DateTime<Utc>>,
@@ -50,67 +57,47 @@ impl IngestWriter {
     ) -> Self {
         Self {
             receiver,
-            store,
-            alerts,
-            metrics,
             batch_max,
-            cache: MonitorCache::default(),
-            last_now: None,
+            pings: PingCommitter {
+                store,
+                alerts,
+                metrics,
+                cache: MonitorCache::default(),
+                last_now: None,
+            },
         }
     }
 
-    /// Runs [`IngestWriter::run`] on a thread of its own; the task returned ends with it.
-    ///
-    /// The writer waits on the database once per statement, and each wait ends with a
-    /// wake-up. On a runtime worker that wake-up queues behind every ready request (on a
-    /// busy server, dozens), which made each statement cost some 100 µs of waiting and
-    /// capped ingest at a few thousand pings a second. On its own thread the writer runs
-    /// the moment its statement is done. It still uses the application's runtime (its
-    /// timers, its I/O driver, its connection pool), through its handle.
+    /// Commits pings on a thread of its own (see [`group_commit`]) until cancelled, then
+    /// refuses new ones and commits what is still queued, so every ping that was queued is
+    /// answered. The task returned ends with it.
     pub fn spawn(self, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
-        let runtime = tokio::runtime::Handle::current();
-        let (done, finished) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("opsdeck-ingest".to_owned())
-            .spawn(move || {
-                runtime.block_on(self.run(cancel));
-                let _ = done.send(());
-            });
-        if let Err(err) = thread {
-            tracing::error!(
-                target: "opsdeck::cron",
-                error = %err,
-                "the ping writer could not start: pings will be answered 503"
-            );
-        }
-        tokio::spawn(async move {
-            if finished.await.is_err() {
-                tracing::error!(target: "opsdeck::cron", "the ping writer stopped abnormally");
-            }
-        })
+        group_commit::spawn(
+            "opsdeck-ingest",
+            "pings",
+            self.receiver,
+            self.pings,
+            self.batch_max,
+            cancel,
+        )
     }
 
-    /// Commits pings until cancelled, then refuses new ones and commits what is still
-    /// queued, so every ping that was queued is answered.
-    pub async fn run(mut self, cancel: CancellationToken) {
-        let mut jobs = Vec::with_capacity(self.batch_max);
-        loop {
-            let received = tokio::select! {
-                biased;
-                n = self.receiver.recv_many(&mut jobs, self.batch_max) => n,
-                () = cancel.cancelled() => {
-                    self.receiver.close();
-                    self.receiver.recv_many(&mut jobs, self.batch_max).await
-                }
-            };
-            if received == 0 {
-                break;
-            }
-            self.commit_batch(std::mem::take(&mut jobs)).await;
-        }
+    /// [`IngestWriter::spawn`] on the calling task.
+    pub async fn run(self, cancel: CancellationToken) {
+        group_commit::run(self.receiver, self.pings, self.batch_max, cancel).await;
         tracing::debug!(target: "opsdeck::cron", "ingest writer stopped");
     }
+}
 
+impl Committer for PingCommitter {
+    type Job = Job;
+
+    async fn commit(&mut self, jobs: Vec<Job>) {
+        self.commit_batch(jobs).await;
+    }
+}
+
+impl PingCommitter {
     async fn commit_batch(&mut self, jobs: Vec<Job>) {
         let mut pending: Vec<Item> = jobs
             .into_iter()
