@@ -20,6 +20,7 @@ use opsdeck_connectors::tenants::{DirectoryEntry, QueryKind, TenantError};
 use opsdeck_core::audit::{AuditEntry, AuditFilter};
 use opsdeck_core::auth::Permission;
 use opsdeck_core::cron::{MonitorFilter, MonitorStatus};
+use opsdeck_core::events::{AuditHighlight, ErrorGroup, LoginBurst, UsageTotal};
 use opsdeck_core::ids::{TENANT_ID_MAX_CHARS, TenantId};
 use opsdeck_core::queues::{JobFilter, JobState, JobSummary};
 use serde::Serialize;
@@ -27,6 +28,7 @@ use utoipa::ToSchema;
 
 use super::Caller;
 use super::cron::MonitorView;
+use super::impersonation::ImpersonationView;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,8 +41,16 @@ const JOBS_PER_QUEUE: u32 = 20;
 const JOBS_MAX: usize = 50;
 /// opsdeck's own audit entries about the tenant listed.
 const AUDIT_MAX: u32 = 20;
+/// Error groups and application audit highlights listed.
+const ERRORS_MAX: u32 = 20;
+const HIGHLIGHTS_MAX: u32 = 20;
+/// Failed logins in one hour that make a burst, and how far back bursts are looked for.
+const LOGIN_BURST_THRESHOLD: u64 = 10;
+const LOGIN_BURST_DAYS: i64 = 7;
 /// Tenants a search answers at most.
 pub const SEARCH_MAX: u32 = 100;
+/// Tenants seen in events read for one search, before merging with the others.
+const EVENT_TENANTS_READ: u32 = 1_000;
 
 /// A tenant id from a path or a form; a malformed one is a 400 that says why.
 pub fn tenant_of(text: &str) -> Result<TenantId, ApiError> {
@@ -215,6 +225,30 @@ impl From<DirectoryEntry> for TenantFacts {
     }
 }
 
+/// The tenant's usage counters over the last 24 hours, 7 and 30 days, from the hourly and
+/// daily rollups (never the raw events).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantUsage {
+    #[schema(value_type = Vec<Object>)]
+    pub last_24h: Vec<UsageTotal>,
+    #[schema(value_type = Vec<Object>)]
+    pub last_7d: Vec<UsageTotal>,
+    #[schema(value_type = Vec<Object>)]
+    pub last_30d: Vec<UsageTotal>,
+}
+
+/// What the application's audit events say that support should see first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantHighlights {
+    /// Impersonations, role and permission changes, failed logins, exports and deletions,
+    /// newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<AuditHighlight>,
+    /// Hours of the last 7 days with at least 10 failed logins, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub failed_login_bursts: Vec<LoginBurst>,
+}
+
 /// `GET /ops/tenants/{id}`: everything opsdeck can tell about one tenant.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TenantSummary {
@@ -228,6 +262,18 @@ pub struct TenantSummary {
     /// out on its own.
     #[schema(value_type = Object)]
     pub queries: Section<Vec<QueryAnswer>>,
+    /// Usage counters from the application's `usage` events.
+    #[schema(value_type = Object)]
+    pub usage: Section<TenantUsage>,
+    /// The application's `error` events grouped by fingerprint, most recently seen first.
+    #[schema(value_type = Object)]
+    pub errors: Section<Vec<ErrorGroup>>,
+    /// Highlights of the application's `audit` events.
+    #[schema(value_type = Object)]
+    pub audit_highlights: Section<TenantHighlights>,
+    /// Impersonations of the tenant's users neither ended nor expired (never their tokens).
+    #[schema(value_type = Object)]
+    pub impersonations: Section<Vec<ImpersonationView>>,
     #[schema(value_type = Object)]
     pub monitors: Section<TenantMonitors>,
     #[schema(value_type = Object)]
@@ -246,9 +292,20 @@ pub async fn tenant_summary(
 ) -> Result<TenantSummary, ApiError> {
     caller.require(Permission::ReadTenants)?;
     let tenant = tenant_of(id)?;
-    let (directory, queries, monitors, jobs, opsdeck_audit) = tokio::join!(
+    let (directory, queries, usage, errors, audit_highlights, impersonations) = tokio::join!(
         tenant_facts(state, &tenant),
         tenant_queries(state, &tenant),
+        section(SECTION_BUDGET, tenant_usage(state, &tenant)),
+        section(SECTION_BUDGET, async {
+            Ok(state
+                .store()
+                .recent_error_groups(&tenant, ERRORS_MAX)
+                .await?)
+        }),
+        section(SECTION_BUDGET, tenant_highlights(state, &tenant)),
+        tenant_impersonations(state, caller, &tenant),
+    );
+    let (monitors, jobs, opsdeck_audit) = tokio::join!(
         section(SECTION_BUDGET, tenant_monitors(state, &tenant)),
         tenant_jobs(state, &tenant),
         section(SECTION_BUDGET, tenant_audit(state, &tenant)),
@@ -276,6 +333,10 @@ pub async fn tenant_summary(
         at: state.clock().now(),
         directory,
         queries,
+        usage,
+        errors,
+        audit_highlights,
+        impersonations,
         monitors,
         jobs,
         opsdeck_audit,
@@ -363,6 +424,60 @@ async fn tenant_queries(state: &AppState, tenant: &TenantId) -> Section<Vec<Quer
         error: None,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+async fn tenant_usage(state: &AppState, tenant: &TenantId) -> Result<TenantUsage, ApiError> {
+    let now = state.clock().now();
+    let store = state.store();
+    let (last_24h, last_7d, last_30d) = tokio::join!(
+        store.usage_totals(tenant, now - chrono::Duration::hours(24), now),
+        store.usage_totals(tenant, now - chrono::Duration::days(7), now),
+        store.usage_totals(tenant, now - chrono::Duration::days(30), now),
+    );
+    Ok(TenantUsage {
+        last_24h: last_24h?,
+        last_7d: last_7d?,
+        last_30d: last_30d?,
+    })
+}
+
+async fn tenant_highlights(
+    state: &AppState,
+    tenant: &TenantId,
+) -> Result<TenantHighlights, ApiError> {
+    let since = state.clock().now() - chrono::Duration::days(LOGIN_BURST_DAYS);
+    let store = state.store();
+    let (events, bursts) = tokio::join!(
+        store.audit_highlights(tenant, HIGHLIGHTS_MAX),
+        store.failed_login_bursts(tenant, since, LOGIN_BURST_THRESHOLD, HIGHLIGHTS_MAX),
+    );
+    Ok(TenantHighlights {
+        events: events?,
+        failed_login_bursts: bursts?,
+    })
+}
+
+/// The tenant's active impersonations, when impersonation is enabled and the caller may
+/// see them.
+async fn tenant_impersonations(
+    state: &AppState,
+    caller: &Caller,
+    tenant: &TenantId,
+) -> Section<Vec<ImpersonationView>> {
+    if !state.config().impersonation.enabled {
+        return Section::unavailable(
+            "impersonation is not enabled ([impersonation] enabled = true, with an audience \
+             and an encryption_key)",
+        );
+    }
+    if caller.require(Permission::Impersonate).is_err() {
+        return Section::unavailable("this role may not see impersonations");
+    }
+    section(
+        SECTION_BUDGET,
+        super::impersonation::list_impersonations(state, caller, tenant),
+    )
+    .await
 }
 
 async fn tenant_monitors(state: &AppState, tenant: &TenantId) -> Result<TenantMonitors, ApiError> {
@@ -498,7 +613,7 @@ async fn tenant_audit(
 pub struct TenantHit {
     pub id: String,
     /// Where it was found: `directory` (the application's), or where opsdeck saw it:
-    /// `cron` (a monitor carries it).
+    /// `events` (the application sent events about it), `cron` (a monitor carries it).
     pub seen_in: Vec<&'static str>,
     /// The directory's facts, when it was found there.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -565,26 +680,41 @@ pub async fn search_tenants(
             truncated: page.truncated,
         });
     }
-    let mut ids = state
-        .store()
-        .monitor_tenants(q, after.as_ref(), limit + 1)
-        .await?;
-    let next = if ids.len() > limit as usize {
-        ids.truncate(limit as usize);
-        ids.last().map(ToString::to_string)
+    // Seen in monitors (paged by id) and in events (the store's best matches, at most
+    // EVENT_TENANTS_READ of them), merged by id.
+    let store = state.store();
+    let (monitors, events) = tokio::join!(
+        store.monitor_tenants(q, after.as_ref(), limit + 1),
+        store.search_event_tenants(q.unwrap_or(""), EVENT_TENANTS_READ),
+    );
+    let mut seen: std::collections::BTreeMap<String, Vec<&'static str>> = Default::default();
+    for id in monitors? {
+        seen.entry(id.to_string()).or_default().push("cron");
+    }
+    for tenant in events? {
+        if after.as_ref().is_none_or(|after| tenant.tenant_id > *after) {
+            seen.entry(tenant.tenant_id.to_string())
+                .or_default()
+                .insert(0, "events");
+        }
+    }
+    let mut tenants: Vec<TenantHit> = seen
+        .into_iter()
+        .map(|(id, seen_in)| TenantHit {
+            id,
+            seen_in,
+            facts: None,
+        })
+        .collect();
+    let next = if tenants.len() > limit as usize {
+        tenants.truncate(limit as usize);
+        tenants.last().map(|t| t.id.clone())
     } else {
         None
     };
     Ok(TenantList {
         source: "seen",
-        tenants: ids
-            .into_iter()
-            .map(|id| TenantHit {
-                id: id.to_string(),
-                seen_in: vec!["cron"],
-                facts: None,
-            })
-            .collect(),
+        tenants,
         truncated: next.is_some(),
         next,
     })

@@ -194,6 +194,71 @@ impl QueryCard {
     }
 }
 
+/// One usage counter over the three windows.
+#[derive(Debug)]
+pub struct UsageRow {
+    pub name: String,
+    pub day: String,
+    pub week: String,
+    pub month: String,
+}
+
+/// A value of a usage counter: whole numbers without a fraction.
+fn amount(value: Option<f64>) -> String {
+    match value {
+        None => "0".to_owned(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn usage_rows(usage: &tenants::TenantUsage) -> Vec<UsageRow> {
+    let value = |list: &[opsdeck_core::events::UsageTotal], name: &str| {
+        list.iter().find(|u| u.name == name).map(|u| u.value)
+    };
+    // The 30-day window holds every counter the shorter ones do.
+    let mut names: Vec<&str> = usage
+        .last_30d
+        .iter()
+        .chain(&usage.last_7d)
+        .chain(&usage.last_24h)
+        .map(|u| u.name.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| UsageRow {
+            name: name.to_owned(),
+            day: amount(value(&usage.last_24h, name)),
+            week: amount(value(&usage.last_7d, name)),
+            month: amount(value(&usage.last_30d, name)),
+        })
+        .collect()
+}
+
+/// An error group as a row.
+#[derive(Debug)]
+pub struct ErrorRow {
+    pub message: String,
+    pub route: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub last_ago: String,
+    pub stack: String,
+}
+
+/// An application audit highlight as a row.
+#[derive(Debug)]
+pub struct HighlightRow {
+    pub at: String,
+    pub category: &'static str,
+    pub action: String,
+    pub actor: String,
+    pub target: String,
+}
+
 #[derive(Debug, Template)]
 #[template(path = "tenant.html")]
 pub struct TenantPage {
@@ -204,6 +269,17 @@ pub struct TenantPage {
     facts: Option<TenantFacts>,
     queries_note: SectionNote,
     queries: Vec<QueryCard>,
+    usage_note: SectionNote,
+    usage: Vec<UsageRow>,
+    errors_note: SectionNote,
+    errors: Vec<ErrorRow>,
+    highlights_note: SectionNote,
+    highlights: Vec<HighlightRow>,
+    /// Hours with a burst of failed logins: when, and how many.
+    bursts: Vec<(String, u64)>,
+    impersonations_note: SectionNote,
+    impersonations: usize,
+    impersonations_href: String,
     monitors_note: SectionNote,
     monitors: Vec<MonitorRow>,
     failing_monitors: usize,
@@ -242,6 +318,53 @@ pub async fn show_tenant(
             .flatten()
             .map(QueryCard::new)
             .collect(),
+        usage_note: SectionNote::of(&summary.usage),
+        usage: summary
+            .usage
+            .data
+            .as_ref()
+            .map(usage_rows)
+            .unwrap_or_default(),
+        errors_note: SectionNote::of(&summary.errors),
+        errors: summary
+            .errors
+            .data
+            .iter()
+            .flatten()
+            .map(|group| ErrorRow {
+                message: group.message.clone(),
+                route: group.route.clone().unwrap_or_default(),
+                count: group.count,
+                first_seen: format::time(group.first_seen),
+                last_seen: format::time(group.last_seen),
+                last_ago: format::ago(group.last_seen, now),
+                stack: group.stack_head.clone().unwrap_or_default(),
+            })
+            .collect(),
+        highlights_note: SectionNote::of(&summary.audit_highlights),
+        highlights: summary
+            .audit_highlights
+            .data
+            .iter()
+            .flat_map(|h| &h.events)
+            .map(|event| HighlightRow {
+                at: format::time(event.at),
+                category: event.category.as_str(),
+                action: event.action.clone(),
+                actor: event.actor.clone().unwrap_or_default(),
+                target: event.target.clone().unwrap_or_default(),
+            })
+            .collect(),
+        bursts: summary
+            .audit_highlights
+            .data
+            .iter()
+            .flat_map(|h| &h.failed_login_bursts)
+            .map(|burst| (format::time(burst.hour), burst.count))
+            .collect(),
+        impersonations_note: SectionNote::of(&summary.impersonations),
+        impersonations: summary.impersonations.data.as_ref().map_or(0, Vec::len),
+        impersonations_href: format!("{}/impersonations", tenant_href(&summary.tenant_id)),
         monitors_note: SectionNote::of(&summary.monitors),
         monitors: monitors
             .map(|m| m.monitors.iter().map(|v| MonitorRow::new(v, now)).collect())

@@ -20,6 +20,7 @@ on_both_backends!(
     a_section_that_cannot_answer_says_why_and_the_others_still_do,
     the_tenant_pages_find_a_tenant_and_show_each_section,
     the_application_database_gives_the_directory_and_each_query_its_own_section,
+    events_give_the_summary_its_usage_errors_and_audit_highlights,
 );
 
 async fn send(
@@ -426,6 +427,114 @@ async fn the_application_database_gives_the_directory_and_each_query_its_own_sec
     assert!(
         search_page.contains("href=\"/tenants/initech\""),
         "{search_page}"
+    );
+    app.shutdown().await.unwrap();
+}
+
+async fn events_give_the_summary_its_usage_errors_and_audit_highlights(db: TestDb) {
+    // Events up to 25 days old are taken, so the 30-day window differs from the 7-day one.
+    let app = TestApp::spawn_with(db, |config| {
+        config.events.max_age = std::time::Duration::from_secs(25 * 86_400);
+    })
+    .await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (_, support) = app.mint_role(Role::Support).await;
+    make_monitors(&app, &admin).await;
+    let ingest = key(&app, "my-app", &[Scope::Events]).await;
+    let now = chrono::Utc::now();
+    let hours_ago = |h: i64| (now - chrono::Duration::hours(h)).to_rfc3339();
+    let days_ago = |d: i64| (now - chrono::Duration::days(d)).to_rfc3339();
+    let events = json!([
+        {"id": "e1", "type": "error", "tenant_id": "acme", "at": hours_ago(2),
+         "message": "order 1234 failed for jane.doe@example.com", "route": "/checkout"},
+        {"id": "e2", "type": "error", "tenant_id": "acme", "at": hours_ago(1),
+         "message": "order 98765 failed for jane.doe@example.com", "route": "/checkout"},
+        {"id": "u1", "type": "usage", "tenant_id": "acme", "at": hours_ago(1),
+         "name": "api.requests", "value": 5},
+        {"id": "u2", "type": "usage", "tenant_id": "acme", "at": days_ago(3),
+         "name": "api.requests", "value": 7},
+        {"id": "u3", "type": "usage", "tenant_id": "acme", "at": days_ago(20),
+         "name": "api.requests", "value": 11},
+        {"id": "a1", "type": "audit", "tenant_id": "acme", "at": hours_ago(3),
+         "action": "user.role_granted", "actor": "owner@acme", "target": "user-7"},
+        {"id": "a2", "type": "audit", "tenant_id": "acme", "at": hours_ago(3),
+         "action": "invoice.viewed"},
+        {"id": "i1", "type": "error", "tenant_id": "initech", "at": hours_ago(1),
+         "message": "only in events"},
+    ]);
+    let response = app
+        .client
+        .post(app.url("/api/v1/events"))
+        .bearer_auth(&ingest)
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "stored"),
+        "{answer}"
+    );
+
+    let (status, summary) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
+    assert_eq!(status, StatusCode::OK, "{summary}");
+    let usage = &summary["usage"]["data"];
+    let total = |window: &str| usage[window][0]["value"].as_f64().unwrap();
+    assert_eq!(usage["last_24h"][0]["name"], "api.requests", "{usage}");
+    assert_eq!(
+        (total("last_24h"), total("last_7d"), total("last_30d")),
+        (5.0, 12.0, 23.0),
+        "{usage}"
+    );
+    let errors = summary["errors"]["data"].as_array().unwrap();
+    assert_eq!(
+        errors.len(),
+        1,
+        "numbers normalised into one group: {errors:?}"
+    );
+    assert_eq!(errors[0]["count"], 2);
+    let highlights = &summary["audit_highlights"]["data"]["events"];
+    assert_eq!(highlights.as_array().unwrap().len(), 1, "{highlights}");
+    assert_eq!(highlights[0]["action"], "user.role_granted");
+    assert_eq!(summary["impersonations"]["status"], "unavailable");
+    assert!(
+        !summary.to_string().contains("jane.doe@example.com"),
+        "{summary}"
+    );
+
+    let (status, html) = page(&app, "/tenants/acme", &support).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for part in [
+        "data-section=\"errors\" data-section-status=\"ok\"",
+        "data-section=\"usage\" data-section-status=\"ok\"",
+        "data-counter=\"api.requests\"",
+        "data-category=\"role_change\"",
+        "data-section=\"impersonations\" data-section-status=\"unavailable\"",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    assert!(!html.contains("jane.doe@example.com"), "{html}");
+
+    let (_, all) = send(&app, Method::GET, "/ops/tenants", &support, None).await;
+    let seen: Vec<(String, Value)> = all["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_str().unwrap().to_owned(), t["seen_in"].clone()))
+        .collect();
+    assert!(
+        seen.contains(&("acme".to_owned(), json!(["events", "cron"]))),
+        "{all}"
+    );
+    assert!(
+        seen.contains(&("initech".to_owned(), json!(["events"]))),
+        "{all}"
     );
     app.shutdown().await.unwrap();
 }
