@@ -263,6 +263,24 @@ pub fn route_table() -> RouteTable {
         )
         .html(
             Method::GET,
+            "/tenants/{id}/impersonations",
+            Requires(Impersonate),
+            get(web::impersonation::show_impersonations),
+        )
+        .html(
+            Method::POST,
+            "/tenants/{id}/impersonations",
+            Requires(Impersonate),
+            post(web::impersonation::start_impersonation),
+        )
+        .html(
+            Method::POST,
+            "/tenants/{id}/impersonations/{jti}/end",
+            Requires(Impersonate),
+            post(web::impersonation::end_impersonation),
+        )
+        .html(
+            Method::GET,
             "/alerts",
             Requires(ReadOps),
             get(web::alerts::show_alerts),

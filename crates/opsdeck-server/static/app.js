@@ -1,6 +1,8 @@
 // opsdeck dashboard: refreshes marked regions in place. An element with
 // data-refresh="<url>" is replaced by the same element from that URL's HTML every
-// data-interval seconds (default 5), only while the tab is visible. Pages work without it.
+// data-interval seconds (default 5), only while the tab is visible. A button with
+// data-copy="<id>" (hidden until this script shows it) copies that element's text to the
+// clipboard. Pages work without it.
 "use strict";
 (function () {
   function start(region) {
@@ -43,8 +45,30 @@
     schedule();
   }
 
+  function copier(button) {
+    var source = document.getElementById(button.getAttribute("data-copy"));
+    if (!source) return;
+    var done = button.parentNode.querySelector("[data-copied]");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = source.value !== undefined ? source.value : source.textContent;
+      var copied = navigator.clipboard && window.isSecureContext
+        ? navigator.clipboard.writeText(text)
+        : new Promise(function (resolve, reject) {
+          // Plain http: the clipboard API is off, the selection still copies.
+          source.focus();
+          if (source.select) source.select();
+          if (document.execCommand("copy")) resolve(); else reject(new Error("copy refused"));
+        });
+      copied.then(function () { if (done) done.hidden = false; })
+        .catch(function () { if (source.select) source.select(); });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var regions = document.querySelectorAll("[data-refresh][id]");
     for (var i = 0; i < regions.length; i++) start(regions[i]);
+    var copies = document.querySelectorAll("button[data-copy]");
+    for (var j = 0; j < copies.length; j++) copier(copies[j]);
   });
 })();

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod cron;
 pub mod format;
 pub mod health;
+pub mod impersonation;
 pub mod login;
 pub mod overview;
 pub mod queues;

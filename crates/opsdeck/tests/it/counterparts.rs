@@ -7,7 +7,8 @@
 //! finds exactly one audit entry per call with the row's action, the same target and the
 //! same outcome. Queue actions act on a `push` source (retries through the application's
 //! webhook) and on a real BullMQ queue (discard, pause and resume, which a push source has
-//! not).
+//! not). Impersonation acts on the tenant `acme`; its start form answers with the token's
+//! page rather than a redirect.
 
 mod calls;
 
@@ -67,6 +68,11 @@ enum Subject {
     BullSelection(BulkAction),
     /// The BullMQ queue, paused or running.
     BullQueue { paused: bool },
+    /// The tenant `{id}`: the call starts an impersonation of one of its users.
+    NoImpersonation,
+    /// An active impersonation `{jti}` of the tenant `{id}`, recorded for the call: an
+    /// impersonation ends once, so each way in ends its own.
+    Impersonation,
 }
 
 /// One guarded JSON action and its counterpart.
@@ -82,7 +88,7 @@ struct Counterpart {
     subject: Subject,
 }
 
-const COUNTERPARTS: [Counterpart; 15] = [
+const COUNTERPARTS: [Counterpart; 17] = [
     Counterpart {
         api: ("POST", "/ops/health/checks/{name}/run"),
         body: "{}",
@@ -238,6 +244,26 @@ const COUNTERPARTS: [Counterpart; 15] = [
         action: "queue.resumed",
         subject: Subject::BullQueue { paused: true },
     },
+    Counterpart {
+        api: ("POST", "/ops/tenants/{id}/impersonations"),
+        body: r#"{"user_id": "user_7", "ttl": "15m"}"#,
+        counterpart: Way::Form {
+            path: "/tenants/{id}/impersonations",
+            fields: &[("user_id", "user_7"), ("ttl", "15m")],
+        },
+        action: "impersonation.started",
+        subject: Subject::NoImpersonation,
+    },
+    Counterpart {
+        api: ("DELETE", "/ops/tenants/{id}/impersonations/{jti}"),
+        body: "{}",
+        counterpart: Way::Form {
+            path: "/tenants/{id}/impersonations/{jti}/end",
+            fields: &[],
+        },
+        action: "impersonation.ended",
+        subject: Subject::Impersonation,
+    },
 ];
 
 #[test]
@@ -309,6 +335,8 @@ async fn each_action_writes_one_entry_whichever_way_it_is_taken(db: TestDb) {
                 | Subject::Selection(_)
                 | Subject::BullJob
                 | Subject::BullSelection(_)
+                | Subject::NoImpersonation
+                | Subject::Impersonation
         ) {
             assert_eq!(api_target, other_target, "{what}: the same target");
         }

@@ -1,7 +1,8 @@
 //! The dashboard: pages, navigation, headers and assets over HTTP (`pages`), and the whole
 //! flow in a real headless Chromium (`browser`): sign in, watch a check fail live, run a
 //! check as an operator, sign out. The Cron pages and widget have their own (`cron`), and so
-//! have the Queues pages, widget and demo (`queues`).
+//! have the Queues pages, widget and demo (`queues`), and a tenant's impersonations
+//! (`impersonation`).
 //! Screenshots go to the test artifacts directory.
 
 mod actions;
@@ -10,6 +11,7 @@ mod charts;
 mod commands;
 mod cron;
 mod driver;
+mod impersonation;
 mod layout;
 mod pages;
 mod queues;

@@ -1,6 +1,6 @@
 //! The world the counterparts test acts in — an app with an admin token, an HTTP job and a
-//! push queue source whose retry webhook are a local listener, and a BullMQ source on the
-//! machine's Redis — and one call of a row's action, by the JSON API or by its counterpart,
+//! push queue source whose retry webhook are a local listener, a BullMQ source on the
+//! machine's Redis, and impersonation enabled — and one call of a row's action, by the JSON API or by its counterpart,
 //! checked against the audit log.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use opsdeck_core::audit::{AuditFilter, AuditRecord, Target};
 use opsdeck_core::auth::Role;
 use opsdeck_core::cron::{MonitorSource, MonitorSpec};
-use opsdeck_core::ids::{JobId, QueueName, Slug, SourceName};
+use opsdeck_core::ids::{JobId, QueueName, Slug, SourceName, TenantId};
+use opsdeck_core::impersonation::{Impersonation, UserId};
 use opsdeck_core::queues::{BulkAction, JobFilter, JobState, Selection, SelectionToken};
 use opsdeck_core::secret::Secret;
 use opsdeck_core::token::Grant;
@@ -33,6 +34,8 @@ const CHECK: &str = "opsdeck-database";
 const SOURCE: &str = "billing";
 const QUEUE: &str = "payments";
 const FAILED_JOB: &str = "job-1";
+/// The tenant impersonation acts on.
+const TENANT: &str = "acme";
 
 pub struct World {
     app: TestApp,
@@ -59,6 +62,7 @@ impl World {
         let bull = Bull::new(Lib::V6);
         let bull_source = bull.source();
         let app = TestApp::spawn_with(db, |c| {
+            crate::impersonation::enable(c);
             c.rate_limit.enabled = false;
             c.cron.jobs = vec![job];
             c.queues.sources = vec![SourceConfig::push(SOURCE, keys), bull_source];
@@ -80,6 +84,7 @@ impl World {
     pub async fn take(&self, row: &Counterpart, way: Option<Way>) -> AuditRecord {
         let call = self.set_up(row.subject).await;
         let tokens_before = self.token_ids().await;
+        let impersonations_before = self.impersonation_ids().await;
         let how = match way {
             None => "the JSON API",
             Some(Way::Form { .. }) => "a dashboard form",
@@ -90,8 +95,15 @@ impl World {
         match way {
             None => self.call_api(row, &call, &reason, &what).await,
             Some(Way::Form { path, fields }) => {
-                self.post_form(&call.fill(path), fields, &call, &reason, &what)
-                    .await;
+                let expected = if row.subject == Subject::NoImpersonation {
+                    // The token is shown on the answer, once: no redirect.
+                    StatusCode::OK
+                } else {
+                    StatusCode::SEE_OTHER
+                };
+                let path = call.fill(path);
+                let form = (path.as_str(), fields);
+                self.post_form(form, &call, &reason, expected, &what).await;
             }
             Some(Way::Command(args)) => self.run_command(args, &call, &reason, &what).await,
         }
@@ -118,6 +130,20 @@ impl World {
                 &format!("{BULL_SOURCE}/{BULL_QUEUE}/{} (1 jobs)", call.id),
             ),
             Subject::BullQueue { .. } => target("queue", &format!("{BULL_SOURCE}/{BULL_QUEUE}")),
+            Subject::NoImpersonation => {
+                let after = self.impersonation_ids().await;
+                let made: Vec<&Uuid> = after.difference(&impersonations_before).collect();
+                assert_eq!(made.len(), 1, "{what} started one: {made:?}");
+                target("impersonation", &made[0].to_string())
+            }
+            Subject::Impersonation => {
+                let active = self.impersonation_ids().await;
+                assert!(
+                    !active.contains(&call.jti.parse().unwrap()),
+                    "{what} ended it"
+                );
+                target("impersonation", &call.jti)
+            }
         };
         let entries = self.entries_with_reason(&reason).await;
         assert_eq!(
@@ -147,6 +173,7 @@ impl World {
         let mut call = Call {
             slug,
             id: String::new(),
+            jti: String::new(),
             source: if bull { BULL_SOURCE } else { SOURCE },
             queue: if bull { BULL_QUEUE } else { QUEUE },
         };
@@ -194,8 +221,51 @@ impl World {
                     .await;
                 assert_eq!(state["paused"], paused, "BullMQ says: {state}");
             }
+            Subject::NoImpersonation => call.id = TENANT.to_owned(),
+            Subject::Impersonation => {
+                call.id = TENANT.to_owned();
+                call.jti = self.record_impersonation().await.to_string();
+            }
         }
         call
+    }
+
+    /// An active impersonation of [`TENANT`], recorded straight in the store; its jti.
+    async fn record_impersonation(&self) -> Uuid {
+        let now = chrono::Utc::now();
+        let impersonation = Impersonation {
+            jti: Uuid::new_v4(),
+            tenant: TenantId::parse(TENANT).unwrap(),
+            user_id: UserId::parse("user_7").unwrap(),
+            operator_id: "set-up".to_owned(),
+            operator_name: "set-up".to_owned(),
+            reason: "set up for the counterparts test".to_owned(),
+            kid: "set-up".to_owned(),
+            issued_at: now,
+            expires_at: now + chrono::Duration::minutes(15),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        self.app
+            .state
+            .store()
+            .record_impersonation(&impersonation)
+            .await
+            .unwrap();
+        impersonation.jti
+    }
+
+    /// The jtis of the tenant's active impersonations.
+    async fn impersonation_ids(&self) -> BTreeSet<Uuid> {
+        let tenant = TenantId::parse(TENANT).unwrap();
+        let active = self
+            .app
+            .state
+            .store()
+            .list_active_impersonations(&tenant, chrono::Utc::now())
+            .await
+            .unwrap();
+        active.iter().map(|i| i.jti).collect()
     }
 
     /// A job of the BullMQ queue, failed by a real worker; its id.
@@ -269,13 +339,13 @@ impl World {
 
     /// Posts the form as a script would, with the admin's bearer token: it sends no
     /// cookie, so the form needs no CSRF token. A form that did what it was asked
-    /// redirects (303).
+    /// answers `expected`: most redirect (303).
     async fn post_form(
         &self,
-        path: &str,
-        fields: &[(&str, &str)],
+        (path, fields): (&str, &[(&str, &str)]),
         call: &Call,
         reason: &str,
+        expected: StatusCode,
         what: &str,
     ) {
         let mut form: Vec<(&str, String)> =
@@ -292,12 +362,7 @@ impl World {
             .await
             .unwrap();
         let status = response.status();
-        assert_eq!(
-            status,
-            StatusCode::SEE_OTHER,
-            "{what}: {:?}",
-            response.text().await
-        );
+        assert_eq!(status, expected, "{what}: {:?}", response.text().await);
     }
 
     /// Runs the real binary on the app's database, as an admin at the server would.
@@ -337,11 +402,12 @@ impl World {
     }
 }
 
-/// What one call acts on: the values of a row's `{slug}` and `{id}` (`{name}` is always
-/// the database's own check).
+/// What one call acts on: the values of a row's `{slug}`, `{id}` and `{jti}` (`{name}` is
+/// always the database's own check).
 struct Call {
     slug: &'static str,
     id: String,
+    jti: String,
     source: &'static str,
     queue: &'static str,
 }
@@ -353,6 +419,7 @@ impl Call {
             .replace("{queue}", self.queue)
             .replace("{slug}", self.slug)
             .replace("{id}", &self.id)
+            .replace("{jti}", &self.jti)
     }
 }
 

@@ -41,7 +41,8 @@ async fn viewers_and_operators_are_refused_every_impersonation_route() {
     let issued = app.started(&admin, "acme", "user_1", "5m").await;
     let jti = issued["jti"].as_str().unwrap();
     let routes = impersonation_routes();
-    assert_eq!(routes.len(), 5, "{routes:?}");
+    // The JSON API's five, and the dashboard's page and two forms.
+    assert_eq!(routes.len(), 8, "{routes:?}");
     let mut guarded = 0;
     for role in [Role::Viewer, Role::Operator] {
         let (_, secret) = app.mint(role).await;
@@ -63,12 +64,21 @@ async fn viewers_and_operators_are_refused_every_impersonation_route() {
                 StatusCode::FORBIDDEN,
                 "{role} {method} {path}"
             );
-            let body: Value = response.json().await.unwrap();
-            assert_eq!(body["error"]["code"], "forbidden");
+            if path.starts_with("/ops/") {
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["error"]["code"], "forbidden");
+            } else {
+                // The dashboard's refusal is a page saying so.
+                let body = response.text().await.unwrap();
+                assert!(
+                    body.contains("Not allowed"),
+                    "{role} {method} {path}: {body}"
+                );
+            }
             guarded += 1;
         }
     }
-    assert_eq!(guarded, 6);
+    assert_eq!(guarded, 12);
     let (_, listed) = app
         .get_json(Some(&admin), "/ops/tenants/acme/impersonations")
         .await;
