@@ -364,7 +364,7 @@ pub async fn show_tenant(
             .collect(),
         impersonations_note: SectionNote::of(&summary.impersonations),
         impersonations: summary.impersonations.data.as_ref().map_or(0, Vec::len),
-        impersonations_href: format!("{}/impersonations", tenant_href(&summary.tenant_id)),
+        impersonations_href: crate::web::impersonation::impersonations_href(&summary.tenant_id),
         monitors_note: SectionNote::of(&summary.monitors),
         monitors: monitors
             .map(|m| m.monitors.iter().map(|v| MonitorRow::new(v, now)).collect())
