@@ -1,9 +1,10 @@
 //! `serve --demo`: a separate embedded database so demo data never mixes with real data, and
 //! a scrape token so a newcomer can read `/metrics` at once. Each area seeds its own demo
 //! data here as it arrives: health probes, an HTTP cron job and a `push` queue source in
-//! the configuration ([`prepare`]), cron monitors with their history in the store, and the
-//! made-up application that feeds the queue source and answers its retry webhook
-//! ([`seed`], once the application is built and before it serves).
+//! the configuration ([`prepare`]), cron monitors with their history in the store, the
+//! made-up application that feeds the queue source and answers its retry webhook, and that
+//! application's events about its tenants ([`seed`], once the application is built and
+//! before it serves).
 //!
 //! A probe and the HTTP job call the demo's own `/livez`, so [`prepare`] must know the
 //! address it really listens on: the demo binds first and is built on that listener
@@ -12,6 +13,7 @@
 
 mod cron;
 mod queues;
+mod tenants;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -86,6 +88,12 @@ pub async fn seed(state: &AppState, notes: &DemoNotes) -> anyhow::Result<()> {
         tracing::error!(
             error = format!("{err:#}"),
             "could not start the demo queues"
+        );
+    }
+    if let Err(err) = tenants::seed(state.store().as_ref(), state.clock().now()).await {
+        tracing::error!(
+            error = format!("{err:#}"),
+            "could not write the demo's application events"
         );
     }
     if !notes.seed_cron {

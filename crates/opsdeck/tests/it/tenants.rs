@@ -538,3 +538,71 @@ async fn events_give_the_summary_its_usage_errors_and_audit_highlights(db: TestD
     );
     app.shutdown().await.unwrap();
 }
+
+/// `serve --demo` gives its tenants usage, error groups and audit highlights; seeding again
+/// (a restarted demo) counts nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_has_tenants_with_usage_errors_and_highlights() {
+    let mut notes = None;
+    let app = TestApp::spawn_with(TestDb::sqlite(), |config| {
+        notes = Some(opsdeck_server::demo::prepare(config, true));
+    })
+    .await;
+    let notes = notes.expect("prepared");
+    opsdeck_server::demo::seed(&app.state, &notes)
+        .await
+        .unwrap();
+    let (_, support) = app.mint_role(Role::Support).await;
+
+    let (status, all) = send(&app, Method::GET, "/ops/tenants", &support, None).await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let ids: Vec<&str> = all["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    for tenant in ["acme", "globex", "initech", "umbrella"] {
+        assert!(ids.contains(&tenant), "{tenant}: {all}");
+    }
+    let (_, acme) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
+    assert!(
+        !acme["usage"]["data"]["last_7d"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{acme}"
+    );
+    let errors = acme["errors"]["data"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 1, "one group for the recurring error: {acme}");
+    let categories: Vec<&str> = acme["audit_highlights"]["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["category"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        categories,
+        ["role_change", "export"],
+        "newest first: {acme}"
+    );
+    assert!(!acme.to_string().contains("billing@acme.example"), "{acme}");
+    let (_, initech) = send(&app, Method::GET, "/ops/tenants/initech", &support, None).await;
+    assert_eq!(
+        initech["audit_highlights"]["data"]["failed_login_bursts"][0]["count"], 12,
+        "{initech}"
+    );
+
+    opsdeck_server::demo::seed(&app.state, &notes)
+        .await
+        .unwrap();
+    let (_, again) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
+    assert_eq!(
+        again["errors"]["data"][0]["count"], errors[0]["count"],
+        "{again}"
+    );
+    let (status, html) = page(&app, "/tenants/acme", &support).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("data-counter=\"api.requests\""), "{html}");
+    app.shutdown().await.unwrap();
+}
