@@ -43,6 +43,19 @@ async fn send(
     )
 }
 
+/// Posts a snapshot of the queue `payments` to the push source.
+async fn post_snapshot(app: &TestApp, ingest: &str, snapshot: &Value) {
+    let response = app
+        .client
+        .post(app.url("/api/v1/queues/payments/snapshot"))
+        .bearer_auth(ingest)
+        .json(snapshot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}
+
 /// Monitors `acme-…` and `globex-…` with their tenants, and one without.
 async fn make_monitors(app: &TestApp, admin: &str) {
     for (slug, tenant) in [
@@ -81,15 +94,7 @@ async fn a_tenant_summary_gathers_its_monitors_failed_jobs_and_audit_entries(db:
              "at": "2026-12-07T04:00:00Z"},
         ],
     });
-    let response = app
-        .client
-        .post(app.url("/api/v1/queues/payments/snapshot"))
-        .bearer_auth(&ingest)
-        .json(&snapshot)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    post_snapshot(&app, &ingest, &snapshot).await;
 
     let (status, summary) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
     assert_eq!(status, StatusCode::OK, "{summary}");
@@ -279,15 +284,7 @@ async fn the_tenant_pages_find_a_tenant_and_show_each_section(db: TestDb) {
         "failures": [{"id": "m-9", "name": "charge", "tenant_id": "acme",
                       "error": "CardError: card 4242 4242 4242 4242 declined"}],
     });
-    let response = app
-        .client
-        .post(app.url("/api/v1/queues/payments/snapshot"))
-        .bearer_auth(&ingest)
-        .json(&snapshot)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    post_snapshot(&app, &ingest, &snapshot).await;
 
     let (status, search) = page(&app, "/tenants?q=acm", &support).await;
     assert_eq!(status, StatusCode::OK, "{search}");
