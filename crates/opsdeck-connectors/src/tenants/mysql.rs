@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::mysql::{
     MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlRow,
@@ -178,14 +177,7 @@ async fn read(
         )))
         .await
         .map_err(fail)?;
-    let mut fetched = Fetched {
-        columns: prepared
-            .columns()
-            .iter()
-            .map(|c| sqlx::Column::name(c).to_owned())
-            .collect(),
-        ..Fetched::default()
-    };
+    let mut fetched = Fetched::with_columns(prepared.columns());
     if let Some(limit) = limit {
         let mut query = prepared.query();
         for index in &statement.binds {
@@ -195,14 +187,10 @@ async fn read(
                 None => query.bind(Option::<String>::None),
             };
         }
-        let mut rows = query.fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await.map_err(fail)? {
-            if fetched.rows.len() == limit {
-                fetched.truncated = true;
-                break;
-            }
-            fetched.rows.push(decode_row(&row));
-        }
+        fetched
+            .read(query.fetch(&mut *tx), limit, decode_row)
+            .await
+            .map_err(fail)?;
     }
     tx.rollback().await.map_err(fail)?;
     Ok(fetched)

@@ -37,6 +37,37 @@ pub(crate) struct Fetched {
     pub truncated: bool,
 }
 
+impl Fetched {
+    /// Nothing read yet, with the statement's column names.
+    pub fn with_columns<'c, C: sqlx::Column + 'c>(
+        columns: impl IntoIterator<Item = &'c C>,
+    ) -> Self {
+        Self {
+            columns: columns.into_iter().map(|c| c.name().to_owned()).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Reads `rows` until `limit` of them are kept, noting whether there were more (the
+    /// statement asks for one more than it shows).
+    pub async fn read<R>(
+        &mut self,
+        mut rows: impl futures_util::Stream<Item = Result<R, sqlx::Error>> + Unpin,
+        limit: usize,
+        decode: impl Fn(&R) -> Vec<Value>,
+    ) -> Result<(), sqlx::Error> {
+        use futures_util::TryStreamExt;
+        while let Some(row) = rows.try_next().await? {
+            if self.rows.len() == limit {
+                self.truncated = true;
+                break;
+            }
+            self.rows.push(decode(&row));
+        }
+        Ok(())
+    }
+}
+
 /// Why a run failed, with the driver's own words (made safe by the caller).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FailureKind {

@@ -6,7 +6,6 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -132,14 +131,7 @@ async fn read(
         .iter()
         .map(|c| c.type_info().name().eq_ignore_ascii_case("BOOLEAN"))
         .collect();
-    let mut fetched = Fetched {
-        columns: prepared
-            .columns()
-            .iter()
-            .map(|c| c.name().to_owned())
-            .collect(),
-        ..Fetched::default()
-    };
+    let mut fetched = Fetched::with_columns(prepared.columns());
     if let Some(limit) = limit {
         let mut query = prepared.query();
         for index in &statement.binds {
@@ -149,14 +141,12 @@ async fn read(
                 None => query.bind(Option::<String>::None),
             };
         }
-        let mut rows = query.fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await.map_err(fail)? {
-            if fetched.rows.len() == limit {
-                fetched.truncated = true;
-                break;
-            }
-            fetched.rows.push(decode_row(&row, &declared));
-        }
+        fetched
+            .read(query.fetch(&mut *tx), limit, |row| {
+                decode_row(row, &declared)
+            })
+            .await
+            .map_err(fail)?;
     }
     tx.rollback().await.map_err(fail)?;
     Ok(fetched)
