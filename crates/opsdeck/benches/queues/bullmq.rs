@@ -27,6 +27,7 @@ use opsdeck_server::ops::{Caller, Reason};
 use opsdeck_server::{Application, BuildOptions};
 use serde_json::Value;
 
+use super::measure::{env_or, latencies, p50_p99_ms};
 use redis_side::{RedisSide, longest_script};
 use seed::{CleanUp, Seeder, delete_prefix};
 
@@ -34,39 +35,7 @@ const SOURCE: &str = "bench";
 const BIG: &str = "mail";
 const RETRY: &str = "resend";
 /// Requests per latency figure.
-const REQUESTS: usize = 500;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile_ms(samples: &mut [Duration], p: usize) -> f64 {
-    samples.sort();
-    let index = (samples.len() * p / 100).min(samples.len().saturating_sub(1));
-    samples.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-}
-
-async fn latencies(client: &reqwest::Client, url: &str, token: &str) -> (f64, f64) {
-    let mut samples = Vec::with_capacity(REQUESTS);
-    for _ in 0..REQUESTS {
-        let started = Instant::now();
-        let response = client.get(url).bearer_auth(token).send().await.unwrap();
-        assert!(
-            response.status().is_success(),
-            "{url}: {}",
-            response.status()
-        );
-        response.bytes().await.unwrap();
-        samples.push(started.elapsed());
-    }
-    (
-        percentile_ms(&mut samples, 50),
-        percentile_ms(&mut samples, 99),
-    )
-}
+const REQUESTS: u64 = 500;
 
 pub async fn run() {
     let jobs = env_or("OPSDECK_BENCH_QUEUE_JOBS", 1_000_000);
@@ -160,17 +129,17 @@ async fn measure(seeder: &Seeder, url: &str, prefix: &str, jobs: u64, retry_jobs
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (p50, p99) = latencies(&client, &overview, &viewer).await;
+    let (p50, p99) = p50_p99_ms(&mut latencies(&client, &overview, &viewer, REQUESTS).await);
     println!("  GET /ops/queues: p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 20 ms)");
     let first = format!("http://{addr}/ops/queues/{SOURCE}/{BIG}/jobs?state=failed&limit=50");
-    let (p50, p99) = latencies(&client, &first, &viewer).await;
+    let (p50, p99) = p50_p99_ms(&mut latencies(&client, &first, &viewer, REQUESTS).await);
     println!(
         "  first page of failed jobs (50): p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 50 ms)"
     );
     // The page after the job half-way down the failed set, as a `next` cursor names it.
     let middle = seeder.id_at_rank(BIG, jobs / 2).await;
     let deep = format!("{first}&cursor={}%3A{}%3A{middle}", 0, jobs / 2 + 1);
-    let (p50, p99) = latencies(&client, &deep, &viewer).await;
+    let (p50, p99) = p50_p99_ms(&mut latencies(&client, &deep, &viewer, REQUESTS).await);
     println!(
         "  page {} of failed jobs (50): p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 50 ms)",
         jobs / 2 / 50 + 1

@@ -19,6 +19,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::measure::{env_or, latencies, ms, percentile};
 use chrono::Utc;
 use opsdeck_connectors::queues::graphile::Graphile;
 use opsdeck_connectors::queues::{QueueConnector, QueueType, SourceContext};
@@ -39,23 +40,6 @@ const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslm
 const POLL_INTERVAL: Duration = Duration::from_secs(10);
 const SLOW_FACTOR: u32 = opsdeck_server::queues::SLOW_COST_FACTOR;
 const SLOW_MAX_GAP: Duration = opsdeck_server::queues::SLOW_MAX_GAP;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn percentile(samples: &mut [Duration], p: usize) -> Duration {
-    samples.sort_unstable();
-    let at = (samples.len() * p / 100).min(samples.len().saturating_sub(1));
-    samples.get(at).copied().unwrap_or_default()
-}
 
 struct Bench {
     pool: PgPool,
@@ -172,23 +156,6 @@ impl Drop for DropSchema {
         };
         let _ = std::thread::spawn(work).join();
     }
-}
-
-/// `n` sequential GETs of `url`; their latencies.
-async fn latencies(client: &reqwest::Client, url: &str, token: &str, n: u64) -> Vec<Duration> {
-    let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-    for _ in 0..n {
-        let sent = Instant::now();
-        let response = client.get(url).bearer_auth(token).send().await.unwrap();
-        assert!(
-            response.status().is_success(),
-            "{url}: {}",
-            response.status()
-        );
-        response.bytes().await.unwrap();
-        out.push(sent.elapsed());
-    }
-    out
 }
 
 #[expect(

@@ -9,6 +9,7 @@
 
 mod bullmq;
 mod graphile;
+mod measure;
 
 #[tokio::main]
 async fn main() {
