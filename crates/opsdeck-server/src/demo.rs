@@ -2,20 +2,23 @@
 //! a scrape token so a newcomer can read `/metrics` at once. Each area seeds its own demo
 //! data here as it arrives: health probes, an HTTP cron job and a `push` queue source in
 //! the configuration ([`prepare`]), cron monitors with their history in the store, the
-//! made-up application that feeds the queue source and answers its retry webhook, and that
-//! application's events about its tenants ([`seed`], once the application is built and
-//! before it serves).
+//! made-up application that feeds the queue source and answers its retry webhook, that
+//! application's events about its tenants, and its own database (SQLite) which `[tenants]`
+//! reads for the directory and the tenant pages ([`seed`], once the application is built
+//! and before it serves).
 //!
 //! A probe and the HTTP job call the demo's own `/livez`, so [`prepare`] must know the
 //! address it really listens on: the demo binds first and is built on that listener
 //! ([`crate::Application::build_on`]), because with `--listen 127.0.0.1:0` only binding
 //! picks the port.
 
+mod app_database;
 mod cron;
 mod queues;
 mod tenants;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use opsdeck_connectors::health::disk::Disk;
@@ -24,6 +27,8 @@ use opsdeck_connectors::health::http::Http;
 use opsdeck_connectors::health::sqlite::Sqlite;
 use opsdeck_connectors::health::tcp::Tcp;
 use opsdeck_core::secret::Secret;
+
+pub use app_database::path_for as app_database_path;
 
 use crate::config::{CheckConfig, Config, JobDefinition};
 use crate::state::AppState;
@@ -42,6 +47,9 @@ pub struct DemoNotes {
     own_database: bool,
     /// The demo's queue source, unless the configuration declares sources of its own.
     queues: Option<queues::DemoQueues>,
+    /// The made-up shop's own database, which `[tenants]` reads, unless the configuration
+    /// declares tenant sources of its own.
+    app_database: Option<PathBuf>,
 }
 
 /// Adjusts the configuration for a demo: its own database file unless one was given, and
@@ -56,6 +64,7 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
         seed_cron: config.cron.monitors.is_empty(),
         own_database: !database_given,
         queues: None,
+        app_database: None,
     };
     if config.metrics.token.is_none() {
         let token = format!("demo-{}", uuid::Uuid::new_v4().simple());
@@ -69,6 +78,12 @@ pub fn prepare(config: &mut Config, database_given: bool) -> DemoNotes {
         config.cron.jobs = demo_jobs(config);
     }
     notes.queues = queues::prepare(config);
+    let tenants = &config.tenants;
+    if tenants.url.is_none() && tenants.directory.is_none() && tenants.queries.is_empty() {
+        let path = app_database::path_for(config.database.url.expose());
+        app_database::configure(config, &path);
+        notes.app_database = Some(path);
+    }
     // The demo is served over plain HTTP on this machine; a `Secure` cookie would not be
     // sent back by every browser there.
     if config.server.listen.ip().is_loopback() {
@@ -88,6 +103,15 @@ pub async fn seed(state: &AppState, notes: &DemoNotes) -> anyhow::Result<()> {
         tracing::error!(
             error = format!("{err:#}"),
             "could not start the demo queues"
+        );
+    }
+    if let Some(path) = &notes.app_database
+        && let Err(err) = app_database::write(path, state.clock().now()).await
+    {
+        tracing::error!(
+            error = format!("{err:#}"),
+            path = %path.display(),
+            "could not write the demo's application database"
         );
     }
     if let Err(err) = tenants::seed(state.store().as_ref(), state.clock().now()).await {

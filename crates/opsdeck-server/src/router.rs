@@ -263,6 +263,12 @@ pub fn route_table() -> RouteTable {
         )
         .html(
             Method::GET,
+            "/tenants/{id}/queries/{name}",
+            Requires(ReadTenants),
+            get(web::tenants::show_tenant_query),
+        )
+        .html(
+            Method::GET,
             "/tenants/{id}/impersonations",
             Requires(Impersonate),
             get(web::impersonation::show_impersonations),
@@ -333,6 +339,10 @@ pub fn route_table() -> RouteTable {
         // Tenants (SPEC §6).
         .json(Requires(ReadTenants), routes!(api::tenants::list_tenants))
         .json(Requires(ReadTenants), routes!(api::tenants::get_tenant))
+        .json(
+            Requires(ReadTenants),
+            routes!(api::tenants::get_tenant_query),
+        )
         .json(
             Requires(Impersonate),
             routes!(api::impersonations::start_impersonation),

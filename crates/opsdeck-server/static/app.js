@@ -2,7 +2,8 @@
 // data-refresh="<url>" is replaced by the same element from that URL's HTML every
 // data-interval seconds (default 5), only while the tab is visible. A button with
 // data-copy="<id>" (hidden until this script shows it) copies that element's text to the
-// clipboard. Pages work without it.
+// clipboard. An element with data-load="<url>" and an id is replaced, once, by the same
+// element from that URL's HTML (a section that loads on its own). Pages work without it.
 "use strict";
 (function () {
   function start(region) {
@@ -45,6 +46,36 @@
     schedule();
   }
 
+  function load(region) {
+    var url = region.getAttribute("data-load");
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
+      .then(function (response) {
+        if (response.redirected || response.status === 401) { window.location.reload(); return null; }
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        if (html === null) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById(region.id);
+        if (!fresh) throw new Error("no section in the answer");
+        region.replaceWith(document.importNode(fresh, true));
+      })
+      .catch(function (error) {
+        region.removeAttribute("aria-busy");
+        region.setAttribute("data-query-status", "load_failed");
+        var note = region.querySelector("[data-loading]");
+        if (note) {
+          note.className = "error";
+          note.textContent = "Could not be loaded (" + error.message + "): ";
+          var again = document.createElement("a");
+          again.href = url;
+          again.textContent = "open on its own";
+          note.appendChild(again);
+        }
+      });
+  }
+
   function copier(button) {
     var source = document.getElementById(button.getAttribute("data-copy"));
     if (!source) return;
@@ -68,6 +99,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     var regions = document.querySelectorAll("[data-refresh][id]");
     for (var i = 0; i < regions.length; i++) start(regions[i]);
+    var loads = document.querySelectorAll("[data-load][id]");
+    for (var k = 0; k < loads.length; k++) load(loads[k]);
     var copies = document.querySelectorAll("button[data-copy]");
     for (var j = 0; j < copies.length; j++) copier(copies[j]);
   });

@@ -10,9 +10,17 @@
 //! committed run each) over 100 monitors. After the run the stored events are counted
 //! through the rollups: the usage total must be what the answers acknowledged.
 //!
+//! Then the tenant pages under load: `BENCH_LOAD_EVENTS` events (default 10,000,000: errors
+//! in eight groups, audit events, usage of two counters) spread over 30 days and over the
+//! tenants, skewed so the busiest tenant sends about one in twenty, go in through the store's
+//! own ingest (rollups and groups included), and `GET /ops/tenants/{id}` is timed for
+//! `BENCH_PAGE_REQUESTS` (default 500) random tenants and for the busiest one. Issue 14's
+//! goal is p99 at most 25 ms.
+//!
 //! Set `BENCH_SECONDS` (per target, default 10), `BENCH_CLIENTS` (default 16),
-//! `BENCH_BATCH`, `BENCH_TENANTS` and `BENCH_BACKENDS` (default `sqlite,postgres`; an
-//! unreachable PostgreSQL is skipped, saying so).
+//! `BENCH_BATCH`, `BENCH_TENANTS`, `BENCH_LOAD_EVENTS` (0 to skip the pages) and
+//! `BENCH_BACKENDS` (default `sqlite,postgres`; an unreachable PostgreSQL is skipped, saying
+//! so).
 
 #![expect(
     clippy::print_stdout,
@@ -44,6 +52,8 @@ struct Settings {
     clients: usize,
     batch: usize,
     tenants: usize,
+    /// Events loaded over 30 days before the tenant pages are read.
+    load_events: u64,
 }
 
 /// What one target added up to.
@@ -184,9 +194,22 @@ async fn send_pings(urls: &Arc<Vec<String>>, clients: usize, slice: Duration) ->
 }
 
 async fn mint(store: &dyn opsdeck_core::Store, scope: Scope) -> String {
+    mint_grant(
+        store,
+        &format!("bench-{scope}"),
+        Grant::Scopes(Scopes::new([scope]).unwrap()),
+    )
+    .await
+}
+
+async fn mint_role(store: &dyn opsdeck_core::Store, role: opsdeck_core::auth::Role) -> String {
+    mint_grant(store, &format!("bench-{role}"), Grant::Role(role)).await
+}
+
+async fn mint_grant(store: &dyn opsdeck_core::Store, name: &str, grant: Grant) -> String {
     let new = NewToken {
-        name: TokenName::parse(&format!("bench-{scope}")).unwrap(),
-        grant: Grant::Scopes(Scopes::new([scope]).unwrap()),
+        name: TokenName::parse(name).unwrap(),
+        grant,
         created_by: None,
         expires_at: None,
     };
@@ -227,6 +250,7 @@ async fn bench(backend: &str, db: &Database, settings: &Settings) {
         .await
         .unwrap();
     let addr = app.local_addr().unwrap();
+    let app_state = app.state().clone();
     let store = app.state().store().clone();
     let events_key = mint(store.as_ref(), Scope::Events).await;
     let ping_key = mint(store.as_ref(), Scope::Checkins).await;
@@ -291,8 +315,177 @@ async fn bench(backend: &str, db: &Database, settings: &Settings) {
     println!(
         "{backend:<9} durability: {usage:.0} usage events in the rollups for {acked} acknowledged events ({expected_usage} expected){verdict}"
     );
+    if settings.load_events > 0 {
+        load_and_read(backend, &app_state, addr, settings).await;
+    }
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// Error messages of the loaded events: each tenant's errors fall into these groups once
+/// numbers and quoted values are normalised.
+const ERRORS: [&str; 8] = [
+    "order {n} not found for user {n}",
+    "PaymentError: card declined for invoice {n}",
+    "TimeoutError: report query took {n} ms",
+    "SMTPConnectError: smtp.example:587 timed out after {n} ms",
+    "KeyError: 'plan_{n}'",
+    "HTTPError: 502 from hook {n}",
+    "DeadlockError: transaction {n} rolled back",
+    "ValidationError: field 'email' invalid in row {n}",
+];
+
+const AUDIT_ACTIONS: [&str; 5] = [
+    "user.login",
+    "user.login_failed",
+    "user.role_granted",
+    "data.export_requested",
+    "user.deleted",
+];
+
+/// A tenant index skewed like real traffic: a few tenants send most events (the busiest
+/// about one in twenty), most send a few hundred.
+fn skewed_tenant(tenants: usize, n: u64) -> usize {
+    // A fixed pseudo-random draw per event (SplitMix64), cubed.
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let u = (z >> 11) as f64 / (1u64 << 53) as f64;
+    ((u * u * u) * tenants as f64) as usize % tenants
+}
+
+/// The `n`th loaded event, `at` within the last 30 days.
+fn loaded_event(n: u64, tenants: usize, now: chrono::DateTime<Utc>) -> String {
+    let tenant = skewed_tenant(tenants, n);
+    let back = (n.wrapping_mul(2_654_435_761) % (30 * 86_400)) as i64;
+    let at = (now - chrono::Duration::seconds(back)).to_rfc3339();
+    match n % 10 {
+        0 | 1 => {
+            let message =
+                ERRORS[(n / 10) as usize % ERRORS.len()].replace("{n}", &(n % 9973).to_string());
+            format!(
+                r#"{{"id":"l{n}","type":"error","tenant_id":"t{tenant:05}","at":"{at}","message":"{message}","route":"/api/orders"}}"#
+            )
+        }
+        2 => format!(
+            r#"{{"id":"l{n}","type":"audit","tenant_id":"t{tenant:05}","at":"{at}","action":"{}","actor":"user-{}"}}"#,
+            AUDIT_ACTIONS[(n / 10) as usize % AUDIT_ACTIONS.len()],
+            n % 50
+        ),
+        _ => format!(
+            r#"{{"id":"l{n}","type":"usage","tenant_id":"t{tenant:05}","at":"{at}","name":"{}","value":1}}"#,
+            if n.is_multiple_of(3) {
+                "api.requests"
+            } else {
+                "emails.sent"
+            }
+        ),
+    }
+}
+
+/// Loads `settings.load_events` events over 30 days into the store (through its own ingest,
+/// so the rollups and groups are what the page reads), then times `GET /ops/tenants/{id}`
+/// for tenants picked at random and for the busiest one.
+async fn load_and_read(
+    backend: &str,
+    state: &opsdeck_server::state::AppState,
+    addr: std::net::SocketAddr,
+    settings: &Settings,
+) {
+    const CHUNK: u64 = 10_000;
+    let store = state.store().clone();
+    let now = Utc::now();
+    let limits = opsdeck_core::events::EventLimits {
+        max_age: Duration::from_secs(31 * 86_400),
+        ..Default::default()
+    };
+    let total = settings.load_events;
+    let started = Instant::now();
+    let mut loaded = 0u64;
+    let mut next_report = 1_000_000u64.min(total);
+    while loaded < total {
+        let end = (loaded + CHUNK).min(total);
+        let events: Vec<_> = (loaded..end)
+            .map(|n| {
+                let line = loaded_event(n, settings.tenants, now);
+                opsdeck_core::events::parse_event(line.as_bytes(), now, &limits)
+                    .expect("a valid event")
+                    .redacted()
+            })
+            .collect();
+        store.ingest_events(&events, now).await.expect("ingest");
+        loaded = end;
+        if loaded >= next_report {
+            println!(
+                "{backend:<9} loading: {loaded} of {total} events, {:.0} events/s",
+                loaded as f64 / started.elapsed().as_secs_f64()
+            );
+            next_report += 1_000_000;
+        }
+    }
+    println!(
+        "{backend:<9} loaded {total} events over 30 days for {} tenants in {:.1} s ({:.0} events/s through the store, rollups included)",
+        settings.tenants,
+        started.elapsed().as_secs_f64(),
+        total as f64 / started.elapsed().as_secs_f64()
+    );
+
+    let support = mint_role(store.as_ref(), opsdeck_core::auth::Role::Support).await;
+    let client = reqwest::Client::new();
+    let get = |tenant: usize| {
+        let (client, support) = (client.clone(), support.clone());
+        async move {
+            let sent = Instant::now();
+            let response = client
+                .get(format!("http://{addr}/ops/tenants/t{tenant:05}"))
+                .bearer_auth(&support)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 200, "the tenant's page");
+            let body: serde_json::Value = response.json().await.expect("json");
+            for section in [
+                "usage",
+                "errors",
+                "audit_highlights",
+                "monitors",
+                "opsdeck_audit",
+            ] {
+                assert_eq!(body[section]["status"], "ok", "{section}: {body}");
+            }
+            u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX)
+        }
+    };
+    // Warm: the first requests open connections and fill caches.
+    for tenant in 0..20 {
+        get(tenant * 37 % settings.tenants).await;
+    }
+    let requests = env_or("BENCH_PAGE_REQUESTS", 500);
+    for (label, pick) in [
+        ("random tenants", None),
+        // Index 0 draws the most events (see `skewed_tenant`).
+        ("busiest tenant", Some(0)),
+    ] {
+        let mut measured = Measured {
+            requests,
+            items: requests,
+            elapsed: Duration::ZERO,
+            cpu: None,
+            latencies: Vec::new(),
+        };
+        let started = Instant::now();
+        for n in 0..requests {
+            let tenant = pick.unwrap_or(n.wrapping_mul(2_654_435_761) as usize % settings.tenants);
+            measured.latencies.push(get(tenant).await);
+        }
+        measured.elapsed = started.elapsed();
+        println!(
+            "{backend:<9} GET /ops/tenants/{{id}}, {label:<15} p50 {:>6.2} ms  p99 {:>6.2} ms  (goal p99 <= 25 ms; {requests} requests)",
+            measured.percentile_ms(50),
+            measured.percentile_ms(99),
+        );
+    }
 }
 
 fn main() {
@@ -306,6 +499,7 @@ fn main() {
             clients: usize::try_from(env_or("BENCH_CLIENTS", 16).max(1)).unwrap_or(16),
             batch: usize::try_from(env_or("BENCH_BATCH", 100).max(1)).unwrap_or(100),
             tenants: usize::try_from(env_or("BENCH_TENANTS", 10_000).max(1)).unwrap_or(10_000),
+            load_events: env_or("BENCH_LOAD_EVENTS", 10_000_000),
         };
         let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
         println!(

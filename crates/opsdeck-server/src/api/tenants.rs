@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Path, Query};
 use crate::ops::Caller;
-use crate::ops::tenants::{self, TenantList, TenantSummary};
+use crate::ops::tenants::{self, Queries, QueryAnswer, TenantList, TenantSummary};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -61,6 +61,24 @@ pub async fn get_tenant(
     Path(id): Path<String>,
 ) -> Result<axum::Json<TenantSummary>, ApiError> {
     Ok(axum::Json(
-        tenants::tenant_summary(&state, &caller, &id).await?,
+        tenants::tenant_summary(&state, &caller, &id, Queries::Run).await?,
+    ))
+}
+
+/// One `[[tenants.queries]]` answer for the tenant on its own: its rows (redacted, masked),
+/// or why there are none (`status` `timeout`, `unreachable`, `query_failed`, …).
+#[utoipa::path(get, path = "/ops/tenants/{id}/queries/{name}", tag = "tenants",
+    params(("id" = String, Path, description = "the tenant id"),
+           ("name" = String, Path, description = "the query's name in [[tenants.queries]]")),
+    responses((status = 200, body = QueryAnswer), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn get_tenant_query(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<axum::Json<QueryAnswer>, ApiError> {
+    Ok(axum::Json(
+        tenants::tenant_query(&state, &caller, &id, &name).await?,
     ))
 }

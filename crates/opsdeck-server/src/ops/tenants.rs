@@ -7,7 +7,9 @@
 //!
 //! The summary is made of sections read side by side, each with its own time budget: a
 //! section that fails or is slow says so in its own place (`status` `error` or `timeout`)
-//! and the others still answer, so one slow source never blanks the page. Support and admin
+//! and the others still answer, so one slow source never blanks the page. The dashboard
+//! goes further: it renders the page without the application database's queries and loads
+//! each on its own ([`tenant_query`]), so the page is up before the slowest query answers. Support and admin
 //! only ([`Permission::ReadTenants`]); the route table refuses the other roles first, and
 //! every request is audited with the tenant as its target.
 
@@ -284,17 +286,33 @@ pub struct TenantSummary {
     pub opsdeck_audit: Section<Vec<TenantAuditLine>>,
 }
 
+/// Which of the application database's answers a summary waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queries {
+    /// Every `[[tenants.queries]]` answer (the JSON summary).
+    Run,
+    /// None: the dashboard loads each on its own ([`tenant_query`]), so a slow one never
+    /// holds the page back. The section says `deferred`.
+    Defer,
+}
+
 /// The summary of `id`, every section read at once within [`SECTION_BUDGET`].
 pub async fn tenant_summary(
     state: &AppState,
     caller: &Caller,
     id: &str,
+    queries: Queries,
 ) -> Result<TenantSummary, ApiError> {
     caller.require(Permission::ReadTenants)?;
     let tenant = tenant_of(id)?;
     let (directory, queries, usage, errors, audit_highlights, impersonations) = tokio::join!(
         tenant_facts(state, &tenant),
-        tenant_queries(state, &tenant),
+        async {
+            match queries {
+                Queries::Run => tenant_queries(state, &tenant).await,
+                Queries::Defer => deferred_queries(state),
+            }
+        },
         section(SECTION_BUDGET, tenant_usage(state, &tenant)),
         section(SECTION_BUDGET, async {
             Ok(state
@@ -379,44 +397,14 @@ async fn tenant_facts(state: &AppState, tenant: &TenantId) -> Section<Option<Ten
 async fn tenant_queries(state: &AppState, tenant: &TenantId) -> Section<Vec<QueryAnswer>> {
     let sources = state.tenant_sources();
     if sources.queries().is_empty() {
-        return Section::unavailable(
-            "no tenant query is configured ([[tenants.queries]]: a profile or a table read \
-             from the application's database)",
-        );
+        return tenant_queries_unconfigured();
     }
     let started = Instant::now();
     let answers = sources
         .run_all(tenant)
         .await
         .into_iter()
-        .map(|outcome| {
-            let kind = match outcome.kind {
-                QueryKind::Profile => "profile",
-                QueryKind::Table => "table",
-            };
-            match outcome.result {
-                Ok(rows) => QueryAnswer {
-                    name: outcome.name,
-                    kind,
-                    status: "ok",
-                    columns: Some(rows.columns),
-                    rows: Some(rows.rows),
-                    truncated: rows.truncated,
-                    error: None,
-                    elapsed_ms: u64::try_from(rows.elapsed.as_millis()).unwrap_or(u64::MAX),
-                },
-                Err(err) => QueryAnswer {
-                    name: outcome.name,
-                    kind,
-                    status: err.code(),
-                    columns: None,
-                    rows: None,
-                    truncated: false,
-                    error: Some(err.to_string()),
-                    elapsed_ms: 0,
-                },
-            }
-        })
+        .map(|outcome| answer(outcome.name, outcome.kind, outcome.result))
         .collect();
     Section {
         status: "ok",
@@ -424,6 +412,100 @@ async fn tenant_queries(state: &AppState, tenant: &TenantId) -> Section<Vec<Quer
         error: None,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
+}
+
+/// The queries' section when they are loaded one by one: their names and kinds, no rows.
+fn deferred_queries(state: &AppState) -> Section<Vec<QueryAnswer>> {
+    let configured = state.tenant_sources().queries();
+    if configured.is_empty() {
+        return tenant_queries_unconfigured();
+    }
+    Section {
+        status: "ok",
+        data: Some(
+            configured
+                .into_iter()
+                .map(|(name, kind)| QueryAnswer {
+                    name: name.to_owned(),
+                    kind: kind_name(kind),
+                    status: "deferred",
+                    columns: None,
+                    rows: None,
+                    truncated: false,
+                    error: None,
+                    elapsed_ms: 0,
+                })
+                .collect(),
+        ),
+        error: None,
+        elapsed_ms: 0,
+    }
+}
+
+fn tenant_queries_unconfigured() -> Section<Vec<QueryAnswer>> {
+    Section::unavailable(
+        "no tenant query is configured ([[tenants.queries]]: a profile or a table read \
+         from the application's database)",
+    )
+}
+
+fn kind_name(kind: QueryKind) -> &'static str {
+    match kind {
+        QueryKind::Profile => "profile",
+        QueryKind::Table => "table",
+    }
+}
+
+/// One query's answer, however it ended.
+fn answer(
+    name: String,
+    kind: QueryKind,
+    result: Result<opsdeck_connectors::tenants::Rows, TenantError>,
+) -> QueryAnswer {
+    let kind = kind_name(kind);
+    match result {
+        Ok(rows) => QueryAnswer {
+            name,
+            kind,
+            status: "ok",
+            columns: Some(rows.columns),
+            rows: Some(rows.rows),
+            truncated: rows.truncated,
+            error: None,
+            elapsed_ms: u64::try_from(rows.elapsed.as_millis()).unwrap_or(u64::MAX),
+        },
+        Err(err) => QueryAnswer {
+            name,
+            kind,
+            status: err.code(),
+            columns: None,
+            rows: None,
+            truncated: false,
+            error: Some(err.to_string()),
+            elapsed_ms: 0,
+        },
+    }
+}
+
+/// The `[[tenants.queries]]` entry `name` for tenant `id`, on its own (the dashboard loads
+/// each section this way). An unknown name is a 404; a query that fails is an answer that
+/// says why.
+pub async fn tenant_query(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    name: &str,
+) -> Result<QueryAnswer, ApiError> {
+    caller.require(Permission::ReadTenants)?;
+    let tenant = tenant_of(id)?;
+    let sources = state.tenant_sources();
+    let Some((name, kind)) = sources.queries().into_iter().find(|(n, _)| *n == name) else {
+        return Err(ApiError::not_found(format!(
+            "no tenant query is named \"{name}\" ([[tenants.queries]])"
+        )));
+    };
+    let result = sources.run_query(name, &tenant).await;
+    Ok(answer(name.to_owned(), kind, result))
 }
 
 async fn tenant_usage(state: &AppState, tenant: &TenantId) -> Result<TenantUsage, ApiError> {

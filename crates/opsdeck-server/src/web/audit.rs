@@ -42,6 +42,7 @@ struct Row {
     method: String,
     action: String,
     target: String,
+    tenant: String,
     outcome: u16,
     denied: bool,
     client: String,
@@ -66,6 +67,7 @@ impl From<AuditEntry> for Row {
                 .target
                 .map(|t| format!("{}:{}", t.kind, t.id))
                 .unwrap_or_default(),
+            tenant: r.tenant_id.map(|t| t.to_string()).unwrap_or_default(),
             outcome: r.outcome,
             denied: r.outcome >= 400,
             client: r.client_addr.unwrap_or_default(),

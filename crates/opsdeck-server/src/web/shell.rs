@@ -130,6 +130,15 @@ impl Shell {
         self.role.allows(permission)
     }
 
+    /// The page of tenant `id` when the principal may open tenant pages (support, admin),
+    /// else empty: other roles see the id as text, not a link they would be refused.
+    pub fn tenant_href(&self, id: &str) -> String {
+        if id.is_empty() || !may_open(self.role, Section::Tenants) {
+            return String::new();
+        }
+        super::tenants::tenant_href(id)
+    }
+
     pub fn csrf_token(&self) -> &str {
         self.csrf.as_deref().unwrap_or("")
     }

@@ -1,6 +1,8 @@
 //! Tenants (SPEC §6, §7): `GET /tenants` finds a tenant, `GET /tenants/{id}` shows what is
 //! wrong for it — each section of [`crate::ops::tenants`] in its own card, so one that
-//! failed or timed out says so where it stands and the others are shown as usual.
+//! failed or timed out says so where it stands and the others are shown as usual. The
+//! application database's queries are not waited for: each card loads on its own from
+//! `GET /tenants/{id}/queries/{name}` (the script fills it in; without the script, a link).
 
 use askama::Template;
 use axum::extract::State;
@@ -9,7 +11,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
 use crate::ops::Caller;
-use crate::ops::tenants::{self, QueryAnswer, Section, TenantAuditLine, TenantFacts};
+use crate::ops::tenants::{self, Queries, QueryAnswer, Section, TenantAuditLine, TenantFacts};
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::cron::MonitorRow;
@@ -51,6 +53,11 @@ pub struct SearchForm {
 /// The page of a tenant: `/tenants/{id}`, its id percent-encoded.
 pub fn tenant_href(id: &str) -> String {
     format!("/tenants/{}", segment(id))
+}
+
+/// The card of one of a tenant's application queries, on its own.
+pub fn query_href(tenant: &str, name: &str) -> String {
+    format!("{}/queries/{}", tenant_href(tenant), segment(name))
 }
 
 /// `GET /tenants?q=`.
@@ -152,6 +159,8 @@ pub struct QueryCard {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub truncated: bool,
+    /// Where the card loads from on its own (`/tenants/{id}/queries/{name}`).
+    pub href: String,
 }
 
 /// A value of the application's database as text: `—` for null.
@@ -164,8 +173,9 @@ fn cell(value: &serde_json::Value) -> String {
 }
 
 impl QueryCard {
-    fn new(answer: &QueryAnswer) -> Self {
+    fn new(tenant: &str, answer: &QueryAnswer) -> Self {
         Self {
+            href: query_href(tenant, &answer.name),
             name: answer.name.clone(),
             profile: answer.kind == "profile",
             status: answer.status,
@@ -301,7 +311,9 @@ pub async fn show_tenant(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Page<TenantPage>, ApiError> {
-    let summary = tenants::tenant_summary(&state, &caller, &id).await?;
+    // The application's queries are loaded by the page one by one (`show_tenant_query`):
+    // the slowest of them never holds back the rest of the page.
+    let summary = tenants::tenant_summary(&state, &caller, &id, Queries::Defer).await?;
     let now = summary.at;
     let monitors = summary.monitors.data.as_ref();
     let jobs = summary.jobs.data.as_ref();
@@ -316,7 +328,7 @@ pub async fn show_tenant(
             .data
             .iter()
             .flatten()
-            .map(QueryCard::new)
+            .map(|answer| QueryCard::new(&summary.tenant_id, answer))
             .collect(),
         usage_note: SectionNote::of(&summary.usage),
         usage: summary
@@ -401,5 +413,35 @@ pub async fn show_tenant(
             .map(|lines| lines.iter().map(AuditLine::new).collect())
             .unwrap_or_default(),
         id: summary.tenant_id,
+    }))
+}
+
+#[derive(Debug, Template)]
+#[template(path = "tenant_query.html")]
+pub struct TenantQueryPage {
+    shell: Shell,
+    id: String,
+    tenant_href: String,
+    at: String,
+    elapsed: String,
+    q: QueryCard,
+}
+
+/// `GET /tenants/{id}/queries/{name}`: one application query's card, on a page of its own;
+/// the tenant page's script puts the card in its place.
+pub async fn show_tenant_query(
+    State(state): State<AppState>,
+    shell: Shell,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Page<TenantQueryPage>, ApiError> {
+    let answer = tenants::tenant_query(&state, &caller, &id, &name).await?;
+    Ok(Page::new(TenantQueryPage {
+        shell: shell.at(shell::Section::Tenants),
+        tenant_href: tenant_href(&id),
+        at: format::time(state.clock().now()),
+        elapsed: format::latency_ms(answer.elapsed_ms as f64),
+        q: QueryCard::new(&id, &answer),
+        id,
     }))
 }

@@ -7,6 +7,10 @@
     reason = "a benchmark reports its figures on stdout"
 )]
 
+#[path = "../common/mod.rs"]
+#[expect(dead_code, reason = "CPU time is not what this benchmark compares")]
+mod common;
+
 mod bullmq;
 mod graphile;
 mod measure;

@@ -3,13 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-/// The number in environment variable `name`, or `default`.
-pub fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+pub use super::common::env_or;
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

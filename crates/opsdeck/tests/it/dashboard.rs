@@ -1,8 +1,8 @@
 //! The dashboard: pages, navigation, headers and assets over HTTP (`pages`), and the whole
 //! flow in a real headless Chromium (`browser`): sign in, watch a check fail live, run a
 //! check as an operator, sign out. The Cron pages and widget have their own (`cron`), and so
-//! have the Queues pages, widget and demo (`queues`), and a tenant's impersonations
-//! (`impersonation`).
+//! have the Queues pages, widget and demo (`queues`), a tenant's impersonations
+//! (`impersonation`) and a tenant's page loading its sections (`tenants`).
 //! Screenshots go to the test artifacts directory.
 
 mod actions;
@@ -15,6 +15,7 @@ mod impersonation;
 mod layout;
 mod pages;
 mod queues;
+mod tenants;
 
 use std::time::Duration;
 

@@ -406,17 +406,54 @@ async fn the_application_database_gives_the_directory_and_each_query_its_own_sec
 
     let (status, html) = page(&app, "/tenants/acme", &support).await;
     assert_eq!(status, StatusCode::OK, "{html}");
+    // The page does not wait for the application's queries: each card loads on its own.
     for part in [
         "data-section=\"directory\" data-section-status=\"ok\"",
-        "data-query=\"account\" data-query-status=\"ok\"",
-        "data-query=\"invoices\" data-query-status=\"ok\"",
-        "data-query=\"broken\" data-query-status=\"query_failed\"",
-        "INV-2",
+        "data-query=\"account\" data-query-status=\"deferred\" data-load=\"/tenants/acme/queries/account\"",
+        "data-query=\"broken\" data-query-status=\"deferred\"",
         "Acme Corp",
     ] {
         assert!(html.contains(part), "{part}: {html}");
     }
-    assert!(!html.contains("tok_live_"), "masked: {html}");
+    assert!(!html.contains("INV-2"), "no query ran for the page: {html}");
+    for (name, parts) in [
+        ("account", &["data-query-status=\"ok\"", "Acme Corp"][..]),
+        ("invoices", &["data-query-status=\"ok\"", "INV-2"][..]),
+        (
+            "broken",
+            &["data-query-status=\"query_failed\"", "no_such_table"][..],
+        ),
+    ] {
+        let (status, card) = page(&app, &format!("/tenants/acme/queries/{name}"), &support).await;
+        assert_eq!(status, StatusCode::OK, "{card}");
+        assert!(card.contains(&format!("id=\"query-{name}\"")), "{card}");
+        for part in parts {
+            assert!(card.contains(part), "{name}: {part}: {card}");
+        }
+        assert!(!card.contains("tok_live_"), "masked: {card}");
+    }
+    let (status, unknown) = page(&app, "/tenants/acme/queries/nope", &support).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+    let (status, one) = send(
+        &app,
+        Method::GET,
+        "/ops/tenants/acme/queries/invoices",
+        &support,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["rows"].as_array().unwrap().len(), 3, "{one}");
+    let (_, operator) = app.mint_role(Role::Operator).await;
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        "/ops/tenants/acme/queries/invoices",
+        &operator,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     let (status, missing) = send(&app, Method::GET, "/ops/tenants/nobody", &support, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
@@ -559,10 +596,52 @@ async fn the_demo_has_tenants_with_usage_errors_and_highlights() {
         .iter()
         .map(|t| t["id"].as_str().unwrap())
         .collect();
-    for tenant in ["acme", "globex", "initech", "umbrella"] {
+    for tenant in ["acme", "globex", "initech", "umbrella", "stark", "wonka"] {
         assert!(ids.contains(&tenant), "{tenant}: {all}");
     }
+    assert_eq!(
+        all["source"], "directory",
+        "the shop's database lists them: {all}"
+    );
+    let (_, found) = send(
+        &app,
+        Method::GET,
+        "/ops/tenants?q=Industries",
+        &support,
+        None,
+    )
+    .await;
+    let names: Vec<&str> = found["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["facts"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Stark Industries",
+            "Vandelay Industries",
+            "Wonka Industries"
+        ],
+        "{found}"
+    );
     let (_, acme) = send(&app, Method::GET, "/ops/tenants/acme", &support, None).await;
+    assert_eq!(acme["directory"]["data"]["plan"], "enterprise", "{acme}");
+    let answers = acme["queries"]["data"].as_array().unwrap();
+    let answer = |name: &str| answers.iter().find(|a| a["name"] == name).unwrap().clone();
+    let account = answer("account");
+    assert_eq!(account["status"], "ok", "{account}");
+    assert_eq!(account["rows"][0][0], "Acme Corporation", "{account}");
+    let users = answer("users");
+    assert_eq!(users["status"], "ok", "{users}");
+    assert_eq!(users["rows"].as_array().unwrap().len(), 5, "{users}");
+    assert_eq!(answer("invoices")["rows"].as_array().unwrap().len(), 6);
+    for masked in ["billing@acme.example", "user0@acme.example"] {
+        assert!(!acme.to_string().contains(masked), "{masked}: {acme}");
+    }
+    let (status, missing) = send(&app, Method::GET, "/ops/tenants/nosuch", &support, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     assert!(
         !acme["usage"]["data"]["last_7d"]
             .as_array()
@@ -601,5 +680,30 @@ async fn the_demo_has_tenants_with_usage_errors_and_highlights() {
     let (status, html) = page(&app, "/tenants/acme", &support).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-counter=\"api.requests\""), "{html}");
+    for part in [
+        "data-query=\"account\" data-query-status=\"deferred\"",
+        "data-query=\"users\" data-query-status=\"deferred\"",
+    ] {
+        assert!(html.contains(part), "{part}: {html}");
+    }
+    let (_, invoices) = page(&app, "/tenants/acme/queries/invoices", &support).await;
+    assert!(invoices.contains("INV-ACME-120"), "{invoices}");
+    // Wherever a monitor, job or audit entry carries a tenant, support and admins get a link
+    // to its page; a viewer, who would be refused that page, sees the id as text.
+    let link = "<a href=\"/tenants/acme\" data-tenant-link>acme</a>";
+    let (_, monitor) = page(&app, "/cron/warehouse-import", &support).await;
+    assert!(monitor.contains(link), "{monitor}");
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let (status, monitor) = page(&app, "/cron/warehouse-import", &viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        monitor.contains(">acme<") && !monitor.contains("data-tenant-link"),
+        "{monitor}"
+    );
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (_, audit) = page(&app, "/audit", &admin).await;
+    assert!(audit.contains(link), "the views of acme's page: {audit}");
+    let shop = opsdeck_server::demo::app_database_path(app.state.config().database.url.expose());
     app.shutdown().await.unwrap();
+    std::fs::remove_file(shop).unwrap();
 }

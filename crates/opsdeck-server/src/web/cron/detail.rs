@@ -51,6 +51,8 @@ pub struct MonitorPage {
     shell: Shell,
     monitor: MonitorRow,
     settings: Vec<(&'static str, String)>,
+    /// The tenant the monitor is for, or empty.
+    tenant: String,
     last_success: String,
     chart: Option<DurationChart>,
     runs: Vec<RunRow>,
@@ -122,9 +124,6 @@ fn settings(
     if !windows.is_empty() {
         list.push(("Maintenance windows", windows.join("; ")));
     }
-    if let Some(tenant) = &view.tenant_id {
-        list.push(("Tenant", tenant.clone()));
-    }
     if !view.tags.is_empty() {
         list.push(("Tags", view.tags.join(", ")));
     }
@@ -189,6 +188,7 @@ pub async fn monitor_page(
     let may_operate = shell.may(Permission::OperateOps);
     Ok(Some(MonitorPage {
         settings: settings(&record, &view, &row),
+        tenant: view.tenant_id.clone().unwrap_or_default(),
         last_success: view.last_success_at.map_or_else(
             || "never".to_owned(),
             |at| format!("{} ago", format::ago(at, now)),

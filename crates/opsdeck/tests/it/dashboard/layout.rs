@@ -132,7 +132,7 @@ async fn a_wide_window_shows_ids_logs_and_figures_whole_in_chromium() {
 
     // The audit log: every request id whole.
     browser.goto(&c.app.url("/audit")).await.unwrap();
-    let audit = fit(&browser, "table.audit", 9).await;
+    let audit = fit(&browser, "table.audit", 10).await;
     screenshot(&browser, "layout-2-audit").await;
     let request_ids: Vec<String> = audit["texts"]
         .as_array()

@@ -69,6 +69,18 @@ async fn every_page_answers_its_roles_and_refuses_or_redirects_the_rest() {
     let app = TestApp::spawn_with(TestDb::sqlite(), |c| {
         c.rate_limit.enabled = false;
         c.queues.sources = vec![SourceConfig::push("probe-source", PushKeys::default())];
+        // A tenant query for `/tenants/{id}/queries/{name}`, read from opsdeck's own SQLite
+        // file (any readable database does).
+        c.tenants.url = Some(c.database.url.clone());
+        c.tenants.queries = vec![opsdeck_server::config::TenantQueryConfig {
+            name: "opsdeck-database".to_owned(),
+            url: None,
+            sql: "SELECT $1 AS tenant".to_owned(),
+            kind: opsdeck_connectors::tenants::QueryKind::Profile,
+            mask: Vec::new(),
+            timeout: None,
+            row_limit: None,
+        }];
     })
     .await;
     let snapshot = serde_json::from_value(serde_json::json!({
