@@ -114,7 +114,7 @@ impl Application {
         tracing::info!(database = %url, backend = store.backend().as_str(), "database ready");
 
         let clock = options.clock;
-        let metrics = Arc::new(Metrics::new(VERSION));
+        let metrics = Arc::new(Metrics::new(VERSION, config.metrics.cron_monitor_series));
         let instance = InstanceInfo {
             id: uuid::Uuid::now_v7(),
             hostname: hostname(),

@@ -6,6 +6,19 @@
 // element from that URL's HTML (a section that loads on its own). Pages work without it.
 "use strict";
 (function () {
+  // The element with `id` in the HTML page at `url`: null when the page has none,
+  // undefined when the session has ended (the page reloads, landing on the login page).
+  function fetchElement(url, id) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
+      .then(function (response) {
+        if (response.redirected || response.status === 401) { window.location.reload(); return undefined; }
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text().then(function (html) {
+          return new DOMParser().parseFromString(html, "text/html").getElementById(id);
+        });
+      });
+  }
+
   function start(region) {
     var url = region.getAttribute("data-refresh");
     var every = Math.max(2, parseInt(region.getAttribute("data-interval") || "5", 10)) * 1000;
@@ -20,17 +33,8 @@
     function tick() {
       if (busy || document.hidden) return schedule();
       busy = true;
-      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
-        .then(function (response) {
-          // Signed out or session expired: a full load lands on the login page.
-          if (response.redirected || response.status === 401) { window.location.reload(); return null; }
-          if (!response.ok) throw new Error("HTTP " + response.status);
-          return response.text();
-        })
-        .then(function (html) {
-          if (html === null) return;
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          var fresh = doc.getElementById(region.id);
+      fetchElement(url, region.id)
+        .then(function (fresh) {
           if (fresh) {
             region.replaceChildren.apply(region, Array.prototype.slice.call(fresh.childNodes));
             region.removeAttribute("data-stale");
@@ -48,16 +52,9 @@
 
   function load(region) {
     var url = region.getAttribute("data-load");
-    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" }, cache: "no-store" })
-      .then(function (response) {
-        if (response.redirected || response.status === 401) { window.location.reload(); return null; }
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.text();
-      })
-      .then(function (html) {
-        if (html === null) return;
-        var doc = new DOMParser().parseFromString(html, "text/html");
-        var fresh = doc.getElementById(region.id);
+    fetchElement(url, region.id)
+      .then(function (fresh) {
+        if (fresh === undefined) return;
         if (!fresh) throw new Error("no section in the answer");
         region.replaceWith(document.importNode(fresh, true));
       })

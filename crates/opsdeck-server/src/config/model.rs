@@ -199,12 +199,27 @@ impl<'de> Deserialize<'de> for LogFormat {
 }
 
 /// `[metrics]`: the `/metrics` endpoint.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Bearer token a scraper must present (`OPSDECK_METRICS_TOKEN`). Unset: `/metrics`
     /// answers 404.
     pub token: Option<Secret>,
+    /// The most cron monitors that get series of their own (the first by slug); the
+    /// counts by status cover every monitor. Keeps a scrape small with many monitors.
+    pub cron_monitor_series: u32,
+}
+
+/// Per-monitor cron series at most, by default: about 8 MB of text per scrape.
+pub const DEFAULT_CRON_MONITOR_SERIES: u32 = 10_000;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            cron_monitor_series: DEFAULT_CRON_MONITOR_SERIES,
+        }
+    }
 }
 
 /// `[background]`: leader election and replica bookkeeping.

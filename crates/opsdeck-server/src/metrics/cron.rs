@@ -19,20 +19,27 @@
 //!
 //! The status of each monitor is derived exactly as `/ops/cron` derives it, through
 //! [`MonitorView::new`], so the dashboard, the API and Prometheus never disagree.
+//!
+//! Series per monitor are capped (`[metrics] cron_monitor_series`, the first monitors by
+//! slug): with a hundred thousand monitors a scrape would otherwise be tens of megabytes,
+//! and so would the server's memory while it renders one. The counts by status
+//! (`opsdeck_cron_monitors`, from the same aggregate as the Cron page's counts) always cover
+//! every monitor, `opsdeck_cron_monitor_series_omitted` says how many have no series, and
+//! the run counts (`opsdeck_cron_runs`) are read only while no monitor is left out.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::cron::{MonitorFilter, MonitorStatus, RunCount};
+use opsdeck_core::cron::{MonitorCounts, MonitorFilter, MonitorStatus, RunCount};
 use opsdeck_core::{Clock, Store};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::MetricType;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
+
+use super::gauge_family as family;
 
 use crate::ops::cron::MonitorView;
 
@@ -80,7 +87,10 @@ impl MonitorFigures {
 /// What the store said at one refresh.
 #[derive(Debug, Default)]
 struct Snapshot {
+    /// The monitors with series of their own.
     monitors: Vec<MonitorFigures>,
+    /// Every monitor, by status.
+    counts: MonitorCounts,
     runs: Vec<RunCount>,
     /// When it was read; `None` before the first successful refresh.
     read_at: Option<Instant>,
@@ -100,6 +110,8 @@ type Shared = Arc<Mutex<Arc<Snapshot>>>;
 #[derive(Debug)]
 pub struct CronMetrics {
     values: Shared,
+    /// The most monitors with series of their own.
+    series_limit: u32,
     /// When a refresh was last attempted; held while one runs, so scrapes that arrive
     /// meanwhile wait for its result instead of querying too.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
@@ -107,7 +119,7 @@ pub struct CronMetrics {
 }
 
 impl CronMetrics {
-    pub(super) fn register(registry: &mut Registry) -> Self {
+    pub(super) fn register(registry: &mut Registry, series_limit: u32) -> Self {
         let values = Shared::default();
         registry.register_collector(Box::new(CronCollector {
             values: values.clone(),
@@ -121,6 +133,7 @@ impl CronMetrics {
         );
         Self {
             values,
+            series_limit,
             last_attempt: tokio::sync::Mutex::new(None),
             refresh_errors,
         }
@@ -138,7 +151,7 @@ impl CronMetrics {
         if last_attempt.is_some_and(|at| at.elapsed() < CACHE_TTL) {
             return;
         }
-        let read = tokio::time::timeout(FETCH_TIMEOUT, read(store, clock)).await;
+        let read = tokio::time::timeout(FETCH_TIMEOUT, read(store, clock, self.series_limit)).await;
         *last_attempt = Some(Instant::now());
         let reason = match read {
             Ok(Ok(snapshot)) => {
@@ -172,25 +185,48 @@ impl CronMetrics {
 /// dropped before the next is read.
 const READ_PAGE: u32 = 500;
 
-async fn read(store: &dyn Store, clock: &dyn Clock) -> Result<Snapshot, opsdeck_core::StoreError> {
-    let (monitors, runs) = tokio::join!(read_figures(store, clock), store.count_runs());
+async fn read(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    limit: u32,
+) -> Result<Snapshot, opsdeck_core::StoreError> {
+    let all = MonitorFilter::default();
+    let (counts, monitors) = tokio::join!(
+        store.count_monitors(&all),
+        read_figures(store, clock, limit)
+    );
+    let (counts, monitors) = (counts?, monitors?);
+    // Run counts come per monitor and status from one query over every monitor: only
+    // while every monitor has its series.
+    let runs = if counts.total() <= monitors.len() as u64 {
+        store.count_runs().await?
+    } else {
+        Vec::new()
+    };
     Ok(Snapshot {
-        monitors: monitors?,
-        runs: runs?,
+        monitors,
+        counts,
+        runs,
         read_at: Some(Instant::now()),
     })
 }
 
-/// Every monitor's figures, a page of records at a time.
+/// The figures of the first `limit` monitors by slug, a page of records at a time.
 async fn read_figures(
     store: &dyn Store,
     clock: &dyn Clock,
+    limit: u32,
 ) -> Result<Vec<MonitorFigures>, opsdeck_core::StoreError> {
     let all = MonitorFilter::default();
     let mut figures = Vec::new();
     let mut after = None;
-    loop {
-        let page = store.list_monitors(&all, after.as_ref(), READ_PAGE).await?;
+    while let Some(left) = limit
+        .checked_sub(figures.len() as u32)
+        .filter(|left| *left > 0)
+    {
+        let page = store
+            .list_monitors(&all, after.as_ref(), READ_PAGE.min(left))
+            .await?;
         let now = clock.now();
         figures.extend(
             page.monitors
@@ -199,9 +235,10 @@ async fn read_figures(
         );
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok(figures),
+            None => break,
         }
     }
+    Ok(figures)
 }
 
 /// Renders the last snapshot at every scrape.
@@ -213,20 +250,6 @@ struct CronCollector {
 /// The label set of a per-monitor series.
 fn monitor(figures: &MonitorFigures) -> [(&'static str, &str); 1] {
     [("monitor", figures.slug.as_str())]
-}
-
-/// One gauge family of the collector: its name, help and samples.
-fn family<L: EncodeLabelSet>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    samples: impl IntoIterator<Item = (L, f64)>,
-) -> Result<(), std::fmt::Error> {
-    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (labels, value) in samples {
-        ConstGauge::new(value).encode(metric.encode_family(&labels)?)?;
-    }
-    Ok(())
 }
 
 impl Collector for CronCollector {
@@ -243,6 +266,32 @@ impl Collector for CronCollector {
             &empty
         };
         let monitors = &snapshot.monitors;
+        if snapshot.read_at.is_some() {
+            family(
+                &mut encoder,
+                "opsdeck_cron_monitors",
+                "Cron monitors by the status they show now, every monitor counted",
+                MonitorStatus::ALL.iter().map(|status| {
+                    (
+                        [("status", status.as_str())],
+                        snapshot.counts.get(*status) as f64,
+                    )
+                }),
+            )?;
+            family(
+                &mut encoder,
+                "opsdeck_cron_monitor_series_omitted",
+                "Cron monitors without series of their own, past [metrics] \
+                 cron_monitor_series (the first monitors by slug have them)",
+                [(
+                    [] as [(&str, &str); 0],
+                    snapshot
+                        .counts
+                        .total()
+                        .saturating_sub(monitors.len() as u64) as f64,
+                )],
+            )?;
+        }
         family(
             &mut encoder,
             "opsdeck_cron_monitor_status",

@@ -78,7 +78,9 @@ fn latency_histogram() -> Histogram {
 }
 
 impl Metrics {
-    pub fn new(version: &str) -> Self {
+    /// The registry of one application; at most `cron_monitor_series` cron monitors get
+    /// series of their own (`[metrics] cron_monitor_series`).
+    pub fn new(version: &str, cron_monitor_series: u32) -> Self {
         let mut registry = Registry::default();
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
@@ -120,7 +122,7 @@ impl Metrics {
             Info::new(vec![("version".to_owned(), version.to_owned())]),
         );
         registry.register_collector(Box::new(process::ProcessCollector::new()));
-        let cron = CronMetrics::register(&mut registry);
+        let cron = CronMetrics::register(&mut registry, cron_monitor_series);
         Self {
             registry: Mutex::new(registry),
             http_requests,

@@ -21,6 +21,53 @@ use crate::support::wait_for_async;
 
 on_both_backends!(cron_monitors_are_scraped_with_their_figures_and_leave_when_deleted);
 
+/// Past `[metrics] cron_monitor_series`, only the first monitors by slug get series; the
+/// counts by status still count every monitor, and the scrape says how many were left out.
+#[tokio::test]
+async fn series_per_monitor_stop_at_the_cap_and_the_counts_cover_every_monitor() {
+    let app = TestApp::spawn_with(TestDb::sqlite(), |config| {
+        roomy(config);
+        config.metrics.cron_monitor_series = 2;
+    })
+    .await;
+    let (_, token) = app.mint_role(Role::Admin).await;
+    for slug in ["charlie", "alpha", "bravo"] {
+        let body = json!({"slug": slug, "interval": "1d", "reason": "metrics test"});
+        assert_eq!(
+            admin(&app, Method::POST, "/ops/cron", &token, body).await,
+            201
+        );
+    }
+    let text = app.metrics().await;
+    for (monitor, listed) in [("alpha", true), ("bravo", true), ("charlie", false)] {
+        assert_eq!(
+            of(&text, "opsdeck_cron_monitor_up", monitor).is_some(),
+            listed,
+            "{monitor}:\n{text}"
+        );
+        assert_eq!(status(&text, monitor, "new").is_some(), listed, "{monitor}");
+    }
+    assert_eq!(
+        sample(&text, "opsdeck_cron_monitors{status=\"new\"}"),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "opsdeck_cron_monitors{status=\"down\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "opsdeck_cron_monitor_series_omitted"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains("opsdeck_cron_runs{"),
+        "no run counts while monitors are left out:\n{text}"
+    );
+    app.shutdown().await.unwrap();
+}
+
 /// The value of the sample `series` (name and labels as rendered), if present.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()

@@ -56,7 +56,10 @@ async fn slots_missed_while_opsdeck_was_down_never_alert(store: Arc<dyn Store>) 
         &AlertsConfig::default(),
         reqwest::Client::new(),
         clock.clone(),
-        &Metrics::new("test"),
+        &Metrics::new(
+            "test",
+            opsdeck_server::config::MetricsConfig::default().cron_monitor_series,
+        ),
     );
     let evaluator = EvaluateJob {
         store: store.clone(),
