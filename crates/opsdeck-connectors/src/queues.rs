@@ -26,6 +26,7 @@
 
 pub mod bullmq;
 pub mod graphile;
+mod redis_client;
 pub mod registry;
 
 use std::fmt;

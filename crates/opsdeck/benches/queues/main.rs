@@ -10,6 +10,7 @@
 mod bullmq;
 mod graphile;
 mod measure;
+mod redis_side;
 
 #[tokio::main]
 async fn main() {
