@@ -27,6 +27,7 @@
 pub mod bullmq;
 pub mod graphile;
 mod redis_client;
+pub mod sidekiq;
 pub mod registry;
 
 use std::fmt;

@@ -11,9 +11,11 @@ mod bullmq;
 mod graphile;
 mod measure;
 mod redis_side;
+mod sidekiq;
 
 #[tokio::main]
 async fn main() {
     bullmq::run().await;
     graphile::run().await;
+    sidekiq::run().await;
 }
