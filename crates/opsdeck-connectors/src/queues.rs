@@ -27,8 +27,8 @@
 pub mod bullmq;
 pub mod graphile;
 mod redis_client;
-pub mod sidekiq;
 pub mod registry;
+pub mod sidekiq;
 
 use std::fmt;
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! A poll: the layout checked (`TYPE` of each key Sidekiq owns), the sets' sizes, the
-//! running processes' versions, the queue names (`SSCAN` of `queues`), then each queue's
+//! A poll: the layout checked (`TYPE` of each key Sidekiq owns), then the sets' sizes and
+//! the running processes' versions, the queue names (`SSCAN` of `queues`), then each queue's
 //! length and the `enqueued_at` of its oldest job (the list's tail, which workers pop next),
 //! pipelined; on a slow poll the [`census`](super::census) moves on.
 
@@ -119,6 +119,17 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
     for (name, _) in layout {
         pipe.cmd("TYPE").arg(connector.key(name));
     }
+    let started = Instant::now();
+    let types: Vec<String> = connector.client.query(&pipe).await?;
+    cost.commands += types.len() as u64;
+    cost.elapsed += started.elapsed();
+    for ((name, wanted), found) in layout.iter().zip(&types) {
+        if found != "none" && found != wanted {
+            return Err(unsupported_type(&connector.key(name), found, wanted));
+        }
+    }
+    // Only once every key is of its type: a command on a key of another type fails.
+    let mut pipe = redis::pipe();
     for (name, _) in SETS {
         pipe.cmd("ZCARD").arg(connector.key(name));
     }
@@ -129,15 +140,9 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
     let values: Vec<Value> = connector.client.query(&pipe).await?;
     cost.commands += values.len() as u64;
     cost.elapsed += started.elapsed();
-    for ((name, wanted), value) in layout.iter().zip(&values) {
-        let found = reply::text(value).unwrap_or_default();
-        if found != "none" && found != *wanted {
-            return Err(unsupported_type(&connector.key(name), &found, wanted));
-        }
-    }
     let size = |i: usize| {
         values
-            .get(layout.len() + i)
+            .get(i)
             .and_then(reply::int)
             .map_or(0, |n| u64::try_from(n).unwrap_or(0))
     };
