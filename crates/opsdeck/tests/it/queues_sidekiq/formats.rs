@@ -201,3 +201,52 @@ async fn sidekiq_7_and_8_payloads_are_read_and_retried_in_their_own_format() {
         "{state}"
     );
 }
+
+#[tokio::test]
+async fn sidekiq_under_a_redis_namespace_reads_and_writes_only_its_keys() {
+    let kiq = Kiq::new().await;
+    let seven = fixture("sidekiq7-retry.json");
+    let mut redis = kiq.redis();
+    let _: () = redis::pipe()
+        .cmd("ZADD")
+        .arg("myapp:retry")
+        .arg("1796603400.125")
+        .arg(&seven)
+        .cmd("SADD")
+        .arg("myapp:queues")
+        .arg(QUEUE)
+        // Another application's Sidekiq in the same database, without a namespace.
+        .cmd("ZADD")
+        .arg("retry")
+        .arg("1796603400.125")
+        .arg(&seven)
+        .query(&mut redis)
+        .unwrap();
+    let mut sidekiq = kiq.sidekiq();
+    sidekiq.namespace = Some("myapp".to_owned());
+    let connector = kiq.connector_of(sidekiq).await;
+    let poll = connector.poll(true).await.unwrap();
+    assert_eq!(poll.queues.len(), 1);
+    assert_eq!(poll.queues[0].count(JobState::Retrying), Some(1));
+    assert_eq!(poll.queues[0].count(JobState::Waiting), Some(0));
+    let queue = QueueName::parse(QUEUE).unwrap();
+    let page = connector
+        .list_jobs(&queue, &query(JobState::Failed))
+        .await
+        .unwrap();
+    let report = connector
+        .retry(
+            &queue,
+            &[page.jobs[0].id.clone()],
+            ActGuard {
+                state: JobState::Failed,
+                failed_not_after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.done.len(), 1, "{report:?}");
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["myapp:queue:default", "myapp:queues", "retry"]);
+}

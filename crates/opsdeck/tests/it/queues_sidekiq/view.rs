@@ -218,10 +218,10 @@ async fn sidekiq_errors_backtraces_and_arguments_come_out_redacted() {
 #[tokio::test]
 async fn sidekiq_census_counts_a_large_set_a_bounded_slice_per_poll() {
     let kiq = Kiq::new().await;
-    // 5,000 retries over two queues: more than one slow poll reads.
+    // 25,000 retries over two queues: more than one slow poll reads.
     let mut redis = kiq.redis();
     let mut pipe = redis::pipe();
-    for n in 0..5_000u32 {
+    for n in 0..25_000u32 {
         let queue = if n % 5 == 0 { "other" } else { QUEUE };
         let member = json!({
             "class": "ChargeJob", "args": [n], "queue": queue, "retry": true,
@@ -265,14 +265,14 @@ async fn sidekiq_census_counts_a_large_set_a_bounded_slice_per_poll() {
         assert!(polls < 10, "the census finishes");
     };
     let (poll, count) = counted;
-    assert_eq!(count.value, 4_000);
+    assert_eq!(count.value, 20_000);
     assert!(count.at <= chrono::Utc::now());
     let other = poll
         .queues
         .iter()
         .find(|q| q.queue.as_str() == "other")
         .unwrap();
-    assert_eq!(other.count(JobState::Retrying), Some(1_000));
+    assert_eq!(other.count(JobState::Retrying), Some(5_000));
     // A fast poll does not move the census, and keeps its counts with their time.
     let fast = connector.poll(false).await.unwrap();
     let again = fast
@@ -290,7 +290,7 @@ async fn sidekiq_census_counts_a_large_set_a_bounded_slice_per_poll() {
             tenant_id: None,
         },
         cursor: None,
-        limit: 100,
+        limit: 500,
     };
     let mut seen = std::collections::BTreeSet::new();
     loop {
@@ -303,7 +303,7 @@ async fn sidekiq_census_counts_a_large_set_a_bounded_slice_per_poll() {
             None => break,
         }
     }
-    assert_eq!(seen.len(), 4_000);
+    assert_eq!(seen.len(), 20_000);
 }
 
 #[tokio::test]
