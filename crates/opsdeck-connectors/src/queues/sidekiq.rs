@@ -7,7 +7,8 @@
 //! JSON object with at least `class`, `jid` and `queue`.
 //!
 //! - A poll reads the queue names, each queue's length and its oldest job's `enqueued_at`,
-//!   and the sizes of the three sets, pipelined in one round trip; the per-queue split of
+//!   the sizes of the three sets, and the busy jobs and version the running processes
+//!   report ([`processes`]), pipelined; the per-queue split of
 //!   the sets (which have no index by queue) is counted by a [`census`] that walks each set
 //!   with a bounded `ZSCAN` on slow polls, and shows when its last full pass ended ([`poll`]).
 //! - Job lists page through a list or a sorted set and resume a sorted set by score, so a
@@ -27,6 +28,7 @@ mod census;
 mod entry;
 mod jobs;
 mod poll;
+mod processes;
 
 use std::path::PathBuf;
 use std::sync::Mutex;

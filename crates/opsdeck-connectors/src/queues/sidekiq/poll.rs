@@ -1,5 +1,5 @@
-//! A poll: the layout checked (`TYPE` of each key Sidekiq owns), then the sets' sizes and
-//! the running processes' versions, the queue names (`SSCAN` of `queues`), then each queue's
+//! A poll: the layout checked (`TYPE` of each key Sidekiq owns), then the sets' sizes, the
+//! running [`processes`](super::processes) (version, busy jobs), the queue names (`SSCAN` of `queues`), then each queue's
 //! length and the `enqueued_at` of its oldest job (the list's tail, which workers pop next),
 //! pipelined; on a slow poll the [`census`](super::census) moves on.
 
@@ -10,16 +10,14 @@ use chrono::{Duration as Span, Utc};
 use opsdeck_core::ids::QueueName;
 use opsdeck_core::queues::{Count, JobState, QueueStats, System};
 use redis::Value;
-use serde_json::Value as Json;
 
 use super::census::{self, SETS};
 use super::entry::Entry;
+use super::processes;
 use super::{SUPPORTED, SidekiqConnector};
 use crate::queues::redis_client::reply;
 use crate::queues::{Poll, PollCost, QueueError};
 
-/// Processes whose version is read.
-const PROCESSES_MAX: usize = 20;
 /// Queue names read per `SSCAN`.
 const SSCAN_COUNT: u64 = 1_000;
 /// Queues counted per pipeline.
@@ -31,49 +29,6 @@ fn unsupported_type(key: &str, found: &str, wanted: &str) -> QueueError {
     QueueError::Unsupported(format!(
         "the Redis key {key} is a {found}, where {SUPPORTED} keeps a {wanted}; opsdeck leaves this source alone (is the namespace right?)"
     ))
-}
-
-/// The versions the running processes report (Sidekiq 7+ puts `version` in each
-/// process's `info`); a major version other than 6, 7 or 8 is refused.
-async fn versions(
-    connector: &SidekiqConnector,
-    processes: &[String],
-    cost: &mut PollCost,
-) -> Result<Option<String>, QueueError> {
-    if processes.is_empty() {
-        return Ok(None);
-    }
-    let mut pipe = redis::pipe();
-    for identity in processes.iter().take(PROCESSES_MAX) {
-        pipe.cmd("HGET").arg(connector.key(identity)).arg("info");
-    }
-    let started = Instant::now();
-    let infos: Vec<Option<String>> = connector.client.query(&pipe).await?;
-    cost.commands += infos.len() as u64;
-    cost.elapsed += started.elapsed();
-    let mut found = BTreeSet::new();
-    let mut unversioned = false;
-    for info in infos.iter().flatten() {
-        let version = serde_json::from_str::<Json>(info)
-            .ok()
-            .and_then(|i| i.get("version").and_then(Json::as_str).map(str::to_owned));
-        match version {
-            Some(version) => {
-                let major = version.split('.').next().unwrap_or_default();
-                if !matches!(major, "6" | "7" | "8") {
-                    return Err(QueueError::Unsupported(format!(
-                        "a Sidekiq process reports version {version:?}; opsdeck reads and changes {SUPPORTED} only, and leaves this source alone"
-                    )));
-                }
-                found.insert(format!("sidekiq {version}"));
-            }
-            None => unversioned = true,
-        }
-    }
-    if unversioned {
-        found.insert("sidekiq 6.x (its processes report no version)".to_owned());
-    }
-    Ok((!found.is_empty()).then(|| found.into_iter().collect::<Vec<_>>().join(", ")))
 }
 
 /// Every name of the `queues` set.
@@ -133,9 +88,6 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
     for (name, _) in SETS {
         pipe.cmd("ZCARD").arg(connector.key(name));
     }
-    pipe.cmd("SRANDMEMBER")
-        .arg(connector.key("processes"))
-        .arg(PROCESSES_MAX);
     let started = Instant::now();
     let values: Vec<Value> = connector.client.query(&pipe).await?;
     cost.commands += values.len() as u64;
@@ -147,11 +99,7 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
             .map_or(0, |n| u64::try_from(n).unwrap_or(0))
     };
     let sizes = [size(0), size(1), size(2)];
-    let processes: Vec<String> = values
-        .last()
-        .map(|v| reply::array(v).iter().filter_map(reply::text).collect())
-        .unwrap_or_default();
-    let version = versions(connector, &processes, &mut cost).await?;
+    let processes = processes::read(connector, &mut cost).await?;
     if slow {
         census::advance(connector, sizes, &mut cost).await?;
     }
@@ -207,6 +155,15 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
                 at: polled_at,
             },
         );
+        if let Some(busy) = &processes.busy {
+            counts.insert(
+                JobState::Active,
+                Count {
+                    value: busy.get(queue.as_str()).copied().unwrap_or(0),
+                    at: polled_at,
+                },
+            );
+        }
         let mut last_hour = Some(0u64);
         for (index, (_, state)) in SETS.iter().enumerate() {
             let pass = census.done(index);
@@ -246,7 +203,9 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
         });
     }
     Ok(Poll {
-        version: version.or_else(|| Some("sidekiq (no process running)".to_owned())),
+        version: processes
+            .version
+            .or_else(|| Some("sidekiq (no process running)".to_owned())),
         queues: stats,
         cost: PollCost {
             commands: cost.commands,

@@ -388,12 +388,21 @@ async fn sidekiq_an_unknown_layout_is_refused_and_left_alone() {
         .arg(r#"{"hostname":"host","version":"8.1.7"}"#)
         .query(&mut redis)
         .unwrap();
+    // Its busy thread, as its heartbeat writes it, is an active job of its queue.
+    let _: () = redis::cmd("HSET")
+        .arg("host:1:abc:workers")
+        .arg("tid-1")
+        .arg(json!({"queue": QUEUE, "payload": "{}", "run_at": 1_796_600_000}).to_string())
+        .query(&mut redis)
+        .unwrap();
     let poll = connector.poll(false).await.unwrap();
     assert_eq!(poll.version.as_deref(), Some("sidekiq 8.1.7"));
+    assert_eq!(poll.queues[0].count(JobState::Active), Some(1));
     // Nothing was written.
     let _: () = redis::cmd("DEL")
         .arg("processes")
         .arg("host:1:abc")
+        .arg("host:1:abc:workers")
         .query(&mut redis)
         .unwrap();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis).unwrap();
