@@ -250,3 +250,37 @@ async fn sidekiq_under_a_redis_namespace_reads_and_writes_only_its_keys() {
     keys.sort();
     assert_eq!(keys, ["myapp:queue:default", "myapp:queues", "retry"]);
 }
+
+#[tokio::test]
+async fn sidekiq_a_plain_backtrace_is_read_and_redacted() {
+    let kiq = Kiq::new().await;
+    let old = fixture("sidekiq5-plain-backtrace.json");
+    let mut redis = kiq.redis();
+    let _: () = redis::cmd("ZADD")
+        .arg("retry")
+        .arg("1546300900.5")
+        .arg(&old)
+        .query(&mut redis)
+        .unwrap();
+    let connector = kiq.connector().await;
+    let queue = QueueName::parse(QUEUE).unwrap();
+    let page = connector
+        .list_jobs(&queue, &query(JobState::Retrying))
+        .await
+        .unwrap();
+    let job = &page.jobs[0];
+    assert_eq!(
+        job.created_at,
+        Utc.timestamp_millis_opt(1_546_300_800_123).single()
+    );
+    let detail = connector.get_job(&queue, &job.id).await.unwrap().unwrap();
+    let stack = detail.attempts[0].stack.as_deref().unwrap();
+    assert!(stack.contains("sync_job.rb:9"), "{stack}");
+    let shown = format!("{detail:?}");
+    assert!(!shown.contains("s3cretpw"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert_eq!(
+        detail.options.last().map(|(_, v)| v.as_str()),
+        Some("float seconds (Sidekiq 6.x/7.x)")
+    );
+}
