@@ -389,3 +389,32 @@ async fn sidekiq_viewers_and_read_only_sources_change_nothing_and_there_is_no_pa
     assert_eq!(unique.len(), 1);
     app.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn sidekiq_retry_while_the_server_is_busy_loses_nothing_and_runs_nothing_twice() {
+    let kiq = Kiq::new().await;
+    let failed = kiq.failed(&[(3, "acme"); 60]).await;
+    kiq.heal();
+    let app = kiq.app().await;
+    // The real server runs while 100 new jobs arrive and the 60 retries are pushed back.
+    let worker = kiq.ruby("work", json!({"ran": 160, "timeout": 30}));
+    let producer = kiq.push(json!(
+        (0..100)
+            .map(|n| json!({"class": "MailJob", "queue": QUEUE, "args": [n]}))
+            .collect::<Vec<_>>()
+    ));
+    let retrier = async {
+        let dry = dry_run(&app, BulkAction::Retry, "retrying").await;
+        assert_eq!(dry.count, 60);
+        real_run(&app, BulkAction::Retry, &dry, 60).await
+    };
+    let (after, added, outcome) = tokio::join!(worker, producer, retrier);
+    assert_eq!(outcome.count, 60, "{outcome:?}");
+    let ran: Vec<String> = serde_json::from_value(after["ran"].clone()).unwrap();
+    let unique: BTreeSet<&String> = ran.iter().collect();
+    assert_eq!(unique.len(), ran.len(), "no job ran twice");
+    let expected: BTreeSet<&String> = failed.iter().chain(&added).collect();
+    assert_eq!(unique, expected, "every job ran");
+    assert_eq!(after["stats"]["retry_size"], 0, "{after}");
+    app.shutdown().await.expect("clean shutdown");
+}
