@@ -25,6 +25,7 @@
 
 mod act;
 mod census;
+mod detail;
 mod entry;
 mod jobs;
 mod poll;

@@ -333,6 +333,8 @@ async fn census(url: &str, jobs: u64) {
         })
         .await
         .unwrap();
+    // The first call connects.
+    connector.poll(false).await.unwrap();
     let fast = connector.poll(false).await.unwrap();
     println!(
         "  fast poll: {} commands, {:.2} ms waited",

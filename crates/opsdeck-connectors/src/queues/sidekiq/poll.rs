@@ -110,6 +110,8 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
         .clone();
 
     let mut names = queue_names(connector, &mut cost).await?;
+    // A queue named in the configuration is shown even before Sidekiq has seen it.
+    names.extend(connector.named.iter().flatten().map(ToString::to_string));
     for index in 0..SETS.len() {
         names.extend(census.done(index).by_queue.keys().cloned());
     }
