@@ -169,10 +169,19 @@ impl Kiq {
     }
 
     pub async fn connector_of(&self, sidekiq: Sidekiq) -> Box<dyn QueueConnector> {
+        self.connector_with(sidekiq, "args[0].tenant_id").await
+    }
+
+    /// A connector of `sidekiq`'s keys with tenants at `tenant_path`.
+    pub async fn connector_with(
+        &self,
+        sidekiq: Sidekiq,
+        tenant_path: &str,
+    ) -> Box<dyn QueueConnector> {
         sidekiq
             .connect(SourceContext {
                 source: SourceName::parse(SOURCE).unwrap(),
-                tenant_path: Some(TenantPath::parse("args[0].tenant_id").unwrap()),
+                tenant_path: Some(TenantPath::parse(tenant_path).unwrap()),
                 read_timeout: Duration::from_secs(2),
             })
             .await

@@ -224,7 +224,8 @@ async fn sidekiq_under_a_redis_namespace_reads_and_writes_only_its_keys() {
         .unwrap();
     let mut sidekiq = kiq.sidekiq();
     sidekiq.namespace = Some("myapp".to_owned());
-    let connector = kiq.connector_of(sidekiq).await;
+    // A tenant a middleware put at the top level (acts_as_tenant), an integer.
+    let connector = kiq.connector_with(sidekiq, "acts_as_tenant.id").await;
     let poll = connector.poll(true).await.unwrap();
     assert_eq!(poll.queues.len(), 1);
     assert_eq!(poll.queues[0].count(JobState::Retrying), Some(1));
@@ -234,6 +235,10 @@ async fn sidekiq_under_a_redis_namespace_reads_and_writes_only_its_keys() {
         .list_jobs(&queue, &query(JobState::Failed))
         .await
         .unwrap();
+    assert_eq!(
+        page.jobs[0].tenant_id.as_ref().map(ToString::to_string),
+        Some("42".to_owned())
+    );
     let report = connector
         .retry(
             &queue,
