@@ -442,3 +442,29 @@ async fn sidekiq_an_unreachable_redis_is_stale_and_the_view_answers_at_once() {
     );
     app.shutdown().await.expect("clean shutdown");
 }
+
+#[test]
+fn sidekiq_keys_are_checked_and_secrets_hidden() {
+    use opsdeck_connectors::queues::SourceKeys;
+    let keys = |value: Value| value.as_object().unwrap().clone();
+    let parsed = SourceKeys::parse(
+        "sidekiq",
+        keys(json!({"url": "http://cache:6379", "namespace": "", "queues": ["ok", ""]})),
+    );
+    let problems = parsed.source().unwrap_err();
+    let named: Vec<&str> = problems.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(named, ["url", "namespace", "queues[1]"], "{problems:?}");
+    let parsed = SourceKeys::parse(
+        "sidekiq",
+        keys(json!({"url": "redis://127.0.0.1", "prefix": "bull"})),
+    );
+    assert!(parsed.source().is_err(), "an unknown key is refused");
+    let parsed = SourceKeys::parse(
+        "sidekiq",
+        keys(json!({"url": "redis://:hunter2@cache:6379/3", "namespace": "myapp"})),
+    );
+    let source = parsed.source().unwrap();
+    let shown = format!("{} {:?}", source.target(), source.settings());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(source.target().contains("namespace myapp"), "{shown}");
+}
