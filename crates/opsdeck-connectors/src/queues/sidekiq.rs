@@ -202,6 +202,19 @@ impl SidekiqConnector {
     }
 }
 
+/// A Redis refusal of a command on a key of another type (a queue's list that is not a list,
+/// a process's workers that are not a hash) is a layout opsdeck does not know.
+fn refuse_wrong_type(err: QueueError) -> QueueError {
+    match err {
+        QueueError::Other(message) if message.contains("WRONGTYPE") => {
+            QueueError::Unsupported(format!(
+                "a key holds another type than {SUPPORTED} keeps there ({message}); opsdeck leaves this source alone"
+            ))
+        }
+        other => other,
+    }
+}
+
 #[async_trait]
 impl QueueConnector for SidekiqConnector {
     fn system(&self) -> System {
@@ -218,11 +231,13 @@ impl QueueConnector for SidekiqConnector {
     }
 
     async fn poll(&self, slow: bool) -> Result<Poll, QueueError> {
-        poll::poll(self, slow).await
+        poll::poll(self, slow).await.map_err(refuse_wrong_type)
     }
 
     async fn list_jobs(&self, queue: &QueueName, query: &JobQuery) -> Result<JobPage, QueueError> {
-        jobs::list(self, queue, query).await
+        jobs::list(self, queue, query)
+            .await
+            .map_err(refuse_wrong_type)
     }
 
     async fn get_job(
@@ -230,7 +245,7 @@ impl QueueConnector for SidekiqConnector {
         queue: &QueueName,
         id: &JobId,
     ) -> Result<Option<JobDetail>, QueueError> {
-        jobs::get(self, queue, id).await
+        jobs::get(self, queue, id).await.map_err(refuse_wrong_type)
     }
 
     async fn select(
@@ -239,7 +254,9 @@ impl QueueConnector for SidekiqConnector {
         filter: &JobFilter,
         limit: usize,
     ) -> Result<Vec<JobId>, QueueError> {
-        jobs::select(self, queue, filter, limit).await
+        jobs::select(self, queue, filter, limit)
+            .await
+            .map_err(refuse_wrong_type)
     }
 
     async fn retry(
@@ -248,7 +265,9 @@ impl QueueConnector for SidekiqConnector {
         ids: &[JobId],
         guard: ActGuard,
     ) -> Result<ActionReport, QueueError> {
-        act::act(self, queue, ids, guard, act::Action::Retry).await
+        act::act(self, queue, ids, guard, act::Action::Retry)
+            .await
+            .map_err(refuse_wrong_type)
     }
 
     async fn discard(
@@ -257,7 +276,9 @@ impl QueueConnector for SidekiqConnector {
         ids: &[JobId],
         guard: ActGuard,
     ) -> Result<ActionReport, QueueError> {
-        act::act(self, queue, ids, guard, act::Action::Discard).await
+        act::act(self, queue, ids, guard, act::Action::Discard)
+            .await
+            .map_err(refuse_wrong_type)
     }
 
     async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {

@@ -364,6 +364,22 @@ async fn sidekiq_an_unknown_layout_is_refused_and_left_alone() {
         matches!(&err, QueueError::Unsupported(why) if why.contains("string")),
         "{err}"
     );
+    // A queue's list that is not a list.
+    let _: () = redis::cmd("DEL").arg("retry").query(&mut redis).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(format!("queue:{QUEUE}"))
+        .arg("x")
+        .query(&mut redis)
+        .unwrap();
+    let err = connector.poll(false).await.unwrap_err();
+    assert!(
+        matches!(&err, QueueError::Unsupported(why) if why.contains("WRONGTYPE")),
+        "{err}"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(format!("queue:{QUEUE}"))
+        .query(&mut redis)
+        .unwrap();
     // A process of a version opsdeck does not know.
     let _: () = redis::cmd("DEL").arg("retry").query(&mut redis).unwrap();
     let _: () = redis::cmd("SADD")
