@@ -12,7 +12,7 @@ use opsdeck_core::queues::{Count, JobState, QueueStats, System};
 use redis::Value;
 
 use super::census::{self, SETS};
-use super::entry::Entry;
+use super::entry::{Entry, TimeFormat};
 use super::processes;
 use super::{SUPPORTED, SidekiqConnector};
 use crate::queues::redis_client::reply;
@@ -138,10 +138,13 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
 
     let polled_at = Utc::now();
     let mut stats = Vec::with_capacity(queues.len());
+    // Whether the waiting jobs read write milliseconds: the version when no process says.
+    let mut formats = BTreeSet::new();
     for (queue, (length, oldest)) in queues.iter().zip(lengths) {
         let oldest = match oldest {
             Some(raw) => {
                 let entry = Entry::parse(raw, None, &connector.queue_key(queue.as_str()))?;
+                formats.insert(entry.time_format() == TimeFormat::Millis);
                 entry
                     .time("enqueued_at")
                     .or_else(|| entry.time("created_at"))
@@ -205,9 +208,14 @@ pub(super) async fn poll(connector: &SidekiqConnector, slow: bool) -> Result<Pol
         });
     }
     Ok(Poll {
-        version: processes
-            .version
-            .or_else(|| Some("sidekiq (no process running)".to_owned())),
+        version: Some(processes.version.unwrap_or_else(|| {
+            match (formats.contains(&true), formats.contains(&false)) {
+                (true, false) => "sidekiq 8.x (no process running; jobs in milliseconds)",
+                (false, true) => "sidekiq 6.x or 7.x (no process running; jobs in seconds)",
+                _ => "sidekiq (no process running)",
+            }
+            .to_owned()
+        })),
         queues: stats,
         cost: PollCost {
             commands: cost.commands,

@@ -181,6 +181,13 @@ async fn sidekiq_7_and_8_payloads_are_read_and_retried_in_their_own_format() {
     let retry_size: u64 = redis::cmd("ZCARD").arg("retry").query(&mut redis).unwrap();
     assert_eq!(retry_size, 0);
 
+    // With no process to say, the version is told from the oldest waiting job: the 8.x one,
+    // pushed first.
+    let poll = connector.poll(false).await.unwrap();
+    assert_eq!(
+        poll.version.as_deref(),
+        Some("sidekiq 8.x (no process running; jobs in milliseconds)")
+    );
     // The real 6.4.1 server runs them (its worker classes are in worker.rb; the ActiveJob
     // wrapper is not, so that one lands back in retry: what matters is that it was read).
     let _: () = redis::cmd("DEL")
