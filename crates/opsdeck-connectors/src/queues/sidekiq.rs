@@ -8,11 +8,11 @@
 //!
 //! - A poll reads the queue names, each queue's length and its oldest job's `enqueued_at`,
 //!   the sizes of the three sets, and the busy jobs and version the running processes
-//!   report ([`processes`]), pipelined; the per-queue split of
-//!   the sets (which have no index by queue) is counted by a [`census`] that walks each set
-//!   with a bounded `ZSCAN` on slow polls, and shows when its last full pass ended ([`poll`]).
+//!   report ([`processes`]), in a few pipelines of O(1) commands ([`poll`]). The per-queue
+//!   split of the sets, which have no index by queue, is counted by a [`census`] that walks
+//!   each set with a bounded `ZSCAN` on slow polls and shows when its last full pass ended.
 //! - Job lists page through a list or a sorted set and resume a sorted set by score, so a
-//!   deep page costs what the first does ([`jobs`]).
+//!   deep page costs what the first does ([`jobs`]); a job's page is [`detail`].
 //! - Retry and discard move exactly the entry that was read, by a compare-and-move script
 //!   written here, in chunks of a few milliseconds each ([`act`]). The job pushed back is
 //!   rebuilt in Rust from the stored text, changing only what Sidekiq's own retry changes.
