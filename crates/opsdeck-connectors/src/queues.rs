@@ -26,7 +26,9 @@
 
 pub mod bullmq;
 pub mod graphile;
+mod redis_client;
 pub mod registry;
+pub mod sidekiq;
 
 use std::fmt;
 use std::time::Duration;

@@ -9,7 +9,6 @@
 //! 100,000) shrink it for a quick run; `OPSDECK_BENCH_REDIS_URL` (default
 //! redis://127.0.0.1:6379) names the Redis. Every key it wrote is deleted at the end.
 
-mod redis_side;
 mod seed;
 
 use std::time::{Duration, Instant};
@@ -28,7 +27,7 @@ use opsdeck_server::{Application, BuildOptions};
 use serde_json::Value;
 
 use super::measure::{env_or, latencies, p50_p99_ms};
-use redis_side::{RedisSide, longest_script};
+use super::redis_side::{RedisSide, longest_script};
 use seed::{CleanUp, Seeder, delete_prefix};
 
 const SOURCE: &str = "bench";

@@ -14,9 +14,12 @@ mod common;
 mod bullmq;
 mod graphile;
 mod measure;
+mod redis_side;
+mod sidekiq;
 
 #[tokio::main]
 async fn main() {
     bullmq::run().await;
     graphile::run().await;
+    sidekiq::run().await;
 }

@@ -1,6 +1,7 @@
 //! What Redis itself saw: its `SLOWLOG`, logging every command while a figure is taken
 //! (the threshold and length are restored afterwards), kept to the commands that name the
-//! benchmark's prefix, so other clients of the same Redis do not count.
+//! benchmark's prefix (or queue name), so other clients of the same Redis do not count.
+//! Shared by the Redis-backed systems' parts.
 
 use redis::Value;
 use redis::aio::MultiplexedConnection;
