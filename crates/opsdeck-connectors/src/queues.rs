@@ -26,6 +26,7 @@
 
 pub mod bullmq;
 pub mod graphile;
+pub mod pgboss;
 pub mod registry;
 
 use std::fmt;
