@@ -10,12 +10,17 @@
 //! provenance in `source_*` columns). Any other version, or no such table, is refused with
 //! [`QueueError::Unsupported`] before anything else is read or written.
 //!
-//! **States.** pg-boss's `job_state` maps onto opsdeck's: `created` is `waiting` when due
-//! (and, in 12.x, not blocked by a flow parent) and `scheduled` otherwise; `retry` (failed,
-//! with attempts left) is `retrying`; `active`, `failed` and `completed` are themselves;
-//! `cancelled` is `dead`. In 12.x a job that was dead-lettered into a queue and has not
-//! started there (`source_name` set, `created` or `retry`) is `dead` too: what pg-boss's own
-//! `redrive` sends back to its original queue.
+//! **States.** A job's own state maps pg-boss's `job_state` onto opsdeck's: `created` is
+//! `waiting` when due (and, in 12.x, not blocked by a flow parent) and `scheduled` otherwise;
+//! `retry` (failed, with attempts left) is `retrying` while it waits out its back-off and
+//! `waiting` once due again (a retried job is due at once, so it is waiting, not failed or
+//! retrying, and a second retry finds nothing to do); `active`, `failed` and `completed` are
+//! themselves; `cancelled` is `dead`. In 12.x a job that was dead-lettered into a queue and
+//! has not started there (`source_name` set) is `dead` too: what pg-boss's own `redrive`
+//! sends back to its original queue. The `waiting` and `scheduled` lists and counts are
+//! pg-boss's own: every job not started yet, due now (what a worker would fetch) or later, so
+//! they hold the retrying and dead-lettered jobs as well, as pg-boss's `readyCount` and
+//! `deferredCount` do.
 //!
 //! **Counts.** 12.x: every poll reads the counts pg-boss's monitor caches in its `queue` table
 //! (ready as `waiting`, deferred and blocked as `scheduled`, `active`, `failed`), each stamped
@@ -86,6 +91,10 @@ pub const SUPPORTED: [(i32, &str); 2] = [(24, "pg-boss 10.x"), (46, "pg-boss 12.
 
 /// How long a dry run's selection or one chunk of an action may take.
 const ACT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The least `idle_in_transaction_session_timeout` of a transaction: should opsdeck stall
+/// inside one, PostgreSQL ends it rather than let it hold its locks.
+const IDLE_MIN: Duration = Duration::from_secs(10);
 
 /// The prefix of pg-boss's own internal queues.
 const INTERNAL_PREFIX: &str = "__pgboss__";
@@ -293,15 +302,43 @@ impl PgBossConnector {
         let access = if write { "READ WRITE" } else { "READ ONLY" };
         let begin = format!(
             "BEGIN; SET TRANSACTION {access}; SET LOCAL statement_timeout = {millis}; \
-             SET LOCAL lock_timeout = {millis}"
+             SET LOCAL lock_timeout = {millis}; \
+             SET LOCAL idle_in_transaction_session_timeout = {idle}",
+            idle = millis.max(IDLE_MIN.as_millis())
         );
         let mut tx = self
             .pool
             .begin_with(sqlx::AssertSqlSafe(begin))
             .await
             .map_err(|e| self.fail(e))?;
-        let layout = self.check_version(&mut tx).await?;
-        Ok((tx, layout))
+        match self.check_version(&mut tx).await {
+            Ok(layout) => Ok((tx, layout)),
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Ends a transaction of [`Self::begin`] after `result`: committed when it is `Ok`, rolled
+    /// back when not. Every transaction ends here: one merely dropped would leave its session
+    /// idle in the transaction, holding its locks on pg-boss's tables (against pg-boss's own
+    /// migrations and maintenance) until the session is next used.
+    async fn finish<T>(
+        &self,
+        tx: Transaction<'static, Postgres>,
+        result: Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
+        match result {
+            Ok(value) => {
+                tx.commit().await.map_err(|e| self.fail(e))?;
+                Ok(value)
+            }
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(err)
+            }
+        }
     }
 
     async fn check_version(
@@ -360,11 +397,6 @@ impl PgBossConnector {
                 .only
                 .as_ref()
                 .is_none_or(|only| only.iter().any(|q| q == name))
-    }
-
-    /// Ends a read transaction.
-    async fn end(&self, tx: Transaction<'static, Postgres>) -> Result<(), QueueError> {
-        tx.commit().await.map_err(|e| self.fail(e))
     }
 }
 

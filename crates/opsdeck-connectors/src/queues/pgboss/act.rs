@@ -65,7 +65,6 @@ pub(super) async fn act(
     }
     for chunk in parsed.chunks(CHUNK) {
         let (mut tx, layout) = conn.begin(true, ACT_TIMEOUT).await?;
-        conn.check_queue(&mut tx, queue).await?;
         let step = Chunk {
             conn,
             layout,
@@ -73,7 +72,11 @@ pub(super) async fn act(
             guard,
             action,
         };
-        match step.run(&mut tx, chunk, &mut report).await {
+        let outcome = match conn.check_queue(&mut tx, queue).await {
+            Ok(()) => step.run(&mut tx, chunk, &mut report).await,
+            Err(err) => Err(err),
+        };
+        match outcome {
             Ok(()) => {
                 timed(&mut report.longest_step, tx.commit())
                     .await

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use opsdeck_core::ids::{JobId, QueueName, TenantId};
 use opsdeck_core::queues::{Attempt, JobDetail, JobFilter, JobState, JobSummary, payload_shape};
 use opsdeck_core::redact::{redact_text, truncate_redacted};
-use sqlx::Row;
 use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::sql::condition;
@@ -195,7 +195,7 @@ fn scan(
     )
 }
 
-type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
 fn bind_cursor(query: PgQuery<'_>, cursor: Option<Cursor>) -> PgQuery<'_> {
     match cursor {
@@ -210,9 +210,20 @@ pub(super) async fn list(
     queue: &QueueName,
     query: &JobQuery,
 ) -> Result<JobPage, QueueError> {
-    let state = query.filter.state;
     let (mut tx, layout) = conn.begin(false, conn.context.read_timeout).await?;
-    conn.check_queue(&mut tx, queue).await?;
+    let result = list_in(conn, &mut tx, layout, queue, query).await;
+    conn.finish(tx, result).await
+}
+
+async fn list_in(
+    conn: &PgBossConnector,
+    tx: &mut Transaction<'static, Postgres>,
+    layout: Layout,
+    queue: &QueueName,
+    query: &JobQuery,
+) -> Result<JobPage, QueueError> {
+    conn.check_queue(tx, queue).await?;
+    let state = query.filter.state;
     let key = Key::of(layout, state);
     let cursor = match query.cursor.as_deref() {
         None => None,
@@ -241,7 +252,7 @@ pub(super) async fn list(
         .bind(SCAN_MAX)
         .bind(limit + 1);
     let rows = bind_cursor(page, cursor)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(|e| conn.fail(e))?;
     let mut jobs = Vec::with_capacity(rows.len());
@@ -276,7 +287,7 @@ pub(super) async fn list(
             .bind(queue.as_str())
             .bind(SCAN_MAX);
         let last = bind_cursor(query, cursor)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(|e| conn.fail(e))?;
         match last {
@@ -296,7 +307,6 @@ pub(super) async fn list(
             None => (None, 0, false),
         }
     };
-    conn.end(tx).await?;
     Ok(JobPage {
         jobs,
         next,
@@ -314,7 +324,23 @@ pub(super) async fn get(
         return Ok(None);
     };
     let (mut tx, layout) = conn.begin(false, conn.context.read_timeout).await?;
-    conn.check_queue(&mut tx, queue).await?;
+    let result = fetch_one(conn, &mut tx, layout, queue, uuid).await;
+    let row = conn.finish(tx, result).await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    detail_of(&row, queue).map(Some).map_err(|e| conn.fail(e))
+}
+
+/// A job's row: its summary columns and the detail's.
+async fn fetch_one(
+    conn: &PgBossConnector,
+    tx: &mut Transaction<'static, Postgres>,
+    layout: Layout,
+    queue: &QueueName,
+    uuid: Uuid,
+) -> Result<Option<PgRow>, QueueError> {
+    conn.check_queue(tx, queue).await?;
     let extra = match layout {
         Layout::V10 => "NULL::text, NULL::text, NULL::text",
         Layout::V12 => "j.group_id, j.source_name, j.source_id::text",
@@ -326,17 +352,12 @@ pub(super) async fn get(
         conn.sql.summary_columns(layout),
         conn.sql.s()
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(queue.as_str())
         .bind(uuid)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
-        .map_err(|e| conn.fail(e))?;
-    conn.end(tx).await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    detail_of(&row, queue).map(Some).map_err(|e| conn.fail(e))
+        .map_err(|e| conn.fail(e))
 }
 
 fn detail_of(row: &PgRow, queue: &QueueName) -> Result<JobDetail, sqlx::Error> {
@@ -399,22 +420,26 @@ pub(super) async fn select(
 ) -> Result<Vec<JobId>, QueueError> {
     let (q, tenant) = search_of(filter);
     let (mut tx, layout) = conn.begin(false, ACT_TIMEOUT).await?;
-    conn.check_queue(&mut tx, queue).await?;
-    let sql = format!(
-        "SELECT j.id FROM {}.job j WHERE j.name = $1 AND {} AND {} ORDER BY j.id LIMIT $4",
-        conn.sql.s(),
-        condition(layout, filter.state),
-        conn.sql.search(layout, 2, 3)
-    );
-    let ids: Vec<(Uuid,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(queue.as_str())
-        .bind(q)
-        .bind(tenant)
-        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-    conn.end(tx).await?;
+    let result = match conn.check_queue(&mut tx, queue).await {
+        Ok(()) => {
+            let sql = format!(
+                "SELECT j.id FROM {}.job j WHERE j.name = $1 AND {} AND {} ORDER BY j.id LIMIT $4",
+                conn.sql.s(),
+                condition(layout, filter.state),
+                conn.sql.search(layout, 2, 3)
+            );
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(queue.as_str())
+                .bind(q)
+                .bind(tenant)
+                .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| conn.fail(e))
+        }
+        Err(err) => Err(err),
+    };
+    let ids: Vec<(Uuid,)> = conn.finish(tx, result).await?;
     ids.into_iter()
         .map(|(id,)| uuid_to_id(id).map_err(|e| QueueError::Other(e.to_string())))
         .collect()

@@ -59,9 +59,9 @@ fn cached_sql(s: &str) -> String {
     format!(
         "SELECT q.name, q.ready_count::int8, (q.deferred_count + q.blocked_count)::int8, \
          q.active_count::int8, q.failed_count::int8, q.ready_oldest_seconds::float8, \
-         q.monitor_on, (SELECT count(*) FROM {s}.job j WHERE j.name = q.name \
-         AND j.state = 'retry' AND j.source_name IS NULL) \
-         FROM {s}.queue q ORDER BY q.name"
+         q.monitor_on, (SELECT count(*) FROM {s}.job j WHERE j.name = q.name AND {retrying}) \
+         FROM {s}.queue q ORDER BY q.name",
+        retrying = condition(Layout::V12, JobState::Retrying)
     )
 }
 
@@ -69,11 +69,12 @@ fn fetch_index_sql(s: &str) -> String {
     let waiting = condition(Layout::V10, JobState::Waiting);
     format!(
         "SELECT j.name, count(*) FILTER (WHERE {waiting}), \
-         count(*) FILTER (WHERE {scheduled}), count(*) FILTER (WHERE j.state = 'retry'), \
+         count(*) FILTER (WHERE {scheduled}), count(*) FILTER (WHERE {retrying}), \
          extract(epoch FROM now() - min(greatest(j.created_on, j.start_after)) \
          FILTER (WHERE {waiting}))::float8 \
          FROM {s}.job j WHERE j.state < 'active' GROUP BY j.name",
         scheduled = condition(Layout::V10, JobState::Scheduled),
+        retrying = condition(Layout::V10, JobState::Retrying),
     )
 }
 
@@ -101,111 +102,116 @@ pub(super) async fn poll(conn: &PgBossConnector, slow: bool) -> Result<Poll, Que
     // BEGIN, SET TRANSACTION, two SET LOCAL, the version, the queues and counts, COMMIT.
     let mut commands = 7;
     let (mut tx, layout) = conn.begin(false, timeout).await?;
-    let mut counted: HashMap<String, Counted> = HashMap::new();
-    let mut names = Vec::new();
-    match layout {
-        Layout::V12 => {
-            let rows: Vec<CachedRow> = sqlx::query_as(sqlx::AssertSqlSafe(cached_sql(&s)))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| conn.fail(e))?;
-            let now = Utc::now();
-            for (name, ready, deferred, active, failed, oldest, monitor_on, retrying) in rows {
-                let entry = counted.entry(name.clone()).or_default();
-                // Never counted by pg-boss's monitor: its zeros mean nothing, so only a slow
-                // poll counts this queue.
-                if let Some(at) = monitor_on {
-                    entry.set(JobState::Waiting, ready, at);
-                    entry.set(JobState::Scheduled, deferred, at);
-                    entry.set(JobState::Active, active, at);
-                    entry.set(JobState::Failed, failed, at);
-                    entry.oldest = oldest.map(|age| age.max(0.0));
-                }
-                entry.set(JobState::Retrying, retrying, now);
-                names.push(name);
-            }
-        }
-        Layout::V10 => {
-            commands += 1;
-            let queues: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM {s}.queue ORDER BY name"
-            )))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| conn.fail(e))?;
-            let rows: Vec<(String, i64, i64, i64, Option<f64>)> =
-                sqlx::query_as(sqlx::AssertSqlSafe(fetch_index_sql(&s)))
+    // Every path, a cancelled scan's included, ends the transaction with a rollback.
+    let counting = async {
+        let mut counted: HashMap<String, Counted> = HashMap::new();
+        let mut names = Vec::new();
+        match layout {
+            Layout::V12 => {
+                let rows: Vec<CachedRow> = sqlx::query_as(sqlx::AssertSqlSafe(cached_sql(&s)))
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(|e| conn.fail(e))?;
-            let at = Utc::now();
-            for (name,) in queues {
-                let entry = counted.entry(name.clone()).or_default();
-                entry.set(JobState::Waiting, 0, at);
-                entry.set(JobState::Scheduled, 0, at);
-                entry.set(JobState::Retrying, 0, at);
-                names.push(name);
-            }
-            for (name, waiting, scheduled, retrying, oldest) in rows {
-                if let Some(entry) = counted.get_mut(&name) {
-                    entry.set(JobState::Waiting, waiting, at);
-                    entry.set(JobState::Scheduled, scheduled, at);
-                    entry.set(JobState::Retrying, retrying, at);
-                    entry.oldest = oldest.map(|age| age.max(0.0));
+                let now = Utc::now();
+                for (name, ready, deferred, active, failed, oldest, monitor_on, retrying) in rows {
+                    let entry = counted.entry(name.clone()).or_default();
+                    // Never counted by pg-boss's monitor: its zeros mean nothing, so only a slow
+                    // poll counts this queue.
+                    if let Some(at) = monitor_on {
+                        entry.set(JobState::Waiting, ready, at);
+                        entry.set(JobState::Scheduled, deferred, at);
+                        entry.set(JobState::Active, active, at);
+                        entry.set(JobState::Failed, failed, at);
+                        entry.oldest = oldest.map(|age| age.max(0.0));
+                    }
+                    entry.set(JobState::Retrying, retrying, now);
+                    names.push(name);
                 }
             }
-        }
-    }
-    if slow {
-        commands += 2;
-        // The scan grows with the tables, not with the backlog: it gets a longer timeout than
-        // the reads around it; the poller spaces slow polls by what they cost.
-        let millis = timeout.max(SLOW_TIMEOUT).as_millis();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SET LOCAL statement_timeout = {millis}"
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-        let sql = slow_sql(layout, &s, conn.only.is_some());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        if let Some(only) = &conn.only {
-            query = query.bind(only);
-        }
-        let rows = query.fetch_all(&mut *tx).await;
-        match rows {
-            Ok(rows) => {
+            Layout::V10 => {
+                commands += 1;
+                let queues: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM {s}.queue ORDER BY name"
+                )))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| conn.fail(e))?;
+                let rows: Vec<(String, i64, i64, i64, Option<f64>)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(fetch_index_sql(&s)))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(|e| conn.fail(e))?;
                 let at = Utc::now();
-                for entry in counted.values_mut() {
-                    for state in SLOW_STATES {
-                        entry.set(state, 0, at);
-                    }
-                    entry.failures_last_hour = Some(0);
+                for (name,) in queues {
+                    let entry = counted.entry(name.clone()).or_default();
+                    entry.set(JobState::Waiting, 0, at);
+                    entry.set(JobState::Scheduled, 0, at);
+                    entry.set(JobState::Retrying, 0, at);
+                    names.push(name);
                 }
-                for row in rows {
-                    use sqlx::Row;
-                    let name: String = row.try_get(0).map_err(|e| conn.fail(e))?;
-                    let Some(entry) = counted.get_mut(&name) else {
-                        continue;
-                    };
-                    for (i, state) in SLOW_STATES.into_iter().enumerate() {
-                        let value: i64 = row.try_get(i + 1).map_err(|e| conn.fail(e))?;
-                        entry.set(state, value, at);
+                for (name, waiting, scheduled, retrying, oldest) in rows {
+                    if let Some(entry) = counted.get_mut(&name) {
+                        entry.set(JobState::Waiting, waiting, at);
+                        entry.set(JobState::Scheduled, scheduled, at);
+                        entry.set(JobState::Retrying, retrying, at);
+                        entry.oldest = oldest.map(|age| age.max(0.0));
                     }
-                    let recent: i64 = row.try_get(8).map_err(|e| conn.fail(e))?;
-                    entry.failures_last_hour = Some(u64::try_from(recent).unwrap_or(0));
-                    let oldest: Option<f64> = row.try_get(9).map_err(|e| conn.fail(e))?;
-                    entry.oldest = oldest.map(|age| age.max(0.0));
                 }
             }
-            // Past its statement timeout the scan is given up: the fast counts still stand,
-            // and the slow ones keep their last values and the time they were taken.
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014") => {}
-            Err(err) => return Err(conn.fail(err)),
         }
+        if slow {
+            commands += 2;
+            // The scan grows with the tables, not with the backlog: it gets a longer timeout than
+            // the reads around it; the poller spaces slow polls by what they cost.
+            let millis = timeout.max(SLOW_TIMEOUT).as_millis();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SET LOCAL statement_timeout = {millis}"
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conn.fail(e))?;
+            let sql = slow_sql(layout, &s, conn.only.is_some());
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            if let Some(only) = &conn.only {
+                query = query.bind(only);
+            }
+            let rows = query.fetch_all(&mut *tx).await;
+            match rows {
+                Ok(rows) => {
+                    let at = Utc::now();
+                    for entry in counted.values_mut() {
+                        for state in SLOW_STATES {
+                            entry.set(state, 0, at);
+                        }
+                        entry.failures_last_hour = Some(0);
+                    }
+                    for row in rows {
+                        use sqlx::Row;
+                        let name: String = row.try_get(0).map_err(|e| conn.fail(e))?;
+                        let Some(entry) = counted.get_mut(&name) else {
+                            continue;
+                        };
+                        for (i, state) in SLOW_STATES.into_iter().enumerate() {
+                            let value: i64 = row.try_get(i + 1).map_err(|e| conn.fail(e))?;
+                            entry.set(state, value, at);
+                        }
+                        let recent: i64 = row.try_get(8).map_err(|e| conn.fail(e))?;
+                        entry.failures_last_hour = Some(u64::try_from(recent).unwrap_or(0));
+                        let oldest: Option<f64> = row.try_get(9).map_err(|e| conn.fail(e))?;
+                        entry.oldest = oldest.map(|age| age.max(0.0));
+                    }
+                }
+                // Past its statement timeout the scan is given up: the fast counts still stand,
+                // and the slow ones keep their last values and the time they were taken.
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014") => {}
+                Err(err) => return Err(conn.fail(err)),
+            }
+        }
+        Ok::<_, QueueError>((names, counted))
     }
-    // A cancelled statement leaves the transaction aborted: ending it rolls it back.
+    .await;
     let _ = tx.rollback().await;
+    let (names, mut counted) = counting?;
     let polled_at = Utc::now();
     let queues = names
         .into_iter()

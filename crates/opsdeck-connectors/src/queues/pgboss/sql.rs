@@ -121,32 +121,36 @@ pub fn state(layout: Layout) -> String {
         Layout::V12 => " AND NOT j.blocked",
     };
     format!(
-        "CASE {dead_lettered}WHEN j.state = 'retry' THEN 'retrying' \
-         WHEN j.state = 'created' AND j.start_after <= now(){blocked} THEN 'waiting' \
-         WHEN j.state = 'created' THEN 'scheduled' \
+        "CASE {dead_lettered}WHEN j.state = 'retry' AND j.start_after > now() THEN 'retrying' \
+         WHEN j.state < 'active' AND j.start_after <= now(){blocked} THEN 'waiting' \
+         WHEN j.state < 'active' THEN 'scheduled' \
          WHEN j.state = 'cancelled' THEN 'dead' \
          ELSE j.state::text END"
     )
 }
 
-/// The condition of jobs in `state` (on `j`) in `layout`.
+/// The condition of jobs in `state` (on `j`) in `layout`. `waiting` and `scheduled` are
+/// every job not yet started, due now or later, as pg-boss's own counts have them (its
+/// `readyCount` and `deferredCount`): retrying and dead-lettered jobs are among them too.
 pub fn condition(layout: Layout, state: JobState) -> String {
     let v12 = layout == Layout::V12;
-    let live = if v12 {
-        " AND j.source_name IS NULL"
-    } else {
-        ""
-    };
     match state {
         JobState::Waiting => format!(
-            "j.state = 'created' AND j.start_after <= now(){}{live}",
+            "j.state < 'active' AND j.start_after <= now(){}",
             if v12 { " AND NOT j.blocked" } else { "" }
         ),
         JobState::Scheduled => format!(
-            "j.state = 'created' AND (j.start_after > now(){}){live}",
+            "j.state < 'active' AND (j.start_after > now(){})",
             if v12 { " OR j.blocked" } else { "" }
         ),
-        JobState::Retrying => format!("j.state = 'retry'{live}"),
+        JobState::Retrying => format!(
+            "j.state = 'retry' AND j.start_after > now(){}",
+            if v12 {
+                " AND j.source_name IS NULL"
+            } else {
+                ""
+            }
+        ),
         JobState::Active => "j.state = 'active'".to_owned(),
         JobState::Failed => "j.state = 'failed'".to_owned(),
         JobState::Completed => "j.state = 'completed'".to_owned(),
