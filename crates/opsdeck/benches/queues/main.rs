@@ -10,9 +10,11 @@
 mod bullmq;
 mod graphile;
 mod measure;
+mod pgboss;
 
 #[tokio::main]
 async fn main() {
     bullmq::run().await;
     graphile::run().await;
+    pgboss::run().await;
 }
