@@ -1094,3 +1094,39 @@ async fn pgboss_a_queue_list_limits_the_source_and_bad_keys_are_refused() {
     let keys: Vec<&str> = problems.iter().map(|(key, _)| key.as_str()).collect();
     assert_eq!(keys, ["schema", "queues"], "{problems:?}");
 }
+
+#[tokio::test]
+async fn pgboss12_the_tenant_can_be_a_jobs_group() {
+    let Some(pb) = install(Version::V12).await else {
+        return;
+    };
+    let acme = pb
+        .send_one("charge", json!({"n": 1}), json!({"group": {"id": "acme"}}))
+        .await;
+    pb.send_one(
+        "charge",
+        json!({"n": 2}),
+        json!({"group": {"id": "globex"}}),
+    )
+    .await;
+    pb.work_once(&["charge"], Outcome::Fail("declined")).await;
+    let context = SourceContext {
+        source: SourceName::parse("pb").unwrap(),
+        tenant_path: Some(TenantPath::parse("group_id").unwrap()),
+        read_timeout: Duration::from_secs(5),
+    };
+    let conn = pb.keys().connect(context).await.unwrap();
+    let mut by_tenant = query(JobState::Failed, 10);
+    by_tenant.filter.tenant_id = Some(TenantId::parse("acme").unwrap());
+    let page = conn.list_jobs(&name("charge"), &by_tenant).await.unwrap();
+    assert_eq!(ids_of(&page), std::slice::from_ref(&acme));
+    assert_eq!(
+        page.jobs[0].tenant_id.as_ref().map(TenantId::as_str),
+        Some("acme")
+    );
+    let selected = conn
+        .select(&name("charge"), &by_tenant.filter, 10)
+        .await
+        .unwrap();
+    assert_eq!(selected.len(), 1);
+}
