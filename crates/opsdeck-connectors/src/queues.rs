@@ -26,6 +26,7 @@
 
 pub mod bullmq;
 pub mod graphile;
+pub mod pgboss;
 mod redis_client;
 pub mod registry;
 pub mod sidekiq;

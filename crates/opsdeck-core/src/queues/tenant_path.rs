@@ -92,6 +92,18 @@ impl TenantPath {
         }
     }
 
+    /// The path's steps as text, keys and indexes alike (`args[0].tenant_id` → `args`, `0`,
+    /// `tenant_id`): what a database's JSON path operators (PostgreSQL's `#>>`) take.
+    pub fn segments(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|step| match step {
+                Step::Key(key) => key.clone(),
+                Step::Index(index) => index.to_string(),
+            })
+            .collect()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.text
     }

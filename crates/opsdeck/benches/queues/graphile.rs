@@ -19,19 +19,16 @@
 
 use std::time::{Duration, Instant};
 
-use super::measure::{env_or, latencies, ms, percentile};
-use chrono::Utc;
+use super::measure::{DropSchema, Served, env_or, latencies, ms, percentile, poll_cost};
 use opsdeck_connectors::queues::graphile::Graphile;
-use opsdeck_connectors::queues::{QueueConnector, QueueType, SourceContext};
+use opsdeck_connectors::queues::{QueueType, SourceContext};
 use opsdeck_core::auth::{AuthMethod, Principal, Role};
-use opsdeck_core::ids::{SourceName, TokenName};
+use opsdeck_core::ids::SourceName;
 use opsdeck_core::queues::BulkAction;
 use opsdeck_core::secret::Secret;
-use opsdeck_core::token::{self, Grant, NewToken};
-use opsdeck_server::config::{Config, SourceConfig};
+use opsdeck_server::config::SourceConfig;
 use opsdeck_server::ops::queues::{self, BulkAnswer, BulkRequest};
 use opsdeck_server::ops::{Caller, Reason};
-use opsdeck_server::{Application, BuildOptions};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
@@ -130,34 +127,6 @@ impl Bench {
     }
 }
 
-/// Drops the bench's schema when dropped, from a thread of its own (it may run while a
-/// panic unwinds the runtime's thread).
-struct DropSchema {
-    server: String,
-    schema: String,
-}
-
-impl Drop for DropSchema {
-    fn drop(&mut self) {
-        let (server, schema) = (self.server.clone(), self.schema.clone());
-        let work = move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let pool = PgPoolOptions::new().connect(&server).await.ok()?;
-                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&pool)
-                    .await
-                    .ok()
-            })
-        };
-        let _ = std::thread::spawn(work).join();
-    }
-}
-
 #[expect(
     clippy::print_stdout,
     reason = "a benchmark reports its figures on stdout"
@@ -242,67 +211,18 @@ async fn measure(bench: &Bench, requests: u64) {
     );
 
     // opsdeck in-process, its own store in a temporary SQLite file.
-    let store = std::env::temp_dir().join(format!(
-        "opsdeck-bench-{}.db",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
-    config.database.url = Secret::new(format!("sqlite://{}", store.display()));
-    let (_, key) = opsdeck_core::audit::checkpoint::CheckpointKey::generate().unwrap();
-    config.audit.checkpoint_key = Some(Secret::new(key));
-    // The limiter stays in the path with a budget the measuring cannot exhaust.
-    config.rate_limit.reads_per_minute = 1_000_000_000;
-    config.rate_limit.read_burst = 1_000_000_000;
-    config.queues.bulk_max = u64::try_from(bench.bulk).unwrap_or(u64::MAX).max(1);
-    config.queues.sources = vec![SourceConfig {
-        poll_interval: Some(Duration::from_secs(2)),
-        ..SourceConfig::system("gw", keys)
-    }];
-    let app = Application::build(config, BuildOptions::default())
-        .await
-        .unwrap();
-    let addr = app.local_addr().unwrap();
-    let state = app.state().clone();
-    let new = NewToken {
-        name: TokenName::parse("bench").unwrap(),
-        grant: Grant::Role(Role::Viewer),
-        created_by: None,
-        expires_at: None,
-    };
-    let secret = token::generate(new.kind());
-    state
-        .store()
-        .create_token(&new, &secret.hash, &secret.display, Utc::now())
-        .await
-        .unwrap();
-    let token = secret.secret.expose().to_owned();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(
+        vec![SourceConfig {
+            poll_interval: Some(Duration::from_secs(2)),
+            ..SourceConfig::system("gw", keys)
+        }],
+        u64::try_from(bench.bulk).unwrap_or(u64::MAX),
+    )
+    .await;
+    let (addr, state, token) = (served.addr, served.state.clone(), served.token.clone());
     let client = reqwest::Client::new();
     let overview = format!("http://{addr}/ops/queues");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let body = client
-            .get(&overview)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if body.contains("\"failed\"") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no slow poll within 2 minutes: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    served.wait_for(&client, "\"failed\"").await;
 
     let mut view = latencies(&client, &overview, &token, requests).await;
     println!(
@@ -378,13 +298,7 @@ async fn measure(bench: &Bench, requests: u64) {
     let opsdeck_time = started.elapsed();
     assert_eq!(outcome.count, dry.count);
     assert_eq!(bench.failed_bulk_jobs().await, 0, "every job retried");
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = store.clone().into_os_string();
-        file.push(suffix);
-        std::fs::remove_file(file).ok();
-    }
+    served.stop().await;
 
     bench.reseed().await;
     let (direct_time, direct_longest, direct_count) = direct_retry(bench).await;
@@ -407,18 +321,6 @@ async fn measure(bench: &Bench, requests: u64) {
         (dry_time + opsdeck_time).as_secs_f64() / direct_time.as_secs_f64(),
         outcome.longest_step_ms / ms(direct_longest)
     );
-}
-
-/// The median cost of `n` polls: time and statements.
-async fn poll_cost(connector: &dyn QueueConnector, slow: bool, n: usize) -> (Duration, u64) {
-    let mut times = Vec::with_capacity(n);
-    let mut commands = 0;
-    for _ in 0..n {
-        let poll = connector.poll(slow).await.unwrap();
-        times.push(poll.cost.elapsed);
-        commands = poll.cost.commands;
-    }
-    (percentile(&mut times, 50), commands)
 }
 
 /// graphile-worker's `reschedule_jobs` on every failed `charge_card` job, 1,000 ids a call

@@ -14,6 +14,7 @@ mod common;
 mod bullmq;
 mod graphile;
 mod measure;
+mod pgboss;
 mod redis_side;
 mod sidekiq;
 
@@ -22,4 +23,5 @@ async fn main() {
     bullmq::run().await;
     graphile::run().await;
     sidekiq::run().await;
+    pgboss::run().await;
 }

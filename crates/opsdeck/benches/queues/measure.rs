@@ -37,3 +37,154 @@ pub async fn latencies(client: &reqwest::Client, url: &str, token: &str, n: u64)
     }
     out
 }
+
+/// opsdeck in-process with `sources`, its own store in a temporary SQLite file, and a
+/// viewer's token; what the PostgreSQL systems' benchmarks measure against.
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    pub state: opsdeck_server::state::AppState,
+    /// A viewer's bearer token.
+    pub token: String,
+    store: std::path::PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Served {
+    /// Starts it; bulk actions may take up to `bulk_max` jobs.
+    pub async fn start(sources: Vec<opsdeck_server::config::SourceConfig>, bulk_max: u64) -> Self {
+        use opsdeck_core::auth::Role;
+        use opsdeck_core::ids::TokenName;
+        use opsdeck_core::secret::Secret;
+        use opsdeck_core::token::{self, Grant, NewToken};
+
+        let store = std::env::temp_dir().join(format!(
+            "opsdeck-bench-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut config = opsdeck_server::config::Config::default();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        config.database.url = Secret::new(format!("sqlite://{}", store.display()));
+        let (_, key) = opsdeck_core::audit::checkpoint::CheckpointKey::generate().unwrap();
+        config.audit.checkpoint_key = Some(Secret::new(key));
+        // The limiter stays in the path with a budget the measuring cannot exhaust.
+        config.rate_limit.reads_per_minute = 1_000_000_000;
+        config.rate_limit.read_burst = 1_000_000_000;
+        config.queues.bulk_max = bulk_max.max(1);
+        config.queues.sources = sources;
+        let app =
+            opsdeck_server::Application::build(config, opsdeck_server::BuildOptions::default())
+                .await
+                .unwrap();
+        let addr = app.local_addr().unwrap();
+        let state = app.state().clone();
+        let new = NewToken {
+            name: TokenName::parse("bench").unwrap(),
+            grant: Grant::Role(Role::Viewer),
+            created_by: None,
+            expires_at: None,
+        };
+        let secret = token::generate(new.kind());
+        state
+            .store()
+            .create_token(&new, &secret.hash, &secret.display, chrono::Utc::now())
+            .await
+            .unwrap();
+        let token = secret.secret.expose().to_owned();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            state,
+            token,
+            store,
+            stop,
+            server,
+        }
+    }
+
+    /// Waits until `/ops/queues` says `needle` (a count the slow poll brings).
+    pub async fn wait_for(&self, client: &reqwest::Client, needle: &str) {
+        let overview = format!("http://{}/ops/queues", self.addr);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let body = client
+                .get(&overview)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if body.contains(needle) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no slow poll within 2 minutes: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Stops it and removes its store.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = self.store.clone().into_os_string();
+            file.push(suffix);
+            std::fs::remove_file(file).ok();
+        }
+    }
+}
+
+/// The median cost of `n` polls: time and statements.
+pub async fn poll_cost(
+    connector: &dyn opsdeck_connectors::queues::QueueConnector,
+    slow: bool,
+    n: usize,
+) -> (Duration, u64) {
+    let mut times = Vec::with_capacity(n);
+    let mut commands = 0;
+    for _ in 0..n {
+        let poll = connector.poll(slow).await.unwrap();
+        times.push(poll.cost.elapsed);
+        commands = poll.cost.commands;
+    }
+    (percentile(&mut times, 50), commands)
+}
+
+/// Drops a benchmark's PostgreSQL schema when dropped, from a thread of its own (it may run
+/// while a panic unwinds the runtime's thread).
+pub struct DropSchema {
+    pub server: String,
+    pub schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let (server, schema) = (self.server.clone(), self.schema.clone());
+        let work = move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .connect(&server)
+                    .await
+                    .ok()?;
+                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .ok()
+            })
+        };
+        let _ = std::thread::spawn(work).join();
+    }
+}

@@ -25,6 +25,7 @@ mod impersonation;
 mod pings;
 mod queues_bullmq;
 mod queues_graphile;
+mod queues_pgboss;
 mod queues_push;
 mod queues_sidekiq;
 mod rate_limits;
