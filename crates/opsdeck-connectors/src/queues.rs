@@ -26,7 +26,9 @@
 
 pub mod bullmq;
 pub mod graphile;
+pub(crate) mod redis_client;
 pub mod registry;
+pub mod rq;
 
 use std::fmt;
 use std::time::Duration;
@@ -156,6 +158,9 @@ pub enum Skip {
     Newer,
     /// A worker holds it.
     Locked,
+    /// The system's own retry or removal would take a path opsdeck does not make (an RQ
+    /// job under a rate limit goes through RQ's limiter): left for the system's own tools.
+    Refused,
 }
 
 impl Skip {
@@ -165,6 +170,7 @@ impl Skip {
             Skip::Moved => "moved",
             Skip::Newer => "newer",
             Skip::Locked => "locked",
+            Skip::Refused => "refused",
         }
     }
 }

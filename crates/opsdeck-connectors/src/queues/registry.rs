@@ -21,6 +21,7 @@ use crate::keys::{self, Configured, Entry, Settings};
 pub static QUEUE_TYPES: &[RegisteredSystem] = &[
     RegisteredSystem::of::<super::bullmq::Bullmq>(),
     RegisteredSystem::of::<super::graphile::Graphile>(),
+    RegisteredSystem::of::<super::rq::Rq>(),
 ];
 
 /// A configured source's system, ready to connect: the object-safe face of a [`QueueType`].

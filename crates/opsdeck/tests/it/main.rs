@@ -26,6 +26,7 @@ mod pings;
 mod queues_bullmq;
 mod queues_graphile;
 mod queues_push;
+mod queues_rq;
 mod rate_limits;
 mod readiness;
 mod replicas;
