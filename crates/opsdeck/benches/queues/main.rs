@@ -10,9 +10,11 @@
 mod bullmq;
 mod graphile;
 mod measure;
+mod rq;
 
 #[tokio::main]
 async fn main() {
     bullmq::run().await;
     graphile::run().await;
+    rq::run().await;
 }
