@@ -25,6 +25,7 @@
 //!   the connector; payloads only as their top-level shapes.
 
 pub mod bullmq;
+pub mod celery;
 pub mod graphile;
 pub(crate) mod redis_client;
 pub mod registry;

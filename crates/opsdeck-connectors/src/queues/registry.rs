@@ -22,6 +22,7 @@ pub static QUEUE_TYPES: &[RegisteredSystem] = &[
     RegisteredSystem::of::<super::bullmq::Bullmq>(),
     RegisteredSystem::of::<super::graphile::Graphile>(),
     RegisteredSystem::of::<super::rq::Rq>(),
+    RegisteredSystem::of::<super::celery::Celery>(),
 ];
 
 /// A configured source's system, ready to connect: the object-safe face of a [`QueueType`].

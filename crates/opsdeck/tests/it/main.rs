@@ -24,6 +24,7 @@ mod http_basics;
 mod impersonation;
 mod pings;
 mod queues_bullmq;
+mod queues_celery;
 mod queues_graphile;
 mod queues_push;
 mod queues_rq;
