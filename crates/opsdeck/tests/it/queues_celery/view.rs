@@ -420,3 +420,35 @@ async fn celery_an_unreachable_redis_is_stale() {
     assert_eq!(status, 503, "{body}");
     app.shutdown().await.expect("clean shutdown");
 }
+
+#[test]
+fn celery_keys_are_checked_and_secrets_hidden() {
+    use opsdeck_connectors::queues::SourceKeys;
+    let keys = |value: Value| value.as_object().unwrap().clone();
+    let parsed = SourceKeys::parse(
+        "celery",
+        keys(json!({"url": "redis://:pw-1@broker/0", "result_backend": "redis://:pw-2@results/1"})),
+    );
+    let source = parsed.source().expect("a broker and a backend");
+    assert_eq!(
+        source.target(),
+        "broker redis://broker/0, results redis://results/1"
+    );
+    let settings = serde_json::to_string(&source.settings()).unwrap();
+    assert!(
+        !settings.contains("pw-1") && !settings.contains("pw-2"),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("\"queues\":[\"celery\"]"),
+        "the default queue: {settings}"
+    );
+    assert_eq!(source.secrets().len(), 2);
+    let parsed = SourceKeys::parse(
+        "celery",
+        keys(json!({"url": "redis://broker", "result_backend": "amqp://results", "queues": []})),
+    );
+    let problems = parsed.source().unwrap_err();
+    let fields: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(fields, ["result_backend", "queues"], "{problems:?}");
+}

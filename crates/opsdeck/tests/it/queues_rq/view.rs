@@ -301,3 +301,29 @@ async fn rq_an_unreachable_redis_is_stale() {
     assert_eq!(status, 503, "{body}");
     app.shutdown().await.expect("clean shutdown");
 }
+
+#[test]
+fn rq_keys_are_checked_and_secrets_hidden() {
+    use opsdeck_connectors::queues::SourceKeys;
+    let keys = |value: Value| value.as_object().unwrap().clone();
+    let parsed = SourceKeys::parse("rq", keys(json!({"url": "redis://:pw-123@cache:6379/1"})));
+    let source = parsed.source().expect("url alone is enough");
+    assert_eq!(source.target(), "redis://cache:6379/1 prefix rq");
+    let settings = serde_json::to_string(&source.settings()).unwrap();
+    assert!(!settings.contains("pw-123"), "{settings}");
+    assert_eq!(source.secrets(), vec!["redis://:pw-123@cache:6379/1"]);
+    let parsed = SourceKeys::parse(
+        "rq",
+        keys(json!({"url": "http://cache", "prefix": "my prefix", "queues": [""], "paused": true})),
+    );
+    let problems = parsed.source().unwrap_err();
+    let text = format!("{problems:?}");
+    assert!(text.contains("paused"), "an unknown key: {text}");
+    let parsed = SourceKeys::parse(
+        "rq",
+        keys(json!({"url": "http://cache", "prefix": "my prefix", "queues": [""]})),
+    );
+    let problems = parsed.source().unwrap_err();
+    let fields: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(fields, ["url", "prefix", "queues[0]"], "{problems:?}");
+}
