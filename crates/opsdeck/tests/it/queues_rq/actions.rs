@@ -364,3 +364,36 @@ async fn rq_viewers_read_only_sources_and_pause_change_nothing() {
     assert_eq!(counts["failed_ids"], json!(ids), "{counts}");
     app.shutdown().await.expect("clean shutdown");
 }
+
+#[tokio::test]
+async fn rq_bulk_retry_while_a_worker_is_busy_loses_nothing() {
+    let rq = RqWorld::new();
+    let charges: Vec<_> = (0..30).map(|n| charge(&format!("tenant-{n}"))).collect();
+    let failed = rq.failed_jobs(json!(charges)).await;
+    let app = rq.app().await;
+    // A worker busy with 40 new jobs arriving while the 30 failed ones are requeued.
+    let worker = rq.py("work_until", json!({"expect": 70, "timeout": 60}));
+    let new: Vec<_> = (0..40)
+        .map(|n| json!({"func": "ok", "args": [n]}))
+        .collect();
+    let producer = rq.enqueue(json!(new));
+    let retrier = async {
+        let dry = dry_run(&app, BulkAction::Retry).await;
+        assert_eq!(dry.count, 30);
+        done(&app, BulkAction::Retry, &real_run(&dry, 30)).await
+    };
+    let (out, added, outcome) = tokio::join!(worker, producer, retrier);
+    assert_eq!(outcome.count, 30, "{outcome:?}");
+    let ran: Vec<String> = serde_json::from_value(out["ran"].clone()).unwrap();
+    let unique: BTreeSet<&String> = ran.iter().collect();
+    assert_eq!(unique.len(), ran.len(), "no job ran twice");
+    let expected: BTreeSet<&String> = failed.iter().chain(&added).collect();
+    assert_eq!(unique, expected, "every job ran");
+    let counts = rq.counts().await;
+    assert_eq!(
+        (&counts["failed"], &counts["queued"], &counts["finished"]),
+        (&json!(0), &json!(0), &json!(70)),
+        "{counts}"
+    );
+    app.shutdown().await.expect("clean shutdown");
+}
