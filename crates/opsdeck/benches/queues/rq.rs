@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use opsdeck_connectors::queues::rq::Rq;
+use opsdeck_connectors::queues::{QueueType, SourceContext};
 use opsdeck_core::auth::{AuthMethod, Principal, Role};
-use opsdeck_core::ids::TokenName;
+use opsdeck_core::ids::{SourceName, TokenName};
 use opsdeck_core::queues::BulkAction;
 use opsdeck_core::secret::Secret;
 use opsdeck_core::token::{self, Grant, NewToken};
@@ -323,6 +324,8 @@ pub async fn run() {
         rank / 50 + 1
     );
 
+    poll_cost(&url, &view).await;
+
     // Bulk retry through opsdeck, then RQ's own requeue of each on an identical set.
     let template_ours = self::template(&mut conn, &url, &ours).await;
     seed(
@@ -432,5 +435,34 @@ pub async fn run() {
         let mut file = db.clone().into_os_string();
         file.push(suffix);
         std::fs::remove_file(file).ok();
+    }
+}
+
+/// A fast poll (counts) and a slow one (counts and the newest failures' times), straight on
+/// a connector: commands and time waited.
+async fn poll_cost(url: &str, prefix: &str) {
+    let connector = Rq::new(url, prefix)
+        .connect(SourceContext {
+            source: SourceName::parse("rq-view").unwrap(),
+            tenant_path: None,
+            read_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+    for (label, slow) in [
+        ("fast poll (counts)", false),
+        ("slow poll (+ failures of the hour)", true),
+    ] {
+        let mut best = Duration::MAX;
+        let mut commands = 0;
+        for _ in 0..5 {
+            let poll = connector.poll(slow).await.unwrap();
+            best = best.min(poll.cost.elapsed);
+            commands = poll.cost.commands;
+        }
+        println!(
+            "  {label}: {commands} commands, {:.2} ms waited (best of 5)",
+            best.as_secs_f64() * 1000.0
+        );
     }
 }
