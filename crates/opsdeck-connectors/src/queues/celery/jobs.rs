@@ -3,7 +3,8 @@
 //! - Waiting: the queue's lists in kombu's order of consumption (the queue, then priority
 //!   steps 3, 6, 9), each from its consumer end (the right), so the next message to run comes
 //!   first. A page is an `LRANGE` of negative indexes.
-//! - Active: the broker's `unacked` messages sent to this queue, at most [`UNACKED_MAX`] read.
+//! - Active: the broker's `unacked` messages sent to this queue, among the first
+//!   [`UNACKED_MAX`] of them.
 //! - Failed: the failures the result backend's sweep has found, newest first.
 //! - Other states: Celery's broker keeps none.
 //!
@@ -198,31 +199,11 @@ pub(super) async fn list(
     match filter.state {
         JobState::Waiting => waiting(connector, queue, filter, cursor, limit).await,
         JobState::Active => {
-            let entries: Vec<Vec<u8>> = connector
-                .broker
-                .command(
-                    redis::cmd("HSCAN")
-                        .arg(connector.unacked_key())
-                        .arg(0)
-                        .arg("COUNT")
-                        .arg(UNACKED_MAX),
-                )
-                .await
-                .map(|(_, pairs): (u64, Vec<Vec<u8>>)| pairs)?;
-            let mut jobs = Vec::new();
-            for value in entries.iter().skip(1).step_by(2) {
-                if routing_key_of(value).as_deref() != Some(queue.as_str()) {
-                    continue;
-                }
-                let entry: Json = serde_json::from_slice(value)
-                    .map_err(|_| unsupported(message::NotRead::NotJson.describe()))?;
-                let message = entry
-                    .get(0)
-                    .ok_or(message::NotRead::NotProtocol2)
-                    .and_then(message::from_value)
-                    .map_err(|why| unsupported(why.describe()))?;
-                jobs.extend(connector.message_summary(queue, JobState::Active, &message));
-            }
+            let jobs = unacked(connector, queue)
+                .await?
+                .iter()
+                .filter_map(|m| connector.message_summary(queue, JobState::Active, m))
+                .collect();
             Ok(page_of(jobs, filter, cursor, limit))
         }
         JobState::Failed => {
@@ -366,7 +347,7 @@ pub(super) async fn get(
         while offset < FIND_MAX {
             let messages = connector.messages(&key, offset, BATCH).await?;
             if let Some(message) = messages.iter().find(|m| m.id == id.as_str()) {
-                return Ok(message_detail(connector, queue, message));
+                return Ok(message_detail(connector, queue, message, JobState::Waiting));
             }
             if (messages.len() as u64) < BATCH {
                 break;
@@ -374,7 +355,44 @@ pub(super) async fn get(
             offset += BATCH;
         }
     }
+    for message in unacked(connector, queue).await? {
+        if message.id == id.as_str() {
+            return Ok(message_detail(connector, queue, &message, JobState::Active));
+        }
+    }
     Ok(None)
+}
+
+/// The messages of `queue` a worker holds, among the first [`UNACKED_MAX`] of the broker.
+async fn unacked(
+    connector: &CeleryConnector,
+    queue: &QueueName,
+) -> Result<Vec<Message>, QueueError> {
+    let (_, pairs): (u64, Vec<Vec<u8>>) = connector
+        .broker
+        .command(
+            redis::cmd("HSCAN")
+                .arg(connector.unacked_key())
+                .arg(0)
+                .arg("COUNT")
+                .arg(UNACKED_MAX),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for value in pairs.iter().skip(1).step_by(2) {
+        if routing_key_of(value).as_deref() != Some(queue.as_str()) {
+            continue;
+        }
+        let entry: Json = serde_json::from_slice(value)
+            .map_err(|_| unsupported(message::NotRead::NotJson.describe()))?;
+        let message = entry
+            .get(0)
+            .ok_or(message::NotRead::NotProtocol2)
+            .and_then(message::from_value)
+            .map_err(|why| unsupported(why.describe()))?;
+        out.push(message);
+    }
+    Ok(out)
 }
 
 fn failure_detail(
@@ -438,8 +456,9 @@ fn message_detail(
     connector: &CeleryConnector,
     queue: &QueueName,
     message: &Message,
+    state: JobState,
 ) -> Option<JobDetail> {
-    let summary = connector.message_summary(queue, JobState::Waiting, message)?;
+    let summary = connector.message_summary(queue, state, message)?;
     let mut options = Vec::new();
     for key in [
         "argsrepr",

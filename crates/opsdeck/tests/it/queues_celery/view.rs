@@ -136,6 +136,17 @@ async fn celery_depth_in_flight_and_failures_match_celery() {
     let (_, active) = get_json(&app, &viewer, &jobs_path("slow", "state=active")).await;
     assert_eq!(active["jobs"][0]["id"], held[0], "{active}");
     assert_eq!(active["jobs"][0]["tenant_id"], "acme", "{active}");
+    let (status, page) = get_json(
+        &app,
+        &viewer,
+        &format!("/ops/queues/{SOURCE}/slow/jobs/{}", held[0]),
+    )
+    .await;
+    assert_eq!(
+        (status, &page["summary"]["state"]),
+        (200, &json!("active")),
+        "{page}"
+    );
     let billing_active = polled_queue(&app, &viewer, "billing", |_| true).await;
     assert_eq!(
         billing_active["counts"]["active"]["count"], 0,
