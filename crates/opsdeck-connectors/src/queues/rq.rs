@@ -31,6 +31,7 @@ mod act;
 mod call;
 mod jobs;
 mod poll;
+mod record;
 
 use std::path::PathBuf;
 

@@ -12,7 +12,7 @@ use chrono::Utc;
 use opsdeck_core::ids::{JobId, QueueName};
 use opsdeck_core::queues::JobState;
 
-use super::jobs::format_time;
+use super::record::format_time;
 use super::{RqConnector, unsupported};
 use crate::queues::redis_client::{Script, reply};
 use crate::queues::{ActGuard, ActionReport, QueueError, Skip};

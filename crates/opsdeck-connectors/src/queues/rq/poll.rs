@@ -11,7 +11,7 @@ use opsdeck_core::ids::QueueName;
 use opsdeck_core::queues::{Count, JobState, QueueStats, System};
 use redis::Value;
 
-use super::jobs::{format_time, parse_time};
+use super::record::{format_time, parse_time};
 use super::{POLL, RqConnector, unsupported};
 use crate::queues::redis_client::reply;
 use crate::queues::{Poll, PollCost, QueueError};

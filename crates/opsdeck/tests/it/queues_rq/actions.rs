@@ -372,7 +372,7 @@ async fn rq_bulk_retry_while_a_worker_is_busy_loses_nothing() {
     let failed = rq.failed_jobs(json!(charges)).await;
     let app = rq.app().await;
     // A worker busy with 40 new jobs arriving while the 30 failed ones are requeued.
-    let worker = rq.py("work_until", json!({"expect": 70, "timeout": 60}));
+    let worker = rq.py("work_until", json!({"expect": 70, "idle": 30}));
     let new: Vec<_> = (0..40)
         .map(|n| json!({"func": "ok", "args": [n]}))
         .collect();
