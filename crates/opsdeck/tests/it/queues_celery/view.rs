@@ -463,3 +463,41 @@ fn celery_keys_are_checked_and_secrets_hidden() {
     let fields: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(fields, ["result_backend", "queues"], "{problems:?}");
 }
+
+#[tokio::test]
+async fn celery_tenants_come_from_custom_headers_too() {
+    use opsdeck_connectors::queues::{JobQuery, QueueType, SourceContext};
+    use opsdeck_core::ids::{QueueName, SourceName, TenantId};
+    use opsdeck_core::queues::{JobFilter, JobState, TenantPath};
+    let celery = CeleryWorld::new();
+    let ids = celery
+        .send(json!([
+            {"task": "ok", "queue": "reports", "args": [1], "headers": {"tenant_id": "acme"}},
+            {"task": "ok", "queue": "reports", "args": [2], "headers": {"tenant_id": "globex"}},
+        ]))
+        .await;
+    let connector = celery
+        .celery()
+        .connect(SourceContext {
+            source: SourceName::parse(SOURCE).unwrap(),
+            tenant_path: Some(TenantPath::parse("headers.tenant_id").unwrap()),
+            read_timeout: Duration::from_secs(2),
+        })
+        .await
+        .unwrap();
+    let query = JobQuery {
+        filter: JobFilter {
+            state: JobState::Waiting,
+            q: None,
+            tenant_id: Some(TenantId::parse("globex").unwrap()),
+        },
+        cursor: None,
+        limit: 10,
+    };
+    let page = connector
+        .list_jobs(&QueueName::parse("reports").unwrap(), &query)
+        .await
+        .unwrap();
+    let shown: Vec<&str> = page.jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(shown, [ids[1].as_str()], "{page:?}");
+}
