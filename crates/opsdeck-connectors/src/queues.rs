@@ -25,10 +25,12 @@
 //!   the connector; payloads only as their top-level shapes.
 
 pub mod bullmq;
+pub mod celery;
 pub mod graphile;
 pub mod pgboss;
-mod redis_client;
+pub(crate) mod redis_client;
 pub mod registry;
+pub mod rq;
 pub mod sidekiq;
 
 use std::fmt;
@@ -159,6 +161,9 @@ pub enum Skip {
     Newer,
     /// A worker holds it.
     Locked,
+    /// The system's own retry or removal would take a path opsdeck does not make (an RQ
+    /// job under a rate limit goes through RQ's limiter): left for the system's own tools.
+    Refused,
 }
 
 impl Skip {
@@ -168,6 +173,7 @@ impl Skip {
             Skip::Moved => "moved",
             Skip::Newer => "newer",
             Skip::Locked => "locked",
+            Skip::Refused => "refused",
         }
     }
 }

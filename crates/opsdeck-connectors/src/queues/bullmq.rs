@@ -36,6 +36,7 @@ use super::{
     QueueError, QueueType, SourceContext,
 };
 use crate::health::target::shown_target;
+use crate::queues::redis_client::redis_url_problems;
 use client::Client;
 use discovery::Discovery;
 
@@ -83,23 +84,7 @@ impl QueueType for Bullmq {
     const SYSTEM: System = System::Bullmq;
 
     fn validate(&self) -> Problems {
-        let mut problems = Problems::new();
-        match url::Url::parse(self.url.expose()) {
-            Ok(url) if url.scheme() == "redis" && self.ca_file.is_some() => problems.push((
-                "ca_file".to_owned(),
-                "applies to TLS connections only: use a rediss:// url".to_owned(),
-            )),
-            Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
-            Ok(_) => problems.push((
-                "url".to_owned(),
-                "must be a redis:// or rediss:// (TLS) URL".to_owned(),
-            )),
-            Err(_) => problems.push((
-                "url".to_owned(),
-                "is not a URL: expected redis://[:password@]host[:port][/db] or rediss://…"
-                    .to_owned(),
-            )),
-        }
+        let mut problems = redis_url_problems("url", &self.url, self.ca_file.is_some());
         if self.prefix.is_empty() || self.prefix.chars().any(char::is_control) {
             problems.push((
                 "prefix".to_owned(),

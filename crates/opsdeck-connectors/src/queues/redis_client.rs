@@ -1,8 +1,8 @@
-//! The Redis connection a Redis-backed queue source holds: made on first use (an unreachable
-//! Redis fails each call, bounded by the read timeout, and is tried again on the next),
-//! shared by every call (one multiplexed connection), dropped after an I/O error. Scripts are
-//! sent by their SHA-1 and loaded once, again if Redis forgot them. Shared by the BullMQ and
-//! Sidekiq connectors.
+//! The Redis connection of a Redis-backed queue source (BullMQ, Sidekiq, RQ, Celery): made
+//! on first use (an unreachable Redis fails each call, bounded by the read timeout, and is
+//! tried again on the next), shared by every call (one multiplexed connection), dropped after
+//! an I/O error. Scripts are sent by their SHA-1 and loaded once, again if Redis forgot them.
+//! The rules of a Redis URL key are here too ([`redis_url_problems`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,9 +13,11 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Pipeline, RedisError, Value};
 use tokio::sync::Mutex;
 
-use crate::queues::QueueError;
+use opsdeck_core::secret::Secret;
 
-/// A script of a connector: its name (for errors) and its text.
+use crate::queues::{Problems, QueueError};
+
+/// A Lua script of a connector: its name (for errors) and its text.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Script {
     pub name: &'static str,
@@ -38,7 +40,7 @@ impl fmt::Debug for Client {
 }
 
 /// A Redis error as the source's error: connection trouble makes the source unreachable.
-fn source_error(err: &RedisError) -> QueueError {
+pub(crate) fn source_error(err: &RedisError) -> QueueError {
     if err.is_io_error() || err.is_timeout() || err.is_connection_dropped() {
         QueueError::Unreachable(format!("redis: {err}"))
     } else {
@@ -192,6 +194,27 @@ impl Client {
             .pop()
             .ok_or_else(|| QueueError::Other(format!("redis, script {}: no reply", script.name)))
     }
+}
+
+/// The problems of a Redis source's URL under `key` (and whether a `ca_file` fits it), as (key, message).
+pub(crate) fn redis_url_problems(key: &str, url: &Secret, has_ca_file: bool) -> Problems {
+    let mut problems = Problems::new();
+    match url::Url::parse(url.expose()) {
+        Ok(url) if url.scheme() == "redis" && has_ca_file => problems.push((
+            "ca_file".to_owned(),
+            "applies to TLS connections only: use a rediss:// url".to_owned(),
+        )),
+        Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
+        Ok(_) => problems.push((
+            key.to_owned(),
+            "must be a redis:// or rediss:// (TLS) URL".to_owned(),
+        )),
+        Err(_) => problems.push((
+            key.to_owned(),
+            "is not a URL: expected redis://[:password@]host[:port][/db] or rediss://…".to_owned(),
+        )),
+    }
+    problems
 }
 
 /// Reading script replies.

@@ -23,6 +23,8 @@ pub static QUEUE_TYPES: &[RegisteredSystem] = &[
     RegisteredSystem::of::<super::graphile::Graphile>(),
     RegisteredSystem::of::<super::sidekiq::Sidekiq>(),
     RegisteredSystem::of::<super::pgboss::PgBoss>(),
+    RegisteredSystem::of::<super::rq::Rq>(),
+    RegisteredSystem::of::<super::celery::Celery>(),
 ];
 
 /// A configured source's system, ready to connect: the object-safe face of a [`QueueType`].

@@ -40,7 +40,7 @@ use opsdeck_core::queues::{JobDetail, JobFilter, System};
 use opsdeck_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 
-use super::redis_client::{Client, Script};
+use super::redis_client::{Client, Script, redis_url_problems};
 use super::{
     ActGuard, ActionReport, Capabilities, JobPage, JobQuery, Poll, Problems, QueueConnector,
     QueueError, QueueType, SourceContext,
@@ -97,23 +97,7 @@ impl QueueType for Sidekiq {
     const SYSTEM: System = System::Sidekiq;
 
     fn validate(&self) -> Problems {
-        let mut problems = Problems::new();
-        match url::Url::parse(self.url.expose()) {
-            Ok(url) if url.scheme() == "redis" && self.ca_file.is_some() => problems.push((
-                "ca_file".to_owned(),
-                "applies to TLS connections only: use a rediss:// url".to_owned(),
-            )),
-            Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
-            Ok(_) => problems.push((
-                "url".to_owned(),
-                "must be a redis:// or rediss:// (TLS) URL".to_owned(),
-            )),
-            Err(_) => problems.push((
-                "url".to_owned(),
-                "is not a URL: expected redis://[:password@]host[:port][/db] or rediss://…"
-                    .to_owned(),
-            )),
-        }
+        let mut problems = redis_url_problems("url", &self.url, self.ca_file.is_some());
         if let Some(namespace) = &self.namespace
             && (namespace.is_empty()
                 || namespace.len() > 200

@@ -17,6 +17,7 @@ mod measure;
 mod pgboss;
 mod redis_side;
 mod sidekiq;
+mod rq;
 
 #[tokio::main]
 async fn main() {
@@ -24,4 +25,5 @@ async fn main() {
     graphile::run().await;
     sidekiq::run().await;
     pgboss::run().await;
+    rq::run().await;
 }

@@ -53,7 +53,7 @@ fn allowed(
 pub struct JobActionOutcome {
     pub id: String,
     /// `done`, or why it was left alone: `gone`, `moved` (no longer in the state it was
-    /// seen in), `newer`, `locked`.
+    /// seen in), `newer`, `locked`, `refused` (left to the system's own tools).
     pub result: &'static str,
 }
 
@@ -221,7 +221,8 @@ pub struct DryRun {
 pub struct BulkOutcome {
     /// Jobs acted on.
     pub count: u64,
-    /// Jobs of the selection left alone, by why (`gone`, `moved`, `newer`, `locked`).
+    /// Jobs of the selection left alone, by why (`gone`, `moved`, `newer`, `locked`,
+    /// `refused`).
     pub skipped: BTreeMap<&'static str, u64>,
     /// The longest single command the action ran on the source, in ms.
     pub longest_step_ms: f64,

@@ -89,6 +89,9 @@ fn notice(query: &JobQuery) -> Option<String> {
         "moved" => format!("{verb} not done: the job is no longer failed."),
         "newer" => format!("{verb} not done: the job failed again since."),
         "locked" => format!("{verb} not done: a worker holds the job."),
+        "refused" => format!(
+            "{verb} not done: the queue system's own tools must do this one (a job under a rate limit)."
+        ),
         other => format!("{verb}: {other}."),
     })
 }
