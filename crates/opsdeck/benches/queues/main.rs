@@ -16,8 +16,8 @@ mod graphile;
 mod measure;
 mod pgboss;
 mod redis_side;
-mod sidekiq;
 mod rq;
+mod sidekiq;
 
 #[tokio::main]
 async fn main() {
