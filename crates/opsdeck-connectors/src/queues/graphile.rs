@@ -241,8 +241,13 @@ impl GraphileConnector {
             .begin_with(sqlx::AssertSqlSafe(begin))
             .await
             .map_err(|e| self.fail(e))?;
-        let migration = self.check_version(&mut tx).await?;
-        Ok((tx, migration))
+        match self.check_version(&mut tx).await {
+            Ok(migration) => Ok((tx, migration)),
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(err)
+            }
+        }
     }
 
     async fn check_version(
@@ -286,9 +291,25 @@ impl GraphileConnector {
             .ok_or_else(|| QueueError::NotFound(format!("graphile-worker has no task \"{queue}\"")))
     }
 
-    /// Ends a read transaction.
-    async fn end(&self, tx: Transaction<'static, Postgres>) -> Result<(), QueueError> {
-        tx.commit().await.map_err(|e| self.fail(e))
+    /// Ends a transaction of [`Self::begin`] after `result`: committed when it is `Ok`, rolled
+    /// back when not. Every transaction ends here: one merely dropped leaves its session idle
+    /// in the transaction (sqlx sends the rollback only when the connection is next used),
+    /// holding its locks on graphile-worker's tables against its own migrations.
+    async fn finish<T>(
+        &self,
+        tx: Transaction<'static, Postgres>,
+        result: Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
+        match result {
+            Ok(value) => {
+                tx.commit().await.map_err(|e| self.fail(e))?;
+                Ok(value)
+            }
+            Err(err) => {
+                let _ = tx.rollback().await;
+                Err(err)
+            }
+        }
     }
 }
 

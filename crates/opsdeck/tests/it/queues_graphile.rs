@@ -390,6 +390,23 @@ async fn graphile_an_unknown_migration_is_refused_and_nothing_is_touched() {
     let conn = connector(&gw).await;
     conn.poll(true).await.expect("a supported layout");
 
+    // A refused call ends its transaction: nothing is left idle inside one.
+    let nope = QueueName::parse("nope").unwrap();
+    let unknown = conn.list_jobs(&nope, &query(JobState::Failed, 10)).await;
+    assert!(
+        matches!(unknown, Err(QueueError::NotFound(_))),
+        "{unknown:?}"
+    );
+    let unknown = conn.get_job(&nope, &JobId::parse("1").unwrap()).await;
+    assert!(
+        matches!(unknown, Err(QueueError::NotFound(_))),
+        "{unknown:?}"
+    );
+    assert_eq!(
+        crate::support::db::idle_in_transaction(&gw.pool, &gw.schema).await,
+        0
+    );
+
     gw.execute("INSERT INTO {s}.migrations (id) VALUES (21)")
         .await;
     let poll = conn.poll(true).await;
@@ -422,6 +439,11 @@ async fn graphile_an_unknown_migration_is_refused_and_nothing_is_touched() {
     );
     let untouched = format!("SELECT count(*) FROM {{s}}.jobs WHERE id = {id} AND attempts = 1");
     assert_eq!(gw.count(&untouched).await, 1);
+    assert_eq!(
+        crate::support::db::idle_in_transaction(&gw.pool, &gw.schema).await,
+        0,
+        "every refused call ended its transaction"
+    );
 
     // An older layout, and a schema graphile-worker was never installed in.
     gw.execute("DELETE FROM {s}.migrations WHERE id >= 16")

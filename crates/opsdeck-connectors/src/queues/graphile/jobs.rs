@@ -188,60 +188,64 @@ pub(super) async fn list(
         conn.sql.search(2, 3),
     );
     let (mut tx, _) = conn.begin(false, conn.context.read_timeout).await?;
-    let task = conn.task_id(&mut tx, queue).await?;
-    let page = sqlx::query(sqlx::AssertSqlSafe(page_sql.as_str()))
-        .bind(task)
-        .bind(q)
-        .bind(tenant)
-        .bind(SCAN_MAX)
-        .bind(limit + 1);
-    let rows = bind_cursor(page, cursor)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-    let mut jobs = Vec::with_capacity(rows.len());
-    let mut last_key = None;
-    for row in rows
-        .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-    {
-        jobs.push(summary_of(row, queue, Some(state)).map_err(|e| conn.fail(e))?);
-        last_key = Some(key_of(row, due).map_err(|e| conn.fail(e))?);
-    }
-    let (next, scanned, partial) = if rows.len() as i64 > limit {
-        (last_key.map(Cursor::text), jobs.len() as u64, false)
-    } else {
-        // Fewer matches than a page: how far did the scan go?
-        // $1 scan bound, then the cursor's.
-        let tail = format!(
-            "SELECT count(*) OVER (), j.id, j.priority::int2, j.run_at FROM ({}) j \
-             ORDER BY {reverse} LIMIT 1",
-            scan(1, 2)
-        );
-        let query = sqlx::query(sqlx::AssertSqlSafe(tail.as_str())).bind(SCAN_MAX);
-        let last = bind_cursor(query, cursor)
-            .fetch_optional(&mut *tx)
+    let read = async {
+        let task = conn.task_id(&mut tx, queue).await?;
+        let page = sqlx::query(sqlx::AssertSqlSafe(page_sql.as_str()))
+            .bind(task)
+            .bind(q)
+            .bind(tenant)
+            .bind(SCAN_MAX)
+            .bind(limit + 1);
+        let rows = bind_cursor(page, cursor)
+            .fetch_all(&mut *tx)
             .await
             .map_err(|e| conn.fail(e))?;
-        match last {
-            Some(row) => {
-                let read: i64 = row.try_get(0).map_err(|e| conn.fail(e))?;
-                let key = if due {
-                    Cursor::After(
-                        row.try_get(2).map_err(|e| conn.fail(e))?,
-                        row.try_get(3).map_err(|e| conn.fail(e))?,
-                        row.try_get(1).map_err(|e| conn.fail(e))?,
-                    )
-                } else {
-                    Cursor::Before(row.try_get(1).map_err(|e| conn.fail(e))?)
-                };
-                let more = read >= SCAN_MAX;
-                (more.then(|| key.text()), count_u64(read), more)
-            }
-            None => (None, 0, false),
+        let mut jobs = Vec::with_capacity(rows.len());
+        let mut last_key = None;
+        for row in rows
+            .iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            jobs.push(summary_of(row, queue, Some(state)).map_err(|e| conn.fail(e))?);
+            last_key = Some(key_of(row, due).map_err(|e| conn.fail(e))?);
         }
-    };
-    conn.end(tx).await?;
+        let (next, scanned, partial) = if rows.len() as i64 > limit {
+            (last_key.map(Cursor::text), jobs.len() as u64, false)
+        } else {
+            // Fewer matches than a page: how far did the scan go?
+            // $1 scan bound, then the cursor's.
+            let tail = format!(
+                "SELECT count(*) OVER (), j.id, j.priority::int2, j.run_at FROM ({}) j \
+                 ORDER BY {reverse} LIMIT 1",
+                scan(1, 2)
+            );
+            let query = sqlx::query(sqlx::AssertSqlSafe(tail.as_str())).bind(SCAN_MAX);
+            let last = bind_cursor(query, cursor)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| conn.fail(e))?;
+            match last {
+                Some(row) => {
+                    let read: i64 = row.try_get(0).map_err(|e| conn.fail(e))?;
+                    let key = if due {
+                        Cursor::After(
+                            row.try_get(2).map_err(|e| conn.fail(e))?,
+                            row.try_get(3).map_err(|e| conn.fail(e))?,
+                            row.try_get(1).map_err(|e| conn.fail(e))?,
+                        )
+                    } else {
+                        Cursor::Before(row.try_get(1).map_err(|e| conn.fail(e))?)
+                    };
+                    let more = read >= SCAN_MAX;
+                    (more.then(|| key.text()), count_u64(read), more)
+                }
+                None => (None, 0, false),
+            }
+        };
+        Ok::<_, QueueError>((jobs, next, scanned, partial))
+    }
+    .await;
+    let (jobs, next, scanned, partial) = conn.finish(tx, read).await?;
     Ok(JobPage {
         jobs,
         next,
@@ -291,14 +295,17 @@ pub(super) async fn get(
         conn.sql.summary_columns()
     );
     let (mut tx, _) = conn.begin(false, conn.context.read_timeout).await?;
-    let task = conn.task_id(&mut tx, queue).await?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(number)
-        .bind(task)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-    conn.end(tx).await?;
+    let read = async {
+        let task = conn.task_id(&mut tx, queue).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(number)
+            .bind(task)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| conn.fail(e))
+    }
+    .await;
+    let row = conn.finish(tx, read).await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -374,16 +381,19 @@ pub(super) async fn select(
         conn.sql.search(2, 3)
     );
     let (mut tx, _) = conn.begin(false, ACT_TIMEOUT).await?;
-    let task = conn.task_id(&mut tx, queue).await?;
-    let ids: Vec<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(task)
-        .bind(q)
-        .bind(tenant)
-        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-    conn.end(tx).await?;
+    let read = async {
+        let task = conn.task_id(&mut tx, queue).await?;
+        sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql))
+            .bind(task)
+            .bind(q)
+            .bind(tenant)
+            .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| conn.fail(e))
+    }
+    .await;
+    let ids = conn.finish(tx, read).await?;
     ids.into_iter()
         .map(|(id,)| JobId::parse(&id.to_string()).map_err(|e| QueueError::Other(e.to_string())))
         .collect()

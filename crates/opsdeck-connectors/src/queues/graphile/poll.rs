@@ -37,55 +37,63 @@ pub(super) async fn poll(conn: &GraphileConnector, slow: bool) -> Result<Poll, Q
     // BEGIN, SET TRANSACTION, two SET LOCAL, the migration, the tasks, the counts, COMMIT.
     let mut commands = 8;
     let (mut tx, migration) = conn.begin(false, timeout).await?;
-    let tasks: Vec<(i32, String)> = sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.tasks.as_str()))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-    let fast: Vec<(i32, i64, i64, Option<f64>)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.fast_counts.as_str()))
-            .fetch_all(&mut *tx)
+    // Every path, an early error's included, ends the transaction with a rollback (a
+    // cancelled statement leaves it aborted anyway): a transaction merely dropped would leave
+    // its session idle in it.
+    let read = async {
+        let tasks: Vec<(i32, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.tasks.as_str()))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| conn.fail(e))?;
+        let fast: Vec<(i32, i64, i64, Option<f64>)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.fast_counts.as_str()))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| conn.fail(e))?;
+        let fast_at = Utc::now();
+        let mut counted: HashMap<i32, Counted> = HashMap::new();
+        for (task, waiting, scheduled, oldest) in fast {
+            let entry = counted.entry(task).or_default();
+            entry.waiting = count(waiting);
+            entry.scheduled = count(scheduled);
+            entry.oldest = oldest.map(|age| age.max(0.0));
+        }
+        let mut slow_at = None;
+        if slow {
+            commands += 2;
+            // The scan grows with the table, not with the backlog: it gets a longer timeout than
+            // the reads around it; the poller spaces slow polls by what they cost.
+            let millis = timeout.max(SLOW_TIMEOUT).as_millis();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SET LOCAL statement_timeout = {millis}"
+            )))
+            .execute(&mut *tx)
             .await
             .map_err(|e| conn.fail(e))?;
-    let fast_at = Utc::now();
-    let mut counted: HashMap<i32, Counted> = HashMap::new();
-    for (task, waiting, scheduled, oldest) in fast {
-        let entry = counted.entry(task).or_default();
-        entry.waiting = count(waiting);
-        entry.scheduled = count(scheduled);
-        entry.oldest = oldest.map(|age| age.max(0.0));
-    }
-    let mut slow_at = None;
-    if slow {
-        commands += 2;
-        // The scan grows with the table, not with the backlog: it gets a longer timeout than
-        // the reads around it; the poller spaces slow polls by what they cost.
-        let millis = timeout.max(SLOW_TIMEOUT).as_millis();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SET LOCAL statement_timeout = {millis}"
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conn.fail(e))?;
-        let rows: Result<Vec<SlowRow>, _> =
-            sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.slow_counts.as_str()))
-                .fetch_all(&mut *tx)
-                .await;
-        match rows {
-            Ok(rows) => {
-                slow_at = Some(Utc::now());
-                for (task, active, failed, retrying, recent) in rows {
-                    counted.entry(task).or_default().slow =
-                        Some([active, failed, retrying, recent].map(count));
+            let rows: Result<Vec<SlowRow>, _> =
+                sqlx::query_as(sqlx::AssertSqlSafe(conn.sql.slow_counts.as_str()))
+                    .fetch_all(&mut *tx)
+                    .await;
+            match rows {
+                Ok(rows) => {
+                    slow_at = Some(Utc::now());
+                    for (task, active, failed, retrying, recent) in rows {
+                        counted.entry(task).or_default().slow =
+                            Some([active, failed, retrying, recent].map(count));
+                    }
                 }
+                // Past its statement timeout the scan is given up: the fast counts still stand,
+                // and the slow ones keep their last values and the time they were taken.
+                Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014") => {}
+                Err(err) => return Err(conn.fail(err)),
             }
-            // Past its statement timeout the scan is given up: the fast counts still stand,
-            // and the slow ones keep their last values and the time they were taken.
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014") => {}
-            Err(err) => return Err(conn.fail(err)),
         }
+        Ok::<_, QueueError>((tasks, fast_at, counted, slow_at))
     }
-    // A cancelled statement leaves the transaction aborted: ending it rolls it back.
+    .await;
     let _ = tx.rollback().await;
+    let (tasks, fast_at, mut counted, slow_at) = read?;
     let polled_at = Utc::now();
     let queues = tasks
         .into_iter()

@@ -275,13 +275,7 @@ impl PgBossDb {
 
     /// Sessions left idle in a transaction that last read this schema.
     pub async fn idle_in_transaction(&self) -> i64 {
-        let sql = "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' \
-                   AND strpos(query, $1) > 0";
-        sqlx::query_scalar(sql)
-            .bind(&self.schema)
-            .fetch_one(&self.pool)
-            .await
-            .expect("pg_stat_activity")
+        crate::support::db::idle_in_transaction(&self.pool, &self.schema).await
     }
 
     /// Runs a statement on the schema (written with `{s}` for it).

@@ -194,3 +194,16 @@ fn on_server(server_url: &str, sql: String) -> Result<(), String> {
         .join()
         .unwrap_or_else(|_| Err("the database thread panicked".to_owned()))
 }
+
+/// Sessions of the PostgreSQL server left idle inside a transaction whose last statement
+/// named `schema`: a connector that drops a transaction instead of ending it leaves one,
+/// holding its locks on the application's tables.
+pub async fn idle_in_transaction(pool: &sqlx::PgPool, schema: &str) -> i64 {
+    let sql = "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' \
+               AND strpos(query, $1) > 0";
+    sqlx::query_scalar(sql)
+        .bind(schema)
+        .fetch_one(pool)
+        .await
+        .expect("pg_stat_activity")
+}
