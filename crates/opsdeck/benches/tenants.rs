@@ -20,7 +20,8 @@
 //! Set `BENCH_SECONDS` (per target, default 10), `BENCH_CLIENTS` (default 16),
 //! `BENCH_BATCH`, `BENCH_TENANTS`, `BENCH_LOAD_EVENTS` (0 to skip the pages) and
 //! `BENCH_BACKENDS` (default `sqlite,postgres`; an unreachable PostgreSQL is skipped, saying
-//! so).
+//! so). `BENCH_KEEP=1` keeps each loaded database and prints its URL; `BENCH_LOADED=URL` then
+//! times only the tenant pages on it.
 
 #![expect(
     clippy::print_stdout,
@@ -203,7 +204,12 @@ async fn mint(store: &dyn opsdeck_core::Store, scope: Scope) -> String {
 }
 
 async fn mint_role(store: &dyn opsdeck_core::Store, role: opsdeck_core::auth::Role) -> String {
-    mint_grant(store, &format!("bench-{role}"), Grant::Role(role)).await
+    // A name of its own: a database kept from an earlier run has that run's tokens.
+    let name = format!(
+        "bench-{role}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    mint_grant(store, &name, Grant::Role(role)).await
 }
 
 async fn mint_grant(store: &dyn opsdeck_core::Store, name: &str, grant: Grant) -> String {
@@ -237,18 +243,40 @@ fn report(backend: &str, label: &str, unit: &str, measured: &mut Measured, basel
     );
 }
 
-async fn bench(backend: &str, db: &Database, settings: &Settings) {
+/// An in-process server on `url`.
+async fn serve(url: String) -> Application {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
-    config.database.url = Secret::new(db.url());
+    config.database.url = Secret::new(url);
     let (_, key) = opsdeck_core::audit::checkpoint::CheckpointKey::generate().unwrap();
     config.audit.checkpoint_key = Some(Secret::new(key));
-    // The limiter stays in the path with a budget the load cannot exhaust.
+    // The limiters stay in the path with budgets the load cannot exhaust.
     config.rate_limit.ingest_per_minute = 1_000_000_000;
     config.rate_limit.ingest_burst = 1_000_000_000;
-    let app = Application::build(config, BuildOptions::default())
+    config.rate_limit.reads_per_minute = 1_000_000_000;
+    config.rate_limit.read_burst = 1_000_000_000;
+    Application::build(config, BuildOptions::default())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `BENCH_LOADED`: only the tenant pages, on a database an earlier run loaded (its file or
+/// URL, left behind with `BENCH_KEEP=1`).
+async fn pages_only(backend: &str, url: String, settings: &Settings) {
+    let app = serve(url).await;
+    let addr = app.local_addr().unwrap();
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    read_pages(backend, &state, addr, settings).await;
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+async fn bench(backend: &str, db: &Database, settings: &Settings) {
+    let app = serve(db.url()).await;
     let addr = app.local_addr().unwrap();
     let app_state = app.state().clone();
     let store = app.state().store().clone();
@@ -430,7 +458,17 @@ async fn load_and_read(
         started.elapsed().as_secs_f64(),
         total as f64 / started.elapsed().as_secs_f64()
     );
+    read_pages(backend, state, addr, settings).await;
+}
 
+/// Times `GET /ops/tenants/{id}` for random tenants and for the busiest one.
+async fn read_pages(
+    backend: &str,
+    state: &opsdeck_server::state::AppState,
+    addr: std::net::SocketAddr,
+    settings: &Settings,
+) {
+    let store = state.store().clone();
     let support = mint_role(store.as_ref(), opsdeck_core::auth::Role::Support).await;
     let client = reqwest::Client::new();
     let get = |tenant: usize| {
@@ -510,6 +548,15 @@ fn main() {
             settings.seconds.as_secs(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
         );
+        if let Ok(url) = std::env::var("BENCH_LOADED") {
+            let backend = if url.starts_with("sqlite:") {
+                "sqlite"
+            } else {
+                "postgres"
+            };
+            pages_only(backend, url, &settings).await;
+            return;
+        }
         for backend in backends.split(',').map(str::trim) {
             let db = match backend {
                 "sqlite" => {
@@ -524,7 +571,11 @@ fn main() {
             };
             let Some(db) = db else { continue };
             bench(backend, &db, &settings).await;
-            db.drop_it().await;
+            if std::env::var_os("BENCH_KEEP").is_some() {
+                println!("{backend:<9} kept for BENCH_LOADED: {}", db.url());
+            } else {
+                db.drop_it().await;
+            }
         }
     });
 }

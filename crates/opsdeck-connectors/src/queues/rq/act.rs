@@ -18,7 +18,7 @@ use crate::queues::redis_client::{Script, reply};
 use crate::queues::{ActGuard, ActionReport, QueueError, Skip};
 
 /// Ids per script.
-pub(super) const CHUNK: usize = 250;
+pub(super) const CHUNK: usize = 150;
 
 /// What a script's code for one job means.
 fn outcome(code: i64) -> Result<(), Skip> {
