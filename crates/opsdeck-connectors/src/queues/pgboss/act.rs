@@ -1,8 +1,17 @@
 //! Retry and discard with pg-boss's own moves (see the module doc of `pgboss`), chunk by
-//! chunk, each chunk one transaction: lock the jobs no one else holds (`FOR UPDATE SKIP
-//! LOCKED`), re-check each against the guard, move those that pass with the state they were
-//! seen in repeated in the statement's `WHERE`, commit. A job locked by a worker's fetch or
-//! by another action is never waited on: it is skipped as locked.
+//! chunk, each chunk one transaction.
+//!
+//! - A failed or retrying job takes one move whatever else it holds, so the move is made
+//!   directly: one guarded statement whose `WHERE` repeats the state the job was seen in and
+//!   the dry run's time (a job that failed later is left alone), each row written once, as
+//!   pg-boss's own `retry()` writes it. pg-boss's workers never hold a failed or retrying row
+//!   (they fetch created and due jobs, and a due retry is shown as waiting); a row another
+//!   transaction holds is waited for at most the lock timeout, then checked again by
+//!   PostgreSQL before it is moved. The jobs not moved are then read once to say why.
+//! - A dead job is either cancelled or dead-lettered, and each comes back its own way: the
+//!   jobs no one else holds are locked first (`FOR UPDATE SKIP LOCKED`; a job locked by a
+//!   worker's fetch or by another action is skipped as locked, never waited on), re-checked
+//!   against the guard, and moved with the state they were seen in repeated in the `WHERE`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -109,6 +118,9 @@ impl Chunk<'_> {
         chunk: &[(Uuid, &JobId)],
         report: &mut ActionReport,
     ) -> Result<(), QueueError> {
+        if let Some(step) = self.direct_move() {
+            return self.run_direct(tx, chunk, step, report).await;
+        }
         let conn = self.conn;
         let s = conn.sql.s();
         let uuids: Vec<Uuid> = chunk.iter().map(|(u, _)| *u).collect();
@@ -175,7 +187,7 @@ impl Chunk<'_> {
         }
         let mut done = HashSet::new();
         for (step, ids) in &passing {
-            let sql = self.sql_of(*step);
+            let sql = self.sql_of(*step, "true");
             let moved: Vec<(Uuid,)> = timed(
                 &mut report.longest_step,
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -204,6 +216,97 @@ impl Chunk<'_> {
         Ok(())
     }
 
+    /// The move every job of the chunk takes when it does not depend on anything but the
+    /// state the jobs were seen in.
+    fn direct_move(&self) -> Option<Move> {
+        match (self.action, self.guard.state) {
+            (Action::Retry, JobState::Failed) => Some(Move::Retry),
+            (Action::Retry, JobState::Retrying) => Some(Move::DueNow),
+            (Action::Discard, JobState::Retrying) => Some(Move::Cancel),
+            (Action::Discard, JobState::Failed) => Some(Move::Delete),
+            _ => None,
+        }
+    }
+
+    /// `step` on the chunk in one statement guarded by the state seen and the dry run's time;
+    /// then the jobs it did not move are read once, to say why.
+    async fn run_direct(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        chunk: &[(Uuid, &JobId)],
+        step: Move,
+        report: &mut ActionReport,
+    ) -> Result<(), QueueError> {
+        let conn = self.conn;
+        let uuids: Vec<Uuid> = chunk.iter().map(|(u, _)| *u).collect();
+        let guard = format!(
+            "{} AND ($3::timestamptz IS NULL OR j.completed_on IS NULL OR j.completed_on <= $3)",
+            condition(self.layout, self.guard.state)
+        );
+        let sql = self.sql_of(step, &guard);
+        let moved: Vec<(Uuid,)> = timed(
+            &mut report.longest_step,
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(self.queue.as_str())
+                .bind(&uuids)
+                .bind(self.guard.failed_not_after)
+                .fetch_all(&mut **tx),
+        )
+        .await
+        .map_err(|e| conn.fail(e))?;
+        let done: HashSet<Uuid> = moved.into_iter().map(|(id,)| id).collect();
+        let rest: Vec<Uuid> = uuids
+            .iter()
+            .copied()
+            .filter(|u| !done.contains(u))
+            .collect();
+        let seen: HashMap<Uuid, Seen> = if rest.is_empty() {
+            HashMap::new()
+        } else {
+            let sql = format!(
+                "SELECT j.id, {}, j.state::text, j.completed_on FROM {}.job j \
+                 WHERE j.name = $1 AND j.id = ANY($2)",
+                state(self.layout),
+                conn.sql.s()
+            );
+            let rows: Vec<Seen> = timed(
+                &mut report.longest_step,
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(self.queue.as_str())
+                    .bind(&rest)
+                    .fetch_all(&mut **tx),
+            )
+            .await
+            .map_err(|e| conn.fail(e))?;
+            rows.into_iter().map(|row| (row.0, row)).collect()
+        };
+        for (uuid, id) in chunk {
+            if done.contains(uuid) {
+                report.done.push((*id).clone());
+                continue;
+            }
+            let skip = match seen.get(uuid) {
+                None => Skip::Gone,
+                Some((_, shown, _, _)) if shown.as_str() != self.guard.state.as_str() => {
+                    Skip::Moved
+                }
+                Some((_, _, _, Some(finished)))
+                    if self
+                        .guard
+                        .failed_not_after
+                        .is_some_and(|pinned| *finished > pinned) =>
+                {
+                    Skip::Newer
+                }
+                // In its state and not newer, yet not moved: it changed and changed back
+                // meanwhile (retried and failed again within the dry run's time).
+                Some(_) => Skip::Moved,
+            };
+            report.skipped.push(((*id).clone(), skip));
+        }
+        Ok(())
+    }
+
     /// The move a passing job in pg-boss's state `raw` takes.
     fn move_of(&self, raw: &str) -> Move {
         match (self.action, self.guard.state) {
@@ -216,12 +319,13 @@ impl Chunk<'_> {
         }
     }
 
-    /// The statement of a move: `$1` the queue, `$2` the ids; returns the ids moved.
-    fn sql_of(&self, step: Move) -> String {
+    /// The statement of a move: `$1` the queue, `$2` the ids, `guard` a further condition on
+    /// the job `j` (not for a redrive); returns the ids moved.
+    fn sql_of(&self, step: Move, guard: &str) -> String {
         let s = self.conn.sql.s();
         let now = now(self.layout, s);
         let v12 = self.layout == Layout::V12;
-        let which = "j.name = $1 AND j.id = ANY($2)";
+        let which = format!("j.name = $1 AND j.id = ANY($2) AND ({guard})");
         match step {
             Move::Retry => format!(
                 "UPDATE {s}.job j SET state = 'retry', retry_limit = j.retry_limit + 1, \
