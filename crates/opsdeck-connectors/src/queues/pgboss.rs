@@ -40,10 +40,11 @@
 //! the others newest first (`job_i15`, `created_on`); on 10.x, which has no index by time, in
 //! the order of its primary key (`name, id`: random UUIDs, so in no meaningful order).
 //!
-//! **Actions** run in chunks of [`act::CHUNK`] jobs, each chunk one transaction that first
-//! locks its rows (`FOR UPDATE SKIP LOCKED`: a worker is never waited on) and re-checks each
-//! job — still in the state it was seen in and, for a bulk action, failed no later than the
-//! dry run — then makes pg-boss's own move with the same state in its `WHERE`:
+//! **Actions** run in chunks of [`act::CHUNK`] jobs, each chunk one transaction that makes
+//! pg-boss's own move only on jobs still in the state they were seen in and, for a bulk
+//! action, failed no later than the dry run: failed and retrying jobs in one guarded statement
+//! (each row written once; pg-boss's workers never hold such a row), dead jobs after locking
+//! them (`FOR UPDATE SKIP LOCKED`: a worker is never waited on) and re-checking each:
 //! - *Retry* a failed job: what pg-boss's `retry()` does — `state = 'retry'`, one more
 //!   attempt allowed (`retry_limit + 1`), `completed_on` cleared and `start_after` brought up
 //!   to now (10.x's `retry()` does not clear `completed_on`; it is cleared here so pg-boss
