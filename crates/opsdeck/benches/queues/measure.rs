@@ -130,6 +130,36 @@ impl Served {
         }
     }
 
+    /// Waits until `shown` holds of the `/ops/queues` JSON (the poll has counted the seeded
+    /// jobs); fails after 2 minutes.
+    pub async fn wait_until(
+        &self,
+        client: &reqwest::Client,
+        shown: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let overview = format!("http://{}/ops/queues", self.addr);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let body: serde_json::Value = client
+                .get(&overview)
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if shown(&body) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the poll never showed the queue: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Stops it and removes its store.
     pub async fn stop(self) {
         let _ = self.stop.send(());

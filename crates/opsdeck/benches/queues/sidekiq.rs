@@ -16,18 +16,15 @@ use std::time::{Duration, Instant};
 use opsdeck_connectors::queues::sidekiq::Sidekiq;
 use opsdeck_connectors::queues::{QueueType, SourceContext};
 use opsdeck_core::auth::{AuthMethod, Principal, Role};
-use opsdeck_core::ids::{SourceName, TokenName};
+use opsdeck_core::ids::SourceName;
 use opsdeck_core::queues::{BulkAction, JobState};
-use opsdeck_core::secret::Secret;
-use opsdeck_core::token::{self, Grant, NewToken};
-use opsdeck_server::config::{Config, SourceConfig};
+use opsdeck_server::config::SourceConfig;
 use opsdeck_server::ops::queues::{BulkAnswer, BulkFilter, BulkRequest, run_bulk};
 use opsdeck_server::ops::{Caller, Reason};
-use opsdeck_server::{Application, BuildOptions};
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 
-use super::measure::{env_or, latencies, ms, p50_p99_ms};
+use super::measure::{Served, env_or, latencies, ms, p50_p99_ms};
 use super::redis_side::{RedisSide, longest_script};
 
 const SOURCE: &str = "bench";
@@ -222,71 +219,30 @@ pub async fn run() {
 
     census(&url, jobs).await;
 
-    let mut config = Config::default();
-    config.server.listen = "127.0.0.1:0".parse().unwrap();
-    let db = std::env::temp_dir().join(format!("opsdeck-bench-{}.db", uuid::Uuid::new_v4()));
-    config.database.url = Secret::new(format!("sqlite://{}", db.display()));
-    let (_, key) = opsdeck_core::audit::checkpoint::CheckpointKey::generate().unwrap();
-    config.audit.checkpoint_key = Some(Secret::new(key));
-    config.rate_limit.reads_per_minute = 1_000_000_000;
-    config.rate_limit.read_burst = 1_000_000_000;
-    config.queues.sources = vec![
-        SourceConfig {
-            poll_interval: Some(Duration::from_secs(2)),
-            ..SourceConfig::system(SOURCE, Sidekiq::new(&url))
-        },
-        SourceConfig {
-            poll_interval: Some(Duration::from_secs(2)),
-            ..SourceConfig::system(RETRY_SOURCE, Sidekiq::new(&retry_url))
-        },
-    ];
-    let app = Application::build(config, BuildOptions::default())
-        .await
-        .unwrap();
-    let addr = app.local_addr().unwrap();
-    let state = app.state().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let new = NewToken {
-        name: TokenName::parse("bench").unwrap(),
-        grant: Grant::Role(Role::Viewer),
-        created_by: None,
-        expires_at: None,
-    };
-    let secret = token::generate(new.kind());
-    state
-        .store()
-        .create_token(&new, &secret.hash, &secret.display, chrono::Utc::now())
-        .await
-        .unwrap();
-    let viewer = secret.secret.expose().to_owned();
+    let served = Served::start(
+        vec![
+            SourceConfig {
+                poll_interval: Some(Duration::from_secs(2)),
+                ..SourceConfig::system(SOURCE, Sidekiq::new(&url))
+            },
+            SourceConfig {
+                poll_interval: Some(Duration::from_secs(2)),
+                ..SourceConfig::system(RETRY_SOURCE, Sidekiq::new(&retry_url))
+            },
+        ],
+        retry_jobs.max(100_000),
+    )
+    .await;
+    let (addr, state, viewer) = (served.addr, served.state.clone(), served.token.clone());
     let client = reqwest::Client::new();
     let overview = format!("http://{addr}/ops/queues");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let body: Value = client
-            .get(&overview)
-            .bearer_auth(&viewer)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let shown = body["queues"]
-            .as_array()
-            .is_some_and(|q| q.iter().any(|q| q["queue"] == BIG));
-        if shown {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the poll never showed the queue: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    served
+        .wait_until(&client, |body| {
+            body["queues"]
+                .as_array()
+                .is_some_and(|q| q.iter().any(|q| q["queue"] == BIG))
+        })
+        .await;
     let (p50, p99) = p50_p99_ms(&mut latencies(&client, &overview, &viewer, REQUESTS).await);
     println!("  GET /ops/queues: p50 {p50:.2} ms, p99 {p99:.2} ms (goal p99 <= 20 ms)");
     let first = format!("http://{addr}/ops/queues/{SOURCE}/{BIG}/jobs?state=retrying&limit=50");
@@ -313,13 +269,7 @@ pub async fn run() {
 
     bulk_retry(&state, &retry_url, retry_jobs).await;
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = db.clone().into_os_string();
-        file.push(suffix);
-        std::fs::remove_file(file).ok();
-    }
+    served.stop().await;
     drop(dbs);
 }
 
