@@ -1,15 +1,7 @@
 //! Retry and discard through graphile-worker's admin functions, chunk by chunk, each chunk
-//! one transaction.
-//!
-//! - Retrying failed jobs (the bulk action's common case) is one statement: the guard — still
-//!   failed, in this task, failed no later than the dry run — picks the ids handed to
-//!   `reschedule_jobs`, which skips jobs a worker holds; each row is written once, by
-//!   graphile-worker's own function. No worker takes a failed job (its attempts are spent), so
-//!   nothing but another action can change one between the guard and the move. The jobs not
-//!   moved are then read once, to say why.
-//! - Otherwise the jobs no one else holds are locked first (`FOR UPDATE SKIP LOCKED`),
-//!   re-checked against the guard, and acted on; a job locked by a worker or by another action
-//!   is never waited on: it is skipped as locked.
+//! one transaction: lock the jobs that no one else holds (`FOR UPDATE SKIP LOCKED`),
+//! re-check each against the guard, act on those that pass, commit. A job locked by a
+//! worker or by another action is never waited on: it is skipped as locked.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -101,9 +93,6 @@ async fn act_on_chunk(
     action: Action,
     report: &mut ActionReport,
 ) -> Result<(), QueueError> {
-    if action == Action::Retry && guard.state == JobState::Failed {
-        return retry_failed(conn, tx, task, chunk, guard, report).await;
-    }
     let s = conn.sql.s();
     let numbers: Vec<i64> = chunk.iter().map(|(n, _)| *n).collect();
     let lock = format!(
@@ -196,88 +185,6 @@ async fn act_on_chunk(
             // lock graphile-worker itself still honours can explain it.
             report.skipped.push(((*id).clone(), Skip::Locked));
         }
-    }
-    Ok(())
-}
-
-/// Failed jobs of the chunk rescheduled by `reschedule_jobs` in one statement, the guard
-/// choosing the ids it is given; then why the others were not.
-async fn retry_failed(
-    conn: &GraphileConnector,
-    tx: &mut Transaction<'static, Postgres>,
-    task: i32,
-    chunk: &[(i64, &JobId)],
-    guard: ActGuard,
-    report: &mut ActionReport,
-) -> Result<(), QueueError> {
-    let s = conn.sql.s();
-    let numbers: Vec<i64> = chunk.iter().map(|(n, _)| *n).collect();
-    let failed = super::sql::condition(JobState::Failed).unwrap_or("false");
-    let call = format!(
-        "SELECT id FROM {s}.reschedule_jobs(ARRAY(SELECT j.id FROM {s}._private_jobs j \
-         WHERE j.id = ANY($1) AND j.task_id = $2 AND {failed} \
-         AND ($3::timestamptz IS NULL OR {failed_at} IS NULL OR {failed_at} <= $3)), \
-         run_at => now(), attempts => 0)",
-        failed_at = conn.sql.failed_at()
-    );
-    let done: Vec<(i64,)> = timed(
-        &mut report.longest_step,
-        sqlx::query_as(sqlx::AssertSqlSafe(call))
-            .bind(&numbers)
-            .bind(task)
-            .bind(guard.failed_not_after)
-            .fetch_all(&mut **tx),
-    )
-    .await
-    .map_err(|e| conn.fail(e))?;
-    let done: HashSet<i64> = done.into_iter().map(|(id,)| id).collect();
-    let rest: Vec<i64> = numbers
-        .iter()
-        .copied()
-        .filter(|n| !done.contains(n))
-        .collect();
-    let seen: HashMap<i64, Seen> = if rest.is_empty() {
-        HashMap::new()
-    } else {
-        let sql = format!(
-            "SELECT j.id, j.task_id, \
-             (j.locked_at IS NOT NULL AND j.locked_at > now() - interval '4 hours'), \
-             {}, {} FROM {s}._private_jobs j WHERE j.id = ANY($1)",
-            conn.sql.state(),
-            conn.sql.failed_at()
-        );
-        let rows: Vec<Seen> = timed(
-            &mut report.longest_step,
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(&rest)
-                .fetch_all(&mut **tx),
-        )
-        .await
-        .map_err(|e| conn.fail(e))?;
-        rows.into_iter().map(|row| (row.0, row)).collect()
-    };
-    for (number, id) in chunk {
-        if done.contains(number) {
-            report.done.push((*id).clone());
-            continue;
-        }
-        let skip = match seen.get(number) {
-            None => Skip::Gone,
-            Some((_, job_task, _, _, _)) if *job_task != task => Skip::Gone,
-            Some((_, _, true, _, _)) => Skip::Locked,
-            Some((_, _, _, state, _)) if state.as_str() != guard.state.as_str() => Skip::Moved,
-            Some((_, _, _, _, Some(failed_at)))
-                if guard
-                    .failed_not_after
-                    .is_some_and(|pinned| *failed_at > pinned) =>
-            {
-                Skip::Newer
-            }
-            // Failed, in this task, not newer, yet not rescheduled: only a lock
-            // graphile-worker itself honours explains it.
-            Some(_) => Skip::Locked,
-        };
-        report.skipped.push(((*id).clone(), skip));
     }
     Ok(())
 }
