@@ -12,12 +12,10 @@ mod fixture;
 use std::time::Duration;
 
 use chrono::Utc;
-use opsdeck_connectors::queues::{
-    JobQuery, Poll, QueueConnector, QueueError, QueueType, SourceContext,
-};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
+use opsdeck_connectors::queues::{JobQuery, QueueConnector, QueueError, QueueType, SourceContext};
+use opsdeck_core::auth::Role;
 use opsdeck_core::ids::{JobId, QueueName, SourceName, TenantId};
-use opsdeck_core::queues::{BulkAction, JobFilter, JobState, QueueStats, TenantPath};
+use opsdeck_core::queues::{BulkAction, JobState, TenantPath};
 use opsdeck_server::config::{Config, SourceConfig};
 use opsdeck_server::ops::queues::{self, BulkAnswer, BulkRequest};
 use opsdeck_server::ops::{Caller, Reason};
@@ -26,6 +24,7 @@ use serde_json::{Value, json};
 use self::fixture::{GraphileDb, Outcome};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
+use crate::support::queues::{ids_of, principal, query, queue_of};
 use crate::support::wait_for_async;
 
 const SECRETS: [&str; 5] = [
@@ -66,38 +65,6 @@ async fn app_for(gw: &GraphileDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
         tweak(config);
     })
     .await
-}
-
-fn principal(role: Role) -> Principal {
-    Principal {
-        id: format!("{}-1", role.as_str()),
-        name: role.as_str().to_owned(),
-        role,
-        method: AuthMethod::Token,
-    }
-}
-
-fn queue_of<'a>(poll: &'a Poll, name: &str) -> &'a QueueStats {
-    poll.queues
-        .iter()
-        .find(|q| q.queue.as_str() == name)
-        .unwrap_or_else(|| panic!("no queue {name} in {poll:?}"))
-}
-
-fn ids_of(page: &opsdeck_connectors::queues::JobPage) -> Vec<String> {
-    page.jobs.iter().map(|j| j.id.to_string()).collect()
-}
-
-fn query(state: JobState, limit: u32) -> JobQuery {
-    JobQuery {
-        filter: JobFilter {
-            state,
-            q: None,
-            tenant_id: None,
-        },
-        cursor: None,
-        limit,
-    }
 }
 
 /// Pushes jobs' next run an hour out with graphile-worker's own `reschedule_jobs`, so their

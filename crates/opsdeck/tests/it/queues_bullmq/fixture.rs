@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use opsdeck_connectors::queues::bullmq::Bullmq;
 use opsdeck_connectors::queues::{QueueConnector, QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
 use opsdeck_server::config::SourceConfig;
 use serde_json::{Value, json};
@@ -15,7 +14,6 @@ use tokio::process::{Child, Command};
 
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
-use crate::support::wait_for_async;
 
 pub const REDIS: &str = "redis://127.0.0.1:6379";
 pub const SOURCE: &str = "app";
@@ -173,41 +171,9 @@ impl Drop for Bull {
     }
 }
 
-pub fn principal(role: Role) -> Principal {
-    Principal {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: format!("{role:?}").to_lowercase(),
-        role,
-        method: AuthMethod::Token,
-    }
-}
+pub use crate::support::queues::{get_json, principal};
 
-/// GET `path` as a viewer, as JSON.
-pub async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// The queue as `/ops/queues` shows it, once a poll has found it.
+/// The queue as `/ops/queues` shows it, once `check` holds.
 pub async fn polled_queue(app: &TestApp, token: &str, check: impl Fn(&Value) -> bool) -> Value {
-    wait_for_async(
-        Duration::from_secs(10),
-        "the poll to show the queue",
-        || async {
-            let (_, overview) = get_json(app, token, "/ops/queues").await;
-            overview["queues"]
-                .as_array()?
-                .iter()
-                .find(|q| q["queue"] == QUEUE && check(q))
-                .cloned()
-        },
-    )
-    .await
+    crate::support::queues::polled_queue(app, token, QUEUE, check).await
 }

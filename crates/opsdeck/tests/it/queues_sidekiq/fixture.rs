@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use opsdeck_connectors::queues::sidekiq::Sidekiq;
 use opsdeck_connectors::queues::{QueueConnector, QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
 use opsdeck_core::queues::TenantPath;
 use opsdeck_server::config::SourceConfig;
@@ -222,43 +221,11 @@ impl Drop for Kiq {
     }
 }
 
-pub fn principal(role: Role) -> Principal {
-    Principal {
-        id: uuid::Uuid::new_v4().to_string(),
-        name: format!("{role:?}").to_lowercase(),
-        role,
-        method: AuthMethod::Token,
-    }
-}
-
-/// GET `path` with `token`, as JSON.
-pub async fn get_json(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
-    let response = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+pub use crate::support::queues::{get_json, principal};
 
 /// The queue as `/ops/queues` shows it, once `check` holds.
 pub async fn polled_queue(app: &TestApp, token: &str, check: impl Fn(&Value) -> bool) -> Value {
-    wait_for_async(
-        Duration::from_secs(15),
-        "the poll to show the queue",
-        || async {
-            let (_, overview) = get_json(app, token, "/ops/queues").await;
-            overview["queues"]
-                .as_array()?
-                .iter()
-                .find(|q| q["queue"] == QUEUE && check(q))
-                .cloned()
-        },
-    )
-    .await
+    crate::support::queues::polled_queue(app, token, QUEUE, check).await
 }
 
 /// `text` for a query string.

@@ -5,6 +5,7 @@ pub mod chaos;
 pub mod contract;
 pub mod db;
 pub mod process;
+pub mod queues;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
