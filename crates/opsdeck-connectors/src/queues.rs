@@ -251,6 +251,15 @@ pub trait QueueConnector: fmt::Debug + Send + Sync {
         guard: ActGuard,
     ) -> Result<ActionReport, QueueError>;
 
-    /// Pauses or resumes a queue, where the system has a pause.
-    async fn set_paused(&self, queue: &QueueName, paused: bool) -> Result<(), QueueError>;
+    /// Pauses or resumes a queue, where the system has a pause. A system without one need not
+    /// implement it: the call is refused with the reason its [`Capabilities::pause`] gives.
+    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
+        Err(QueueError::NotPossible(
+            self.capabilities()
+                .pause
+                .err()
+                .unwrap_or("this system has no queue pause")
+                .to_owned(),
+        ))
+    }
 }

@@ -307,8 +307,4 @@ impl QueueConnector for CeleryConnector {
     ) -> Result<ActionReport, QueueError> {
         Err(QueueError::NotPossible(NO_DISCARD.to_owned()))
     }
-
-    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
-        Err(QueueError::NotPossible(NO_PAUSE.to_owned()))
-    }
 }

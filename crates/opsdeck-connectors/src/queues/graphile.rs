@@ -374,10 +374,4 @@ impl QueueConnector for GraphileConnector {
     ) -> Result<ActionReport, QueueError> {
         act::act(self, queue, ids, guard, act::Action::Discard).await
     }
-
-    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
-        Err(QueueError::NotPossible(
-            "graphile-worker has no pause".into(),
-        ))
-    }
 }

@@ -466,10 +466,4 @@ impl QueueConnector for PgBossConnector {
     ) -> Result<ActionReport, QueueError> {
         act::act(self, queue, ids, guard, act::Action::Discard).await
     }
-
-    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
-        Err(QueueError::NotPossible(
-            "pg-boss has no queue pause (workers stop with offWork)".into(),
-        ))
-    }
 }

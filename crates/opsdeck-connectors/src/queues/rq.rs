@@ -245,8 +245,4 @@ impl QueueConnector for RqConnector {
     ) -> Result<ActionReport, QueueError> {
         act::act(self, queue, ids, guard, DISCARD).await
     }
-
-    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
-        Err(QueueError::NotPossible(NO_PAUSE.to_owned()))
-    }
 }

@@ -264,8 +264,4 @@ impl QueueConnector for SidekiqConnector {
             .await
             .map_err(refuse_wrong_type)
     }
-
-    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
-        Err(QueueError::NotPossible(NO_PAUSE.to_owned()))
-    }
 }

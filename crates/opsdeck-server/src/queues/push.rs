@@ -267,8 +267,4 @@ impl QueueConnector for PushConnector {
             "a push source's webhook only retries; discard in the application".into(),
         ))
     }
-
-    async fn set_paused(&self, _queue: &QueueName, _paused: bool) -> Result<(), QueueError> {
-        Err(QueueError::NotPossible("push sources have no pause".into()))
-    }
 }
