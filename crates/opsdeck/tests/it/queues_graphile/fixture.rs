@@ -232,39 +232,12 @@ impl GraphileDb {
 
     /// Runs a statement on the schema (written with `{s}` for it).
     pub async fn execute(&self, sql: &str) {
-        let sql = sql.replace("{s}", &format!("\"{}\"", self.schema));
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&self.pool)
-            .await
-            .expect("statement");
+        crate::support::db::execute_in_schema(&self.pool, &self.schema, sql).await;
     }
 }
 
 impl Drop for GraphileDb {
     fn drop(&mut self) {
-        let (url, schema) = (self.url.clone(), self.schema.clone());
-        // Drop runs inside the test's runtime: the schema is removed from a thread of its own.
-        let work = move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&url).await.ok()?;
-                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .ok()?;
-                conn.close().await.ok()
-            })
-        };
-        if std::thread::spawn(work).join().ok().flatten().is_none() {
-            eprintln!(
-                "warning: could not drop graphile-worker test schema {}",
-                self.schema
-            );
-        }
+        crate::support::db::drop_schema_blocking(&self.url, &self.schema, "graphile-worker");
     }
 }

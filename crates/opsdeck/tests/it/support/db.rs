@@ -207,3 +207,36 @@ pub async fn idle_in_transaction(pool: &sqlx::PgPool, schema: &str) -> i64 {
         .await
         .expect("pg_stat_activity")
 }
+
+/// Drops `schema` of the PostgreSQL server at `url`, from a thread of its own (so it can run
+/// in a fixture's `Drop`, inside the test's runtime); says on stderr when it could not.
+pub fn drop_schema_blocking(url: &str, schema: &str, what: &str) {
+    let (url, owned) = (url.to_owned(), schema.to_owned());
+    let work = move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(async {
+            let mut conn = PgConnection::connect(&url).await.ok()?;
+            let sql = format!("DROP SCHEMA IF EXISTS \"{owned}\" CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .ok()?;
+            conn.close().await.ok()
+        })
+    };
+    if std::thread::spawn(work).join().ok().flatten().is_none() {
+        eprintln!("warning: could not drop {what} test schema {schema}");
+    }
+}
+
+/// Runs `sql` (written with `{s}` for `schema`, quoted) on `pool`.
+pub async fn execute_in_schema(pool: &sqlx::PgPool, schema: &str, sql: &str) {
+    let sql = sql.replace("{s}", &format!("\"{schema}\""));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .expect("statement");
+}
