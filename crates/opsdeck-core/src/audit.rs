@@ -16,10 +16,11 @@
 //! back exactly as [`Appended::entries`] gives it, on either backend.
 
 pub mod checkpoint;
+pub mod spool;
 mod verify;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::ids::TenantId;
@@ -34,7 +35,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 const HASH_DOMAIN: &[u8] = b"opsdeck-audit-v1";
 
 /// Who acted: an authenticated principal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub id: String,
     pub name: String,
@@ -43,7 +44,7 @@ pub struct Actor {
 }
 
 /// What was acted on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
     /// `tenant`, `job`, `monitor`, `token`, `route`, …
     pub kind: String,
@@ -51,7 +52,7 @@ pub struct Target {
 }
 
 /// One event, as a caller appends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// When it happened; kept to the millisecond (see the module documentation).
     pub at: DateTime<Utc>,

@@ -43,6 +43,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 mod alerts;
 mod audit;
+mod availability;
 mod checks;
 mod cron;
 mod database;
@@ -54,6 +55,7 @@ mod tokens;
 
 pub use alerts::AlertStore;
 pub use audit::AuditStore;
+pub use availability::{Availability, Outage, Recovered};
 pub use checks::{CheckHistoryStore, CheckLatestStore};
 pub use cron::{CronGuardStore, CronRunStore, CronStore};
 pub use database::{HealthStore, InstanceStore, LeaseStore};

@@ -34,7 +34,7 @@ use crate::error::ApiError;
 use crate::events::{Events, EventsWriter};
 use crate::health::{HealthMonitor, spawn_health_loops};
 use crate::metrics::Metrics;
-use crate::middleware::{access_log, envelope, request_id};
+use crate::middleware::{access_log, envelope, outage, request_id};
 use crate::ops::impersonation::keys::RotateSigningKeysJob;
 use crate::queues::Queues;
 use crate::ratelimit::{RateLimitSweepJob, RateLimits};
@@ -135,7 +135,16 @@ impl Application {
             .context("rendering the OpenAPI document")?;
         let listen = config.server.listen;
         let background = Background::new(leader.clone(), metrics.clone());
-        let (audit, audit_writer) = AuditSink::new(store.clone());
+        let spool = crate::audit::Spool::open(&config.audit.spool_file).with_context(|| {
+            format!(
+                "opening the audit spool {}",
+                config.audit.spool_file.display()
+            )
+        })?;
+        if spool.pending() > 0 {
+            tracing::warn!(records = spool.pending(), file = %config.audit.spool_file.display(), "audit records spooled during an earlier outage will be appended to the log");
+        }
+        let (audit, audit_writer) = AuditSink::new(store.clone(), Some(spool));
         let checkpoints = Arc::new(Checkpointer::new(
             &config.audit,
             store.clone(),
@@ -181,6 +190,7 @@ impl Application {
         if let Err(err) = health.refresh_uptime().await {
             tracing::warn!(error = %err, "could not compute health check uptime");
         }
+        let token_usage = Arc::new(TokenUsage::with_outage_grace(config.auth.outage_grace));
         let state = AppState::new(StateParts {
             config,
             store,
@@ -191,7 +201,7 @@ impl Application {
             openapi_json,
             audit,
             checkpoints,
-            token_usage: Arc::new(TokenUsage::default()),
+            token_usage,
             rate_limits,
             oidc,
             health,
@@ -325,6 +335,10 @@ impl Application {
 fn start_loops(state: &AppState, background: &Background, elector: LeaderElector) {
     let config = &state.config().background;
     background.spawn_task(elector.run(background.cancellation()));
+    background.spawn_task(crate::background::database_probe::run(
+        state.store().clone(),
+        background.cancellation(),
+    ));
     background.spawn(
         LoopSpec {
             name: "token_usage_flush",
@@ -460,6 +474,7 @@ pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
         ))
         .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(state.clone(), crate::auth::authenticate))
+        .layer(from_fn_with_state(state.clone(), outage::guard))
         .layer(from_fn(envelope::ensure))
         .layer(from_fn_with_state(state.clone(), access_log::record))
         .layer(from_fn(request_id::assign))

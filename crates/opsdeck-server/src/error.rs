@@ -169,7 +169,7 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "database_unavailable",
-                "the database does not answer; retry later",
+                "opsdeck's database does not answer; retry later",
             )
             .with_cause(err),
             StoreError::Other(_) => ApiError::internal(err),
@@ -200,9 +200,19 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         response.extensions_mut().insert(Enveloped);
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        // Every 503 is "try again later": say when, so clients back off instead of hammering.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
         response
     }
 }
+
+/// What `Retry-After` says on a 503: long enough for a restarting database or a failover,
+/// short enough that a client's retry lands soon after it is back.
+pub const RETRY_AFTER_SECONDS: &str = "5";

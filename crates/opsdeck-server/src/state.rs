@@ -51,6 +51,8 @@ struct Inner {
     /// The application's database as a source of tenant facts (`[tenants]`).
     tenant_sources: TenantSources,
     firings: Firings,
+    /// The last good read of the views served from the store, for an outage of it.
+    last_good: crate::ops::LastGood,
 }
 
 /// Everything an [`AppState`] is made of.
@@ -113,6 +115,7 @@ impl AppState {
                 instance,
                 leader,
                 draining: AtomicBool::new(false),
+                last_good: crate::ops::LastGood::default(),
                 openapi_json,
                 audit,
                 checkpoints,
@@ -182,6 +185,11 @@ impl AppState {
     }
 
     /// The HTTP cron job calls in flight on this replica, which shutdown waits for.
+    /// The last good read of each view served from the store (SPEC §8).
+    pub fn last_good(&self) -> &crate::ops::LastGood {
+        &self.inner.last_good
+    }
+
     pub fn firings(&self) -> &Firings {
         &self.inner.firings
     }

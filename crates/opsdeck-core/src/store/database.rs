@@ -11,8 +11,12 @@ use crate::instance::{InstanceInfo, InstanceRecord, Lease};
 /// Liveness of the database itself.
 #[async_trait]
 pub trait HealthStore {
-    /// One round trip to the database.
+    /// One round trip to the database. It is tried even during an outage (every other call
+    /// then fails at once), and its outcome opens or closes the breaker.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Whether the database is reachable, as this store last found it.
+    fn availability(&self) -> &super::Availability;
 }
 
 /// Named leases, the basis of leader election across replicas.

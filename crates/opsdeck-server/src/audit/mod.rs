@@ -7,9 +7,11 @@
 
 pub mod checkpoint;
 mod sink;
+mod spool;
 
 pub use checkpoint::{CheckpointJob, Checkpointer};
 pub use sink::{AuditSink, AuditWriter};
+pub use spool::Spool;
 
 use opsdeck_core::audit::{Actor, AuditRecord};
 use opsdeck_core::auth::Principal;

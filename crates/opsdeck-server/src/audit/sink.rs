@@ -8,15 +8,21 @@
 //! then carries hundreds of entries instead of a few dozen. Nobody waits for that: a request
 //! only queues its entry. A caller that does wait for its entry to be committed (an action
 //! that changes state) cuts the lingering short.
+//!
+//! While the database is unreachable, records nobody waits for go to the [`Spool`] (SPEC §8)
+//! and are appended, in order and before anything newer, once it answers again; a record
+//! whose caller waits for its commit is answered with the failure instead (its action does
+//! not run, so there is nothing to spool).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opsdeck_core::Store;
 use opsdeck_core::audit::AuditRecord;
+use opsdeck_core::{Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::spool::Spool;
 use crate::error::chain;
 
 /// Entries queued at most before callers wait for the writer.
@@ -28,6 +34,8 @@ const BATCH: usize = 2048;
 /// against a request's microseconds: every commit writes the last, partly filled page of the
 /// table and of each index again, so under load fewer, larger batches write far less.
 const LINGER: Duration = Duration::from_millis(20);
+/// How often spooled records are offered to the database again when nothing new arrives.
+const SPOOL_RETRY: Duration = Duration::from_millis(500);
 
 struct Item {
     record: AuditRecord,
@@ -56,10 +64,12 @@ pub struct AuditWriter {
     receiver: mpsc::Receiver<Item>,
     waiting: Arc<Notify>,
     store: Arc<dyn Store>,
+    /// Where records go while the database is unreachable; `None`: they are logged as lost.
+    spool: Option<Spool>,
 }
 
 impl AuditSink {
-    pub fn new(store: Arc<dyn Store>) -> (Self, AuditWriter) {
+    pub fn new(store: Arc<dyn Store>, spool: Option<Spool>) -> (Self, AuditWriter) {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let waiting = Arc::new(Notify::new());
         (
@@ -71,6 +81,7 @@ impl AuditSink {
                 receiver,
                 waiting,
                 store,
+                spool,
             },
         )
     }
@@ -114,14 +125,22 @@ impl AuditWriter {
     /// Appends batches until cancelled and the queue is drained.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut batch = Vec::with_capacity(BATCH);
+        // What an earlier process spooled goes first.
+        self.drain_spool().await;
         loop {
+            let spooled = self.spooled() > 0;
             let received = tokio::select! {
                 biased;
-                n = self.receiver.recv_many(&mut batch, BATCH) => n,
+                n = self.receiver.recv_many(&mut batch, BATCH) => Some(n),
                 () = cancel.cancelled() => {
                     self.receiver.close();
-                    self.receiver.recv_many(&mut batch, BATCH).await
+                    Some(self.receiver.recv_many(&mut batch, BATCH).await)
                 }
+                () = tokio::time::sleep(SPOOL_RETRY), if spooled => None,
+            };
+            let Some(received) = received else {
+                self.drain_spool().await;
+                continue;
             };
             if received == 0 {
                 break;
@@ -156,24 +175,110 @@ impl AuditWriter {
         }
     }
 
-    async fn write(&self, batch: &mut Vec<Item>) {
+    async fn write(&mut self, batch: &mut Vec<Item>) {
         let (records, waiting): (Vec<AuditRecord>, Vec<_>) =
             batch.drain(..).map(|item| (item.record, item.done)).unzip();
-        let mut result = self.store.append_audit(&records).await;
-        if result.is_err() {
-            // One retry after a short pause covers a blip; a lasting outage is logged.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            result = self.store.append_audit(&records).await;
+        if self.spooled() > 0 {
+            self.drain_spool().await;
         }
-        let outcome = match &result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                tracing::error!(error = %chain(err), lost = records.len(), "audit append failed");
-                Err(err.to_string())
-            }
+        let result = if self.spooled() > 0 {
+            // Still unreachable: newer records must not overtake the spooled ones.
+            Err(StoreError::Unavailable("audit records are spooled".into()))
+        } else {
+            self.append(&records).await
         };
+        let outcome = match &result {
+            Ok(()) => Ok(()),
+            Err(err) => Err(err.to_string()),
+        };
+        let waited: Vec<bool> = waiting.iter().map(Option::is_some).collect();
         for done in waiting.into_iter().flatten() {
             let _ = done.send(outcome.clone());
+        }
+        let Err(err) = result else {
+            return;
+        };
+        // Records whose callers were told it failed are dropped: their actions do not run.
+        let unwaited: Vec<AuditRecord> = records
+            .into_iter()
+            .zip(waited)
+            .filter_map(|(record, waited)| (!waited).then_some(record))
+            .collect();
+        if unwaited.is_empty() {
+            return;
+        }
+        match (&err, self.spool.as_mut()) {
+            (StoreError::Unavailable(_), Some(spool)) => {
+                if let Err(io) = spool.append(&unwaited) {
+                    tracing::error!(error = %io, lost = unwaited.len(), "audit spool write failed");
+                } else if spool.pending() == unwaited.len() {
+                    tracing::warn!(
+                        "opsdeck's database is unreachable: audit records are spooled to disk until it answers"
+                    );
+                }
+            }
+            _ => {
+                tracing::error!(error = %chain(&err), lost = unwaited.len(), "audit append failed");
+            }
+        }
+    }
+
+    /// Appends `records`, with one retry after a short pause for a blip; none when the
+    /// database is known to be down.
+    async fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        let mut result = self.store.append_audit(records).await;
+        if result.is_err() && !self.store.availability().is_down() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            result = self.store.append_audit(records).await;
+        }
+        result.map(|_| ())
+    }
+
+    fn spooled(&self) -> usize {
+        self.spool.as_ref().map_or(0, Spool::pending)
+    }
+
+    /// Appends what is spooled, oldest first, in batches; empties the spool when all of it
+    /// is in the log, or rewrites it with what is left when the database fails again.
+    async fn drain_spool(&mut self) {
+        if self.spooled() == 0 || self.store.availability().is_down() {
+            return;
+        }
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        let records = match spool.records() {
+            Ok(records) => records,
+            Err(err) => {
+                tracing::error!(error = %err, "the audit spool cannot be read");
+                return;
+            }
+        };
+        let mut appended = 0;
+        for chunk in records.chunks(BATCH) {
+            if let Err(err) = self.store.append_audit(chunk).await {
+                tracing::warn!(error = %chain(&err), left = records.len() - appended, "replaying the audit spool failed; retrying");
+                let Some(spool) = self.spool.as_mut() else {
+                    return;
+                };
+                if let Err(io) = spool.replace(&records[appended..]) {
+                    tracing::error!(error = %io, "the audit spool could not be rewritten");
+                }
+                return;
+            }
+            appended += chunk.len();
+        }
+        let Some(spool) = self.spool.as_mut() else {
+            return;
+        };
+        match spool.clear() {
+            Ok(()) => tracing::info!(
+                appended,
+                "audit records spooled during the outage are in the log"
+            ),
+            Err(io) => {
+                tracing::error!(error = %io, "the audit spool could not be emptied; its records would be appended again")
+            }
         }
     }
 }

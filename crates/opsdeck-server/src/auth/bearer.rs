@@ -9,8 +9,10 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use opsdeck_core::StoreError;
 use opsdeck_core::auth::{AuthMethod, Principal};
-use opsdeck_core::token::{self, TokenKind};
+use opsdeck_core::token::{self, TokenKind, TokenRecord};
 
 use super::proxy::ProxyIdentity;
 use super::{Authenticated, IngestCaller, ScrapeCaller};
@@ -76,24 +78,43 @@ pub async fn resolve_bearer(state: &AppState, presented: &str) -> Resolution {
     let now = state.clock().now();
     let cache = state.token_usage().credentials();
     // Only tokens found active are cached; anything else is looked up every time.
-    let record = match cache.token(parsed.hash.as_hex()) {
+    let hash = parsed.hash.as_hex();
+    let record = match cache.token(hash) {
         Some(record) => record,
         None => {
             let start = cache.before_read();
             let record = match state.store().find_token_by_hash(&parsed.hash).await {
                 Ok(Some(record)) => record,
-                Ok(None) => return Resolution::Refused("unknown token".to_owned()),
+                Ok(None) => {
+                    cache.forget_token_hash(hash);
+                    return Resolution::Refused("unknown token".to_owned());
+                }
+                // The store is down: a token it found active within the grace still reads.
+                Err(err @ StoreError::Unavailable(_)) => match cache.token_in_outage(hash) {
+                    Some(kept) => return principal_of(state, &kept, now),
+                    None if cache.was_revoked(hash) => {
+                        return Resolution::Refused("this token was revoked".to_owned());
+                    }
+                    None => return Resolution::Unavailable(ApiError::from(err)),
+                },
                 Err(err) => return Resolution::Unavailable(ApiError::from(err)),
             };
             if record.revoked_at.is_some() {
+                cache.forget_token_hash(hash);
                 return Resolution::Refused("this token was revoked".to_owned());
             }
             if !record.is_active(now) {
+                cache.forget_token_hash(hash);
                 return Resolution::Refused("this token has expired".to_owned());
             }
-            cache.put_token(start, parsed.hash.as_hex(), record)
+            cache.put_token(start, hash, record)
         }
     };
+    principal_of(state, &record, now)
+}
+
+/// The caller a token found active stands for, unless it expired by `now`.
+fn principal_of(state: &AppState, record: &TokenRecord, now: DateTime<Utc>) -> Resolution {
     // Checked on every hit too: a cached token stops working at the instant it expires.
     if !record.is_active(now) {
         return Resolution::Refused("this token has expired".to_owned());

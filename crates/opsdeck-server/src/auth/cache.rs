@@ -17,6 +17,10 @@
 //! - **Revocation elsewhere takes up to [`TTL`].** A token revoked with `opsdeck token revoke`
 //!   or through another replica, or a session ended there, keeps working on this replica until
 //!   its entry is [`TTL`] old.
+//! - **During an outage of the store** (SPEC §8) a credential found active within the outage
+//!   grace (`auth.outage_grace`) keeps serving reads: entries stay that long, are read again
+//!   after [`TTL`] while the store answers, and are dropped when the store no longer knows
+//!   them as active. One revoked in this process stays refused; one never seen is refused.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,10 +64,16 @@ impl CachedSession {
 }
 
 /// The cache of one process; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CredentialCache {
     tokens: Mutex<HashMap<String, Entry<TokenRecord>>>,
     sessions: Mutex<HashMap<String, Entry<CachedSession>>>,
+    /// Hashes of tokens revoked in this process while cached: refused by name even when the
+    /// store cannot be asked.
+    revoked: Mutex<std::collections::HashSet<String>>,
+    /// How long after it was last read from the store a credential still lets its holder
+    /// read while the store is unreachable (`auth.outage_grace`).
+    grace: Duration,
     /// Moves on every revocation in this process. A store read that began before one is not
     /// cached: it may have seen the credential just before it was revoked.
     generation: AtomicU64,
@@ -79,20 +89,18 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn get<T>(map: &Mutex<HashMap<String, Entry<T>>>, key: &str) -> Option<Arc<T>> {
-    let mut map = lock(map);
-    match map.get(key) {
-        Some(entry) if entry.read_at.elapsed() < TTL => Some(entry.value.clone()),
-        Some(_) => {
-            map.remove(key);
-            None
-        }
-        None => None,
-    }
+/// The entry under `key` if it was read from the store less than `max_age` ago. An older
+/// one stays (for an outage of the store, up to the grace) until a read replaces or drops it.
+fn get<T>(map: &Mutex<HashMap<String, Entry<T>>>, key: &str, max_age: Duration) -> Option<Arc<T>> {
+    let map = lock(map);
+    map.get(key)
+        .filter(|entry| entry.read_at.elapsed() < max_age)
+        .map(|entry| entry.value.clone())
 }
 
 fn put<T>(
     map: &Mutex<HashMap<String, Entry<T>>>,
+    grace: Duration,
     generation: &AtomicU64,
     start: ReadStart,
     key: &str,
@@ -106,7 +114,11 @@ fn put<T>(
         return value;
     }
     if map.len() >= CAPACITY && !map.contains_key(key) {
-        map.retain(|_, entry| entry.read_at.elapsed() < TTL);
+        // Room is made from what an outage could no longer use, then from what is stale.
+        map.retain(|_, entry| entry.read_at.elapsed() < grace);
+        if map.len() >= CAPACITY {
+            map.retain(|_, entry| entry.read_at.elapsed() < TTL);
+        }
         if map.len() >= CAPACITY {
             return value;
         }
@@ -121,7 +133,28 @@ fn put<T>(
     value
 }
 
+/// `auth.outage_grace` when not configured.
+pub const DEFAULT_OUTAGE_GRACE: Duration = Duration::from_secs(15 * 60);
+
+impl Default for CredentialCache {
+    fn default() -> Self {
+        Self::with_outage_grace(DEFAULT_OUTAGE_GRACE)
+    }
+}
+
 impl CredentialCache {
+    /// A cache whose credentials serve reads during an outage of the store for `grace`
+    /// after they were last read from it.
+    pub fn with_outage_grace(grace: Duration) -> Self {
+        Self {
+            tokens: Mutex::default(),
+            sessions: Mutex::default(),
+            revoked: Mutex::default(),
+            grace: grace.max(TTL),
+            generation: AtomicU64::new(0),
+        }
+    }
+
     /// Taken before reading a credential from the store, handed to `put_…` with the result.
     pub fn before_read(&self) -> ReadStart {
         ReadStart(self.generation.load(Ordering::SeqCst))
@@ -134,7 +167,23 @@ impl CredentialCache {
     /// The token with this hash (hex), if it was read from the store less than [`TTL`] ago
     /// and was active then. The caller still checks expiry against its clock.
     pub fn token(&self, hash: &str) -> Option<Arc<TokenRecord>> {
-        get(&self.tokens, hash)
+        get(&self.tokens, hash, TTL)
+    }
+
+    /// The token with this hash if it was found active in the store within the outage
+    /// grace and not revoked in this process since: for reads while the store is down.
+    pub fn token_in_outage(&self, hash: &str) -> Option<Arc<TokenRecord>> {
+        get(&self.tokens, hash, self.grace)
+    }
+
+    /// Whether the token with this hash was revoked in this process.
+    pub fn was_revoked(&self, hash: &str) -> bool {
+        lock(&self.revoked).contains(hash)
+    }
+
+    /// Drops the token with this hash: the store no longer knows it as active.
+    pub fn forget_token_hash(&self, hash: &str) {
+        lock(&self.tokens).remove(hash);
     }
 
     /// Keeps a token that was just found active in the store; a revoked one is only handed
@@ -143,13 +192,26 @@ impl CredentialCache {
         if record.revoked_at.is_some() {
             return Arc::new(record);
         }
-        put(&self.tokens, &self.generation, start, hash, record)
+        put(
+            &self.tokens,
+            self.grace,
+            &self.generation,
+            start,
+            hash,
+            record,
+        )
     }
 
     /// The session with this hash (hex), if it was read from the store less than [`TTL`]
     /// ago; the caller checks [`CachedSession::is_live`].
     pub fn session(&self, hash: &str) -> Option<Arc<CachedSession>> {
-        get(&self.sessions, hash)
+        get(&self.sessions, hash, TTL)
+    }
+
+    /// The session with this hash if it was found live in the store within the outage
+    /// grace and not ended in this process since: for reads while the store is down.
+    pub fn session_in_outage(&self, hash: &str) -> Option<Arc<CachedSession>> {
+        get(&self.sessions, hash, self.grace)
     }
 
     /// Keeps a session that was just found live in the store; an ended one is only handed
@@ -163,7 +225,14 @@ impl CredentialCache {
         if session.record.ended_at.is_some() {
             return Arc::new(session);
         }
-        put(&self.sessions, &self.generation, start, hash, session)
+        put(
+            &self.sessions,
+            self.grace,
+            &self.generation,
+            start,
+            hash,
+            session,
+        )
     }
 
     /// Records that a cached session's last-seen time was written as `at`, so the next
@@ -202,7 +271,20 @@ impl CredentialCache {
     /// Drops a token and every session opened with it: revoked in this process.
     pub fn forget_token(&self, id: Uuid) {
         self.revoked();
-        lock(&self.tokens).retain(|_, entry| entry.value.id != id);
+        let mut revoked = Vec::new();
+        lock(&self.tokens).retain(|hash, entry| {
+            let keep = entry.value.id != id;
+            if !keep {
+                revoked.push(hash.clone());
+            }
+            keep
+        });
+        let mut known = lock(&self.revoked);
+        if known.len() >= CAPACITY {
+            known.clear();
+        }
+        known.extend(revoked);
+        drop(known);
         lock(&self.sessions).retain(|_, entry| entry.value.record.token_id != Some(id));
     }
 }

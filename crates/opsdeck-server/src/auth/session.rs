@@ -5,6 +5,8 @@
 //! from our own origin and carry the session's CSRF token.
 
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use chrono::{DateTime, Utc};
+use opsdeck_core::StoreError;
 use opsdeck_core::auth::{AuthMethod, Principal};
 use opsdeck_core::session::{SessionHash, SessionRecord};
 use uuid::Uuid;
@@ -63,7 +65,7 @@ pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
 pub async fn resolve(
     state: &AppState,
     value: &str,
-) -> Result<Option<(Principal, SessionContext)>, opsdeck_core::StoreError> {
+) -> Result<Option<(Principal, SessionContext)>, StoreError> {
     let Some(hash) = SessionHash::of(value) else {
         return Ok(None);
     };
@@ -79,31 +81,25 @@ pub async fn resolve(
                 cache.forget_session(hash.as_hex());
             }
             let start = cache.before_read();
-            let Some(record) = store.find_session(&hash).await? else {
-                return Ok(None);
-            };
-            if !record.is_live(now) {
-                return Ok(None);
+            match read_session(store.as_ref(), &hash, now).await {
+                Ok(Some(session)) => cache.put_session(start, hash.as_hex(), session),
+                Ok(None) => {
+                    cache.forget_session(hash.as_hex());
+                    return Ok(None);
+                }
+                // The store is down: a session it found live within the grace still reads.
+                Err(StoreError::Unavailable(cause)) => match cache.session_in_outage(hash.as_hex())
+                {
+                    Some(kept) if kept.is_live(now) => kept,
+                    _ => return Err(StoreError::Unavailable(cause)),
+                },
+                Err(other) => return Err(other),
             }
-            let token_expires_at = match record.token_id {
-                None => None,
-                Some(token_id) => match store.get_token(token_id).await? {
-                    Some(token) if token.is_active(now) => token.expires_at,
-                    _ => return Ok(None),
-                },
-            };
-            cache.put_session(
-                start,
-                hash.as_hex(),
-                CachedSession {
-                    record,
-                    token_expires_at,
-                },
-            )
         }
     };
     let record = &session.record;
-    if record.touch_due(now, TOUCH_EVERY) {
+    // Not during an outage: the session is only being read, and the write would fail.
+    if record.touch_due(now, TOUCH_EVERY) && !store.availability().is_down() {
         store.touch_session(record.id, now).await?;
         cache.session_touched(hash.as_hex(), now);
     }
@@ -114,6 +110,32 @@ pub async fn resolve(
         method: AuthMethod::Session,
     };
     Ok(Some((principal, SessionContext::new(record))))
+}
+
+/// The session with this hash as the store has it, if it is live at `now` and so is the
+/// token it was opened with.
+async fn read_session(
+    store: &dyn opsdeck_core::Store,
+    hash: &SessionHash,
+    now: DateTime<Utc>,
+) -> Result<Option<CachedSession>, StoreError> {
+    let Some(record) = store.find_session(hash).await? else {
+        return Ok(None);
+    };
+    if !record.is_live(now) {
+        return Ok(None);
+    }
+    let token_expires_at = match record.token_id {
+        None => None,
+        Some(token_id) => match store.get_token(token_id).await? {
+            Some(token) if token.is_active(now) => token.expires_at,
+            _ => return Ok(None),
+        },
+    };
+    Ok(Some(CachedSession {
+        record,
+        token_expires_at,
+    }))
 }
 
 /// Whether a response tells the browser to drop the session cookie: the session it came with

@@ -22,6 +22,15 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
+    /// With a credential cache whose entries serve reads for `outage_grace` during an
+    /// outage of the store.
+    pub fn with_outage_grace(outage_grace: std::time::Duration) -> Self {
+        Self {
+            pending: Mutex::default(),
+            credentials: CredentialCache::with_outage_grace(outage_grace),
+        }
+    }
+
     /// Recently resolved tokens and sessions (see [`super::cache`]).
     pub fn credentials(&self) -> &CredentialCache {
         &self.credentials

@@ -13,8 +13,9 @@
 //! handle.
 
 use std::future::Future;
+use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// What a writer does with each batch: commit it and answer every job of it (on failure
@@ -23,6 +24,30 @@ pub(crate) trait Committer: Send + 'static {
     type Job: Send + 'static;
 
     fn commit(&mut self, jobs: Vec<Self::Job>) -> impl Future<Output = ()>;
+}
+
+/// How long a request waits for its job to be committed before it is answered 503: a
+/// database that is down or stalled must not hold ingest clients (SPEC §8: within a second).
+/// A job answered so may still be committed later; it was not acknowledged, so the client's
+/// retry is what counts.
+pub(crate) const ANSWER_WITHIN: Duration = Duration::from_millis(900);
+
+/// Queues `job` (made with the reply channel) and waits for its answer for at most
+/// [`ANSWER_WITHIN`] in all; `None` when it was not answered in time, the queue stayed full,
+/// or the writer stopped without answering: in every case, not acknowledged.
+pub(crate) async fn submit<J, T>(
+    sender: &mpsc::Sender<J>,
+    job: impl FnOnce(oneshot::Sender<T>) -> J,
+) -> Option<T> {
+    let (reply, answer) = oneshot::channel();
+    let job = job(reply);
+    tokio::time::timeout(ANSWER_WITHIN, async move {
+        sender.send(job).await.ok()?;
+        answer.await.ok()
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Commits batches of at most `batch_max` jobs until cancelled, then refuses new jobs and
@@ -63,7 +88,7 @@ pub(crate) fn spawn<C: Committer>(
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let runtime = tokio::runtime::Handle::current();
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let (done, finished) = oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {

@@ -3,6 +3,7 @@
 //! on exactly one replica. Loops never overlap themselves: a tick runs to completion (or its
 //! timeout) before the next is scheduled.
 
+pub mod database_probe;
 pub(crate) mod group_commit;
 mod leader;
 mod replicas;

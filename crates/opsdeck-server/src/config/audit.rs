@@ -34,6 +34,9 @@ pub struct AuditConfig {
     pub checkpoint_file: Option<PathBuf>,
     /// A URL each checkpoint is POSTed to as JSON.
     pub checkpoint_webhook: Option<Secret>,
+    /// Where audit records wait, fsynced and chained, while opsdeck's database is
+    /// unreachable; appended to the log when it answers again. Each replica needs its own.
+    pub spool_file: PathBuf,
 }
 
 impl Default for AuditConfig {
@@ -44,6 +47,7 @@ impl Default for AuditConfig {
             checkpoint_key_file: PathBuf::from("opsdeck-audit-key.pem"),
             checkpoint_file: None,
             checkpoint_webhook: None,
+            spool_file: PathBuf::from("opsdeck-audit-spool.jsonl"),
         }
     }
 }
@@ -83,6 +87,13 @@ impl AuditConfig {
             problem(
                 "checkpoint_file",
                 "must not be empty; leave it unset to write checkpoints to the log only".to_owned(),
+            );
+        }
+        if self.spool_file.as_os_str().is_empty() {
+            problem(
+                "spool_file",
+                "must name a file: audit records wait there while the database is unreachable"
+                    .to_owned(),
             );
         }
         if let Some(webhook) = &self.checkpoint_webhook {

@@ -24,13 +24,27 @@ pub const SUPPORTED_ALGORITHMS: [&str; 9] = [
 ];
 
 /// `[auth]`: single sign-on.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
+    /// While opsdeck's own database is unreachable, a token or session it found active this
+    /// recently keeps read access (SPEC §8); writes are refused whatever the grace.
+    #[serde(with = "duration")]
+    pub outage_grace: Duration,
     /// `[auth.oidc]`: OIDC/JWT bearer tokens.
     pub oidc: OidcConfig,
     /// `[auth.proxy]`: identity headers from a trusted authenticating proxy.
     pub proxy: ProxyConfig,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            outage_grace: crate::auth::cache::DEFAULT_OUTAGE_GRACE,
+            oidc: OidcConfig::default(),
+            proxy: ProxyConfig::default(),
+        }
+    }
 }
 
 /// `[auth.oidc]`: bearer JWTs issued by an OIDC provider. On when `issuer` is set.

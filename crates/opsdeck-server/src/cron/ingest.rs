@@ -151,12 +151,10 @@ impl Ingest {
     /// Queues a ping and waits until it is committed (or refused).
     pub async fn submit(&self, request: PingRequest) -> Result<Accepted, IngestError> {
         let kind = request.ping.kind;
-        let (reply, answer) = oneshot::channel();
-        let result = match self.sender.send(Job { request, reply }).await {
-            // A dropped reply means the writer stopped without answering: not recorded.
-            Ok(()) => answer.await.unwrap_or(Err(IngestError::Unavailable)),
-            Err(_) => Err(IngestError::Unavailable),
-        };
+        let result =
+            crate::background::group_commit::submit(&self.sender, |reply| Job { request, reply })
+                .await
+                .unwrap_or(Err(IngestError::Unavailable));
         let outcome = match result {
             Ok(Accepted { created: true, .. }) => "created",
             Ok(_) => "accepted",

@@ -92,17 +92,14 @@ impl Events {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
+        let job = |reply| Job {
             events,
             received_at,
             reply,
         };
-        match self.sender.send(job).await {
-            // A dropped reply means the writer stopped without answering: not recorded.
-            Ok(()) => answer.await.unwrap_or(Err(EventsUnavailable)),
-            Err(_) => Err(EventsUnavailable),
-        }
+        crate::background::group_commit::submit(&self.sender, job)
+            .await
+            .unwrap_or(Err(EventsUnavailable))
     }
 }
 

@@ -162,7 +162,11 @@ pub async fn list_monitors(
 ) -> Result<MonitorListPage, ApiError> {
     caller.require(Permission::ReadOps)?;
     let now = state.clock().now();
-    let page = state.store().list_monitors(filter, after, limit).await?;
+    let key = format!("cron.list {filter:?} {after:?} {limit}");
+    let page = state
+        .last_good()
+        .read(key, now, state.store().list_monitors(filter, after, limit))
+        .await?;
     let monitors = page
         .monitors
         .iter()
@@ -182,7 +186,15 @@ pub async fn count_monitors(
     filter: &MonitorFilter,
 ) -> Result<MonitorCounts, ApiError> {
     caller.require(Permission::ReadOps)?;
-    Ok(state.store().count_monitors(filter).await?)
+    let key = format!("cron.count {filter:?}");
+    Ok(state
+        .last_good()
+        .read(
+            key,
+            state.clock().now(),
+            state.store().count_monitors(filter),
+        )
+        .await?)
 }
 
 /// The `limit` monitors expected to run next after now, soonest first.
@@ -196,7 +208,12 @@ pub async fn upcoming_monitors(
     // A monitor's next check is its next slot, or sooner (an open run's deadline), never
     // later: the soonest checks hold the soonest slots, given a margin.
     let candidates = u32::try_from(limit.saturating_mul(10).max(50)).unwrap_or(u32::MAX);
-    let records = state.store().upcoming_monitors(now, candidates).await?;
+    // Kept by size only: served from memory, the slots still count from now.
+    let key = format!("cron.upcoming {candidates}");
+    let records = state
+        .last_good()
+        .read(key, now, state.store().upcoming_monitors(now, candidates))
+        .await?;
     let mut views: Vec<MonitorView> = records
         .iter()
         .map(|record| MonitorView::new(record, now))
@@ -218,9 +235,10 @@ pub async fn get_monitor(
     slug: &Slug,
 ) -> Result<MonitorRecord, ApiError> {
     caller.require(Permission::ReadOps)?;
+    let key = format!("cron.monitor {slug}");
     state
-        .store()
-        .get_monitor(slug)
+        .last_good()
+        .read(key, state.clock().now(), state.store().get_monitor(slug))
         .await?
         .ok_or_else(|| no_monitor(slug))
 }
@@ -235,7 +253,15 @@ pub async fn list_runs(
     limit: u32,
 ) -> Result<RunPage, ApiError> {
     get_monitor(state, caller, slug).await?;
-    Ok(state.store().list_runs(slug, cursor, limit).await?)
+    let key = format!("cron.runs {slug} {cursor:?} {limit}");
+    Ok(state
+        .last_good()
+        .read(
+            key,
+            state.clock().now(),
+            state.store().list_runs(slug, cursor, limit),
+        )
+        .await?)
 }
 
 /// One run of a monitor, if it (still) exists.

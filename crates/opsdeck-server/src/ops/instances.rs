@@ -58,6 +58,10 @@ pub async fn readiness(state: &AppState, timeout: std::time::Duration) -> Result
     if state.is_draining() {
         return Err("shutting down");
     }
+    // During an outage the background probe watches the database; say so at once.
+    if state.store().availability().is_down() {
+        return Err("the database does not answer");
+    }
     match tokio::time::timeout(timeout, state.store().ping()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => {

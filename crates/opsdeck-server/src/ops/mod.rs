@@ -10,6 +10,7 @@
 
 mod bulk;
 mod caller;
+mod last_good;
 mod reason;
 
 pub mod alerts;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use bulk::{BulkDecision, BulkGuard};
 pub use caller::{Act, Begun, Caller, Done, Outcome};
+pub use last_good::LastGood;
 pub use reason::Reason;
 
 use crate::audit::AuditSink;
@@ -66,7 +68,7 @@ pub async fn with_offline_ops<T>(
     action: impl AsyncFnOnce(Ops<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (audit, writer) = AuditSink::new(store.clone());
+    let (audit, writer) = AuditSink::new(store.clone(), None);
     let cancel = CancellationToken::new();
     let writing = tokio::spawn(writer.run(cancel.clone()));
     let result = action(Ops {

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use opsdeck_core::auth::{Permission, Role};
 
 use crate::auth::Authenticated;
@@ -113,9 +114,18 @@ pub struct Shell {
     /// whose requests carry no cookie to forge.
     pub csrf: Option<String>,
     pub nav: Vec<NavLink>,
+    /// Since when opsdeck's own database has been unreachable, during an outage.
+    pub database_down: Option<DateTime<Utc>>,
 }
 
 impl Shell {
+    /// The outage banner's time, e.g. `2026-12-07 18:58:49 UTC`.
+    pub fn database_down_since(&self) -> String {
+        self.database_down
+            .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_default()
+    }
+
     /// Marks `section` as the page shown.
     pub fn at(mut self, section: Section) -> Self {
         for link in &mut self.nav {
@@ -166,11 +176,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Shell {
                 current: false,
             })
             .collect();
+        let database_down = parts
+            .extensions
+            .get::<crate::middleware::outage::DatabaseDown>()
+            .map(|down| down.since);
         Ok(Self {
             name: principal.name,
             role: principal.role,
             csrf,
             nav,
+            database_down,
         })
     }
 }

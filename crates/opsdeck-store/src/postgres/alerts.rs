@@ -68,7 +68,7 @@ impl AlertSql for Postgres {
         .bind(now)
         .bind(until)
         .bind(limit)
-        .fetch_all(&store.pool)
+        .fetch_all(store.pool()?)
         .await
         .map_err(|e| store.fail(e))?;
         rows.iter().map(delivery::<Postgres>).collect()

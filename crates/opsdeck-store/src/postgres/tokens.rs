@@ -45,7 +45,7 @@ impl TokenSql for Postgres {
         uses: &[(Uuid, DateTime<Utc>)],
     ) -> StoreResult<()> {
         let (ids, times): (Vec<Uuid>, Vec<DateTime<Utc>>) = uses.iter().copied().unzip();
-        let mut tx = store.pool.begin().await.map_err(|e| store.fail(e))?;
+        let mut tx = store.pool()?.begin().await.map_err(|e| store.fail(e))?;
         // Lock the rows in id order first: two replicas flushing overlapping batches then
         // queue behind each other instead of deadlocking on locks taken in join order.
         sqlx::query("SELECT 1 FROM tokens WHERE id = ANY($1) ORDER BY id FOR UPDATE")

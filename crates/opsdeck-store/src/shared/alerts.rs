@@ -127,7 +127,7 @@ impl<DB: AlertSql> AlertStore for SqlStore<DB> {
             .arg(outcome.delivered_at(now).map(Time::millis))
             .arg(Id(id))
             .arg(i64::from(attempts))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done) == 1)
@@ -154,7 +154,7 @@ impl<DB: AlertSql> AlertStore for SqlStore<DB> {
             .push_arg(i64::from(filter.limit));
         let rows = query
             .build()
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(delivery::<DB>).collect()

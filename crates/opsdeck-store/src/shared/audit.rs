@@ -144,7 +144,7 @@ impl<DB: AuditSql> AuditStore for SqlStore<DB> {
             .query(DB::AUDIT.scan)
             .arg(after_seq)
             .arg(i64::from(limit))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(entry::<DB>).collect()
@@ -162,7 +162,7 @@ impl<DB: AuditSql> BlockSearch for SqlStore<DB> {
     ) -> StoreResult<Vec<AuditEntry>> {
         let rows = audit_index::entries_query::<DB>(DB::AUDIT.columns, filter, (first, end), limit)
             .build()
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(entry::<DB>).collect()
@@ -171,7 +171,7 @@ impl<DB: AuditSql> BlockSearch for SqlStore<DB> {
     async fn candidate_blocks(&self, filter: &AuditFilter, below: i64) -> StoreResult<Vec<i64>> {
         let rows = audit_index::candidate_blocks_query::<DB>(filter, below)
             .build()
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(|row| row.col("block")).collect()

@@ -59,13 +59,13 @@ pub(crate) trait CheckSql: Dialect {
 #[async_trait]
 impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
     async fn record_check_sample(&self, result: &CheckResult) -> StoreResult<()> {
-        insert_sample(self.db(), result)
+        insert_sample(self.db()?, result)
             .await
             .map_err(|e| self.fail(e))
     }
 
     async fn record_status_change(&self, change: &StatusChange) -> StoreResult<()> {
-        insert_status_change(self.db(), change)
+        insert_status_change(self.db()?, change)
             .await
             .map_err(|e| self.fail(e))
     }
@@ -81,7 +81,7 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
             .arg(name.as_str())
             .arg(TimeBound(since))
             .arg(TimeBound(until))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(change::<DB>).collect()
@@ -96,7 +96,7 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
             .query(DB::CHECKS.change_before)
             .arg(name.as_str())
             .arg(TimeBound(before))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(change::<DB>).transpose()
@@ -105,7 +105,7 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
     async fn latest_status_changes(&self) -> StoreResult<Vec<StatusChange>> {
         let rows = self
             .query(DB::CHECKS.latest_changes)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(change::<DB>).collect()
@@ -122,7 +122,7 @@ impl<DB: CheckSql> CheckHistoryStore for SqlStore<DB> {
             .arg(name.as_str())
             .arg(TimeBound(since))
             .arg(TimeBound(until))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(sample::<DB>).collect()

@@ -116,7 +116,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(state_json(&state))
             .arg(state.status.as_str())
             .arg(spec.name().as_str())
-            .fetch_one(self.db())
+            .fetch_one(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         monitor::<DB>(&row)
@@ -140,7 +140,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(state_json(&state))
             .arg(state.status.as_str())
             .arg(spec.name().as_str())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(
@@ -156,7 +156,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
         let row = self
             .query(DB::MONITORS.get)
             .arg(slug.as_str())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(monitor::<DB>).transpose()
@@ -195,7 +195,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .push(") ORDER BY slug");
         let rows = query
             .build()
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         let mut monitors = rows
@@ -217,9 +217,9 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             let mut query = QueryBuilder::<DB>::new(DB::MONITORS.count);
             push_conditions(&mut query, filter);
             query.push(" GROUP BY 1");
-            query.build().fetch_all(self.db()).await
+            query.build().fetch_all(self.db()?).await
         } else {
-            self.query(DB::MONITORS.counts).fetch_all(self.db()).await
+            self.query(DB::MONITORS.counts).fetch_all(self.db()?).await
         }
         .map_err(|e| self.fail(e))?;
         let mut counts = MonitorCounts::default();
@@ -255,7 +255,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .push_arg(i64::from(limit.max(1)));
         let rows = query
             .build()
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -269,7 +269,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
     async fn fold_monitor_counts(&self) -> StoreResult<()> {
         if let Some(fold) = DB::MONITORS.fold_counts {
             self.query(fold)
-                .execute(self.db())
+                .execute(self.db()?)
                 .await
                 .map_err(|e| self.fail(e))?;
         }
@@ -285,7 +285,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .query(DB::MONITORS.upcoming)
             .arg(Time::millis(now))
             .arg(i64::from(limit))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(monitor::<DB>).collect()
@@ -304,7 +304,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(tenant(spec))
             .arg(Time::millis(now))
             .arg(spec.name().as_str())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref()
@@ -323,7 +323,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .arg(slug.as_str())
             .arg(paused)
             .arg(Time::millis(now))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref()
@@ -335,7 +335,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
         let done = self
             .query(DB::MONITORS.delete)
             .arg(slug.as_str())
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done) == 1)
@@ -361,7 +361,7 @@ impl<DB: CronSql> CronStore for SqlStore<DB> {
             .query(DB::MONITORS.due)
             .arg(Time::millis(now))
             .arg(i64::from(limit))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(monitor::<DB>).collect()

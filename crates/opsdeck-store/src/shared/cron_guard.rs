@@ -55,7 +55,7 @@ impl<DB: CronGuardSql> CronGuardStore for SqlStore<DB> {
             .arg(Time::millis(slot_at))
             .arg(Id(instance))
             .arg(Time::millis(now))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done) == 1)
@@ -65,7 +65,7 @@ impl<DB: CronGuardSql> CronGuardStore for SqlStore<DB> {
         let done = self
             .query(DB::GUARD.prune_slots)
             .arg(Time::millis(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))
@@ -111,7 +111,7 @@ impl<DB: CronGuardSql> CronGuardStore for SqlStore<DB> {
         let rows = self
             .query(DB::GUARD.outages_since)
             .arg(Time::millis(since))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -128,7 +128,7 @@ impl<DB: CronGuardSql> CronGuardStore for SqlStore<DB> {
         let done = self
             .query(DB::GUARD.prune_outages)
             .arg(Time::millis(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))

@@ -62,7 +62,7 @@ impl<DB: CronRunSql> CronRunStore for SqlStore<DB> {
             .push_arg(i64::from(limit) + 1);
         let mut rows = query
             .build()
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -84,7 +84,7 @@ impl<DB: CronRunSql> CronRunStore for SqlStore<DB> {
             .query(DB::RUNS.get)
             .arg(slug.as_str())
             .arg(Id(run_id))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(run::<DB>).transpose()
@@ -95,7 +95,7 @@ impl<DB: CronRunSql> CronRunStore for SqlStore<DB> {
             .query(DB::RUNS.log)
             .arg(slug.as_str())
             .arg(Id(run_id))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.map(|row| row.col("excerpt")).transpose()
@@ -104,7 +104,7 @@ impl<DB: CronRunSql> CronRunStore for SqlStore<DB> {
     async fn count_runs(&self) -> StoreResult<Vec<RunCount>> {
         let rows = self
             .query(DB::RUNS.count)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -126,7 +126,7 @@ impl<DB: CronRunSql> CronRunStore for SqlStore<DB> {
         let done = self
             .query(DB::RUNS.prune)
             .arg(Time::millis(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))

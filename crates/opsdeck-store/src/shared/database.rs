@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use opsdeck_core::StoreResult;
 use opsdeck_core::instance::{InstanceInfo, InstanceRecord, Lease};
-use opsdeck_core::store::{HealthStore, InstanceStore, LeaseStore};
+use opsdeck_core::store::{Availability, HealthStore, InstanceStore, LeaseStore};
 
 use crate::dialect::{BindExt, Dialect, RowExt};
 use crate::sql_store::SqlStore;
@@ -41,11 +41,34 @@ pub(crate) trait DatabaseSql: Dialect {
 #[async_trait]
 impl<DB: DatabaseSql> HealthStore for SqlStore<DB> {
     async fn ping(&self) -> StoreResult<()> {
-        self.query(DB::DATABASE.ping)
-            .execute(self.db())
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(())
+        let answer = self
+            .query(DB::DATABASE.ping)
+            .execute(DB::on_pool(self.pool_unguarded()))
+            .await;
+        let now = Utc::now();
+        match answer {
+            Ok(_) => {
+                if let Some(outage) = self.availability().answered(now) {
+                    let seconds = (outage.at - outage.down_since).num_milliseconds() as f64 / 1e3;
+                    tracing::warn!(
+                        down_since = %outage.down_since,
+                        seconds,
+                        "opsdeck's database answers again"
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let error = self.fail(e);
+                // Whatever the backend: a database that cannot answer a ping cannot serve.
+                self.availability().tripped(now);
+                Err(error)
+            }
+        }
+    }
+
+    fn availability(&self) -> &Availability {
+        SqlStore::availability(self)
     }
 }
 
@@ -65,7 +88,7 @@ impl<DB: DatabaseSql> LeaseStore for SqlStore<DB> {
             .arg(holder)
             .arg(Time(now))
             .arg(Time(expires_at))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(lease::<DB>).transpose()
@@ -75,7 +98,7 @@ impl<DB: DatabaseSql> LeaseStore for SqlStore<DB> {
         self.query(DB::DATABASE.release_lease)
             .arg(name)
             .arg(holder)
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
@@ -85,7 +108,7 @@ impl<DB: DatabaseSql> LeaseStore for SqlStore<DB> {
         let row = self
             .query(DB::DATABASE.get_lease)
             .arg(name)
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(lease::<DB>).transpose()
@@ -105,7 +128,7 @@ impl<DB: DatabaseSql> InstanceStore for SqlStore<DB> {
             .arg(instance.version.as_str())
             .arg(Time(instance.started_at))
             .arg(Time(now))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
@@ -114,7 +137,7 @@ impl<DB: DatabaseSql> InstanceStore for SqlStore<DB> {
     async fn list_instances(&self) -> StoreResult<Vec<InstanceRecord>> {
         let rows = self
             .query(DB::DATABASE.list_instances)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(instance::<DB>).collect()
@@ -124,7 +147,7 @@ impl<DB: DatabaseSql> InstanceStore for SqlStore<DB> {
         let done = self
             .query(DB::DATABASE.prune_instances)
             .arg(Time(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))

@@ -324,7 +324,7 @@ impl<DB: EventSql> SqlStore<DB> {
         let done = self
             .query(sql)
             .arg(TimeBound(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))
@@ -398,7 +398,7 @@ impl<DB: EventSql> EventStore for SqlStore<DB> {
             .arg(TimeBound(window.days_from))
             .arg(TimeBound(window.days_until))
             .arg(TimeBound(window.now))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -420,7 +420,7 @@ impl<DB: EventSql> EventStore for SqlStore<DB> {
             .query(DB::EVENTS.error_groups)
             .arg(tenant.as_str())
             .arg(limit(max))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -448,7 +448,7 @@ impl<DB: EventSql> EventStore for SqlStore<DB> {
             .query(DB::EVENTS.audit_highlights)
             .arg(tenant.as_str())
             .arg(limit(max))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -479,7 +479,7 @@ impl<DB: EventSql> EventStore for SqlStore<DB> {
             .arg(TimeBound(hour_of(since)))
             .arg(count(threshold.max(1)))
             .arg(limit(max))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -500,7 +500,7 @@ impl<DB: EventSql> EventStore for SqlStore<DB> {
             .arg(format!("%{literal}%"))
             .arg(format!("{literal}%"))
             .arg(limit(max))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()

@@ -100,7 +100,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
         let row = self
             .query(DB::IMPERSONATION.signing_key)
             .arg(Time::millis(now))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.map(|row| {
@@ -118,7 +118,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
     async fn newest_signing_key_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let row = self
             .query(DB::IMPERSONATION.newest_key)
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.map(|row| row.time("created_at")).transpose()
@@ -131,7 +131,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
         let rows = self
             .query(DB::IMPERSONATION.published)
             .arg(Time::millis(retired_before))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()
@@ -150,7 +150,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
         let done = self
             .query(DB::IMPERSONATION.prune)
             .arg(Time::millis(retired_before))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))
@@ -167,7 +167,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
             .arg(i.kid.as_str())
             .arg(Time::millis(i.issued_at))
             .arg(Time::millis(i.expires_at))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
@@ -182,7 +182,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
             .query(DB::IMPERSONATION.active)
             .arg(tenant.as_str())
             .arg(Time::millis(now))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(impersonation::<DB>).collect()
@@ -201,7 +201,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
             .arg(Id(jti))
             .arg(Time::millis(now))
             .arg(by)
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         if let Some(row) = revoked {
@@ -211,7 +211,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
             .query(DB::IMPERSONATION.get)
             .arg(tenant.as_str())
             .arg(Id(jti))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(match found {
@@ -230,7 +230,7 @@ impl<DB: ImpersonationSql> ImpersonationStore for SqlStore<DB> {
             .arg(query.since.map(Time::millis))
             .arg(query.after.map(Id))
             .arg(i64::from(query.limit))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter()

@@ -47,7 +47,7 @@ impl<DB: CheckSql> CheckLatestStore for SqlStore<DB> {
     async fn latest_check_results(&self) -> StoreResult<Vec<CheckResult>> {
         let rows = self
             .query(DB::CHECKS.latest_results)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(latest::<DB>).collect()

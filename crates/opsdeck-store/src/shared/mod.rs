@@ -52,6 +52,6 @@ where
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.pool_unguarded().close().await;
     }
 }

@@ -211,7 +211,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
             .query(DB::QUEUES.pushed_jobs)
             .arg(source.as_str())
             .arg(queue.as_str())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         match row {
@@ -224,7 +224,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
         let q = &DB::QUEUES;
         let rows = self
             .query(q.sources)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         let sources = rows
@@ -246,7 +246,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
             .collect::<StoreResult<Vec<_>>>()?;
         let rows = self
             .query(q.stats)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         let stats = rows
@@ -267,7 +267,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
             .arg(source.as_str())
             .arg(queue.as_str())
             .arg(TimeBound(since))
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         let unsigned = |value: i64| u64::try_from(value).map_err(|_| corrupt("queue sample"));
@@ -291,7 +291,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
         let done = self
             .query(DB::QUEUES.prune_samples)
             .arg(TimeBound(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))
@@ -308,7 +308,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
             .arg(count(selection.count()))
             .arg(Time::millis(selection.pinned_at))
             .arg(Time::millis(selection.expires_at))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
@@ -328,7 +328,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
             .arg(claim.source.as_str())
             .arg(claim.queue.as_str())
             .arg(claim.action.as_str())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         let Some(row) = row else {
@@ -359,7 +359,7 @@ impl<DB: QueueSql> QueueStore for SqlStore<DB> {
         let done = self
             .query(DB::QUEUES.prune_selections)
             .arg(TimeBound(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))

@@ -69,7 +69,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
             .arg(Time(deadlines.expires_at))
             .arg(new.client_addr.as_deref())
             .arg(new.user_agent.as_deref().map(session::clip_user_agent))
-            .fetch_one(self.db())
+            .fetch_one(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         record::<DB>(&row)
@@ -79,7 +79,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
         let row = self
             .query(DB::SESSIONS.find_by_hash)
             .arg(hash.as_hex())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(record::<DB>).transpose()
@@ -89,7 +89,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
         self.query(DB::SESSIONS.touch)
             .arg(Time(now))
             .arg(Id(id))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
@@ -100,7 +100,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
             .query(DB::SESSIONS.end)
             .arg(Id(id))
             .arg(Time(now))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done) == 1)
@@ -111,7 +111,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
             .query(DB::SESSIONS.end_for_token)
             .arg(Id(token_id))
             .arg(Time(now))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))
@@ -126,7 +126,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
             .query(DB::SESSIONS.list)
             .arg(Time(now))
             .arg(principal_id)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(record::<DB>).collect()
@@ -136,7 +136,7 @@ impl<DB: SessionSql> SessionStore for SqlStore<DB> {
         let done = self
             .query(DB::SESSIONS.prune)
             .arg(Time(cutoff))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done))

@@ -70,7 +70,7 @@ impl<DB: TokenSql> TokenStore for SqlStore<DB> {
             .arg(new.created_by.as_deref())
             .arg(Time(now))
             .arg(new.expires_at.map(Time))
-            .fetch_one(self.db())
+            .fetch_one(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         record::<DB>(&row)
@@ -80,7 +80,7 @@ impl<DB: TokenSql> TokenStore for SqlStore<DB> {
         let row = self
             .query(DB::TOKENS.find_by_hash)
             .arg(hash.as_hex())
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(record::<DB>).transpose()
@@ -90,7 +90,7 @@ impl<DB: TokenSql> TokenStore for SqlStore<DB> {
         let row = self
             .query(DB::TOKENS.get)
             .arg(Id(id))
-            .fetch_optional(self.db())
+            .fetch_optional(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         row.as_ref().map(record::<DB>).transpose()
@@ -99,7 +99,7 @@ impl<DB: TokenSql> TokenStore for SqlStore<DB> {
     async fn list_tokens(&self) -> StoreResult<Vec<TokenRecord>> {
         let rows = self
             .query(DB::TOKENS.list)
-            .fetch_all(self.db())
+            .fetch_all(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         rows.iter().map(record::<DB>).collect()
@@ -110,7 +110,7 @@ impl<DB: TokenSql> TokenStore for SqlStore<DB> {
             .query(DB::TOKENS.revoke)
             .arg(Id(id))
             .arg(Time(now))
-            .execute(self.db())
+            .execute(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(DB::rows_affected(&done) == 1)
@@ -127,7 +127,7 @@ impl<DB: TokenSql> TokenStore for SqlStore<DB> {
         let row = self
             .query(DB::TOKENS.count_active_admins)
             .arg(Time(now))
-            .fetch_one(self.db())
+            .fetch_one(self.db()?)
             .await
             .map_err(|e| self.fail(e))?;
         u64::try_from(row.col::<i64>("count")?).map_err(|_| corrupt("token count"))

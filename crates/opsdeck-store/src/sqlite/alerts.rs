@@ -62,7 +62,7 @@ impl AlertSql for Sqlite {
         .bind(until)
         .bind(now)
         .bind(limit)
-        .fetch_all(&store.pool)
+        .fetch_all(store.pool()?)
         .await
         .map_err(|e| store.fail(e))?;
         if ids.is_empty() {
@@ -81,7 +81,7 @@ impl AlertSql for Sqlite {
         query.push(") ORDER BY d.created_at, d.id");
         let rows = query
             .build()
-            .fetch_all(&store.pool)
+            .fetch_all(store.pool()?)
             .await
             .map_err(|e| store.fail(e))?;
         rows.iter().map(delivery::<Sqlite>).collect()

@@ -59,7 +59,7 @@ impl TokenSql for Sqlite {
                AND (tokens.last_used_at IS NULL OR tokens.last_used_at < used.at)",
         )
         .bind(batch)
-        .execute(&store.pool)
+        .execute(store.pool()?)
         .await
         .map_err(|e| store.fail(e))?;
         Ok(())

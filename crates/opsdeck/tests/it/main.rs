@@ -22,6 +22,7 @@ mod health;
 mod health_probes;
 mod http_basics;
 mod impersonation;
+mod outage;
 mod pings;
 mod queues_bullmq;
 mod queues_celery;

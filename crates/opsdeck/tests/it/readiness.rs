@@ -2,7 +2,6 @@
 //! connection to a real PostgreSQL with a chaos proxy. And shutdown lets a request that is
 //! in flight finish.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -12,23 +11,6 @@ use crate::support::app::TestApp;
 use crate::support::chaos::ChaosProxy;
 use crate::support::db::TestDb;
 use crate::support::{wait_for, wait_for_async};
-
-/// Points a PostgreSQL URL at the proxy instead of the server.
-fn through_proxy(url: &str, proxy: SocketAddr) -> (String, SocketAddr) {
-    let after_scheme = url.find("://").unwrap() + 3;
-    let host_start = url[after_scheme..]
-        .find('@')
-        .map_or(after_scheme, |i| after_scheme + i + 1);
-    let host_end = host_start + url[host_start..].find('/').unwrap();
-    let upstream: SocketAddr = url[host_start..host_end]
-        .replace("localhost", "127.0.0.1")
-        .parse()
-        .expect("test PostgreSQL URL has host:port");
-    (
-        format!("{}{}{}", &url[..host_start], proxy, &url[host_end..]),
-        upstream,
-    )
-}
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
     let response = app.get("/readyz").await;
@@ -49,9 +31,7 @@ async fn readyz_fails_while_postgres_is_unreachable_and_recovers() {
     let Some(db) = TestDb::postgres() else {
         return;
     };
-    let upstream = through_proxy(&db.url, "127.0.0.1:1".parse().unwrap()).1;
-    let proxy = ChaosProxy::start(upstream).await;
-    let proxied = through_proxy(&db.url, proxy.addr()).0;
+    let (proxy, proxied) = ChaosProxy::for_postgres(&db.url).await;
     let app = TestApp::spawn_with(db, |c| {
         c.database.url = opsdeck_core::secret::Secret::new(proxied);
         c.database.acquire_timeout = Duration::from_secs(1);
@@ -89,9 +69,7 @@ async fn shutdown_lets_an_in_flight_request_finish() {
     let Some(db) = TestDb::postgres() else {
         return;
     };
-    let upstream = through_proxy(&db.url, "127.0.0.1:1".parse().unwrap()).1;
-    let proxy = ChaosProxy::start(upstream).await;
-    let proxied = through_proxy(&db.url, proxy.addr()).0;
+    let (proxy, proxied) = ChaosProxy::for_postgres(&db.url).await;
     let mut app = TestApp::spawn_with(db, |c| {
         c.database.url = opsdeck_core::secret::Secret::new(proxied);
         // Keep the background loops off the database during the test.

@@ -37,6 +37,9 @@ pub fn test_config(db_url: &str) -> Config {
     config.database.url = Secret::new(db_url.to_owned());
     config.metrics.token = Some(Secret::new(METRICS_TOKEN.to_owned()));
     config.audit.checkpoint_key = Some(Secret::new(CHECKPOINT_KEY.to_owned()));
+    // Each app its own spool, outside the source tree.
+    config.audit.spool_file =
+        std::env::temp_dir().join(format!("opsdeck-test-spool-{}.jsonl", uuid::Uuid::now_v7()));
     config
 }
 

@@ -58,6 +58,14 @@ impl ChaosProxy {
         }
     }
 
+    /// A proxy in front of the PostgreSQL server `url` names, and `url` pointed at it.
+    pub async fn for_postgres(url: &str) -> (Self, String) {
+        let upstream = through_proxy(url, "127.0.0.1:1".parse().expect("addr")).1;
+        let proxy = Self::start(upstream).await;
+        let proxied = through_proxy(url, proxy.addr()).0;
+        (proxy, proxied)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -126,4 +134,19 @@ async fn pipe(
             },
         }
     }
+}
+
+/// Points a PostgreSQL URL at `proxy`; also returns the server's own address.
+fn through_proxy(url: &str, proxy: SocketAddr) -> (String, SocketAddr) {
+    let after_scheme = url.find("://").expect("scheme") + 3;
+    let host_start = url[after_scheme..]
+        .find('@')
+        .map_or(after_scheme, |i| after_scheme + i + 1);
+    let host_end = host_start + url[host_start..].find('/').expect("database name");
+    let upstream: SocketAddr = url[host_start..host_end]
+        .replace("localhost", "127.0.0.1")
+        .parse()
+        .expect("test PostgreSQL URL has host:port");
+    let proxied = format!("{}{}{}", &url[..host_start], proxy, &url[host_end..]);
+    (proxied, upstream)
 }

@@ -1,0 +1,141 @@
+//! The last good read of each view that comes from opsdeck's own database, kept so the view
+//! can still be served while that database is unreachable (SPEC §8): marked stale with the
+//! time it was read ([`crate::middleware::outage::served_stale`]). Only reads that do not
+//! depend on who asks are kept (the permission check comes before), a bounded number of
+//! them, the oldest dropped first.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use opsdeck_core::{StoreError, StoreResult};
+
+/// Reads kept at most: a few pages of each list and the monitors looked at recently.
+const CAPACITY: usize = 256;
+
+struct Kept {
+    read_at: DateTime<Utc>,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// See the module documentation.
+#[derive(Default)]
+pub struct LastGood {
+    kept: Mutex<HashMap<String, Kept>>,
+}
+
+impl std::fmt::Debug for LastGood {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LastGood")
+            .field("kept", &self.lock().len())
+            .finish()
+    }
+}
+
+impl LastGood {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `read`; keeps what it returns under `key`, or, when the database is unreachable,
+    /// answers what was kept there (marking the response stale). Any other error, or an
+    /// outage with nothing kept, is returned as is.
+    pub async fn read<T, F>(&self, key: String, now: DateTime<Utc>, read: F) -> StoreResult<T>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Future<Output = StoreResult<T>>,
+    {
+        match read.await {
+            Ok(value) => {
+                self.keep(key, now, value.clone());
+                Ok(value)
+            }
+            Err(StoreError::Unavailable(cause)) => match self.kept::<T>(&key) {
+                Some((read_at, value)) => {
+                    crate::middleware::outage::served_stale(read_at);
+                    Ok(value)
+                }
+                None => Err(StoreError::Unavailable(cause)),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    fn keep<T: Send + Sync + 'static>(&self, key: String, read_at: DateTime<Utc>, value: T) {
+        let mut kept = self.lock();
+        if kept.len() >= CAPACITY
+            && !kept.contains_key(&key)
+            && let Some(oldest) = kept
+                .iter()
+                .min_by_key(|(_, entry)| entry.read_at)
+                .map(|(key, _)| key.clone())
+        {
+            kept.remove(&oldest);
+        }
+        kept.insert(
+            key,
+            Kept {
+                read_at,
+                value: Arc::new(value),
+            },
+        );
+    }
+
+    fn kept<T: Clone + 'static>(&self, key: &str) -> Option<(DateTime<Utc>, T)> {
+        let kept = self.lock();
+        let entry = kept.get(key)?;
+        let value = entry.value.downcast_ref::<T>()?.clone();
+        Some((entry.read_at, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("down".into())
+    }
+
+    #[tokio::test]
+    async fn serves_the_last_good_read_only_during_an_outage() {
+        let memo = LastGood::default();
+        let t0 = Utc::now();
+        let key = || "k".to_owned();
+        assert!(matches!(
+            memo.read::<u32, _>(key(), t0, async { Err(unavailable()) })
+                .await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(memo.read(key(), t0, async { Ok(7_u32) }).await.unwrap(), 7);
+        assert_eq!(
+            memo.read::<u32, _>(key(), t0, async { Err(unavailable()) })
+                .await
+                .unwrap(),
+            7
+        );
+        // Not found is an answer, not an outage: never papered over.
+        assert!(matches!(
+            memo.read::<u32, _>(key(), t0, async { Err(StoreError::NotFound) })
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    }
+
+    #[tokio::test]
+    async fn drops_the_oldest_when_full() {
+        let memo = LastGood::default();
+        let t0 = Utc::now();
+        for i in 0..=CAPACITY {
+            let at = t0 + chrono::Duration::seconds(i as i64);
+            memo.read(format!("k{i}"), at, async { Ok(i) })
+                .await
+                .unwrap();
+        }
+        assert_eq!(memo.lock().len(), CAPACITY);
+        assert!(memo.kept::<usize>("k0").is_none());
+        assert_eq!(memo.kept::<usize>("k1").map(|(_, v)| v), Some(1));
+    }
+}

@@ -1,0 +1,265 @@
+//! SPEC §8, opsdeck's own database down: proven by cutting a real PostgreSQL off behind a
+//! chaos proxy while the server is in use. The ops view keeps answering from memory (marked
+//! stale), for the principals it knew; every change and every ping is refused at once with
+//! 503 and `Retry-After` and leaves nothing behind; what was served is audited through the
+//! spool and on the chain once the database is back, which the server notices by itself.
+
+use std::time::{Duration, Instant};
+
+use opsdeck_core::audit::AuditFilter;
+use opsdeck_core::auth::Role;
+use opsdeck_core::secret::Secret;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::pings::{Pinger, roomy};
+use crate::support::chaos::ChaosProxy;
+use crate::support::db::TestDb;
+use crate::support::wait_for_async;
+
+/// Longest a request may take during the outage: the pool would make each wait 30 s.
+const FAST: Duration = Duration::from_secs(1);
+
+async fn timed(request: reqwest::RequestBuilder) -> (reqwest::Response, Duration) {
+    let began = Instant::now();
+    let response = request.send().await.expect("request");
+    (response, began.elapsed())
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<u64> {
+    response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ops_view_survives_an_outage_of_its_own_database() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let (proxy, proxied) = ChaosProxy::for_postgres(&db.url).await;
+    let p = Pinger::spawn_with(db, |config| {
+        roomy(config);
+        config.database.url = Secret::new(proxied);
+        // A pool that would make every request wait this long: failing fast is the breaker's.
+        config.database.acquire_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let app = &p.app;
+    let (_, viewer) = app.mint_role(Role::Viewer).await;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    let (doomed_id, doomed) = app
+        .mint(
+            "doomed",
+            opsdeck_core::token::Grant::Role(Role::Viewer),
+            None,
+        )
+        .await;
+    p.monitor("nightly-backup").await;
+    p.ok("nightly-backup").await;
+    let get = |path: &str, token: &str| app.client.get(app.url(path)).bearer_auth(token);
+
+    // Seen while the database answers: the principals, the cron list, a monitor.
+    for token in [&viewer, &admin, &doomed] {
+        assert_eq!(
+            get("/ops/cron", token).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let monitor_before: Value = get("/ops/cron/nightly-backup", &viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let revoked = app
+        .client
+        .delete(app.url(&format!("/ops/tokens/{doomed_id}")))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"reason": "left the team"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success(), "{}", revoked.status());
+    let (_, never_seen) = app.mint_role(Role::Admin).await;
+
+    proxy.sever();
+    let cut = Instant::now();
+    wait_for_async(Duration::from_secs(5), "readyz to fail", || async {
+        let response = app.get("/readyz").await;
+        (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    })
+    .await;
+    let noticed = cut.elapsed();
+    assert!(
+        noticed < Duration::from_secs(3),
+        "outage noticed after {noticed:?}"
+    );
+
+    // Reads from memory, fast, marked stale.
+    let mut health_times = Vec::new();
+    for _ in 0..50 {
+        let (response, took) = timed(get("/ops/health", &viewer)).await;
+        assert!(
+            response.status() == StatusCode::OK
+                || response.status() == StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            response.status()
+        );
+        let body: Value = response.json().await.unwrap();
+        assert!(body["checks"].is_object(), "{body}");
+        health_times.push(took);
+    }
+    health_times.sort();
+    let p99 = health_times[health_times.len() * 99 / 100 - 1];
+    eprintln!(
+        "outage: noticed after {noticed:?}; /ops/health p99 {p99:?} (max {:?})",
+        health_times.last().unwrap()
+    );
+    assert!(*health_times.last().unwrap() < FAST, "{health_times:?}");
+
+    let (list, took) = timed(get("/ops/cron", &viewer)).await;
+    assert!(took < FAST, "cron list took {took:?}");
+    assert_eq!(list.status(), StatusCode::OK);
+    let stale = list
+        .headers()
+        .get("opsdeck-stale")
+        .expect("marked stale")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&stale).is_ok(),
+        "{stale}"
+    );
+    let list: Value = list.json().await.unwrap();
+    assert!(list.to_string().contains("nightly-backup"), "{list}");
+    let (monitor, _) = timed(get("/ops/cron/nightly-backup", &viewer)).await;
+    assert_eq!(monitor.status(), StatusCode::OK);
+    assert!(monitor.headers().contains_key("opsdeck-stale"));
+
+    let (page, took) = timed(get("/", &admin)).await;
+    assert!(took < FAST, "overview took {took:?}");
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("database is unreachable since"),
+        "banner missing"
+    );
+
+    // A revoked token stays refused; one never seen cannot be checked: refused too.
+    let (response, took) = timed(get("/ops/cron", &doomed)).await;
+    assert!(took < FAST);
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let (response, took) = timed(get("/ops/cron", &never_seen)).await;
+    assert!(took < FAST);
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Changes: refused at once, with Retry-After, nothing done.
+    let (response, took) = timed(
+        app.client
+            .post(app.url("/ops/cron/nightly-backup/pause"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"reason": "maintenance"})),
+    )
+    .await;
+    assert!(took < FAST, "pause took {took:?}");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(retry_after(&response), Some(5));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+
+    // Pings: 503 with Retry-After within a second, never acknowledged.
+    for method in [Method::GET, Method::POST] {
+        let began = Instant::now();
+        let response = p.ping(method.clone(), "nightly-backup", "").await;
+        let took = began.elapsed();
+        assert!(took < FAST, "{method} ping took {took:?}");
+        assert_eq!(
+            response.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{method}"
+        );
+        assert_eq!(retry_after(&response), Some(5), "{method}");
+    }
+    let created = p
+        .ping(Method::GET, "created-during-outage?create=1", "")
+        .await;
+    assert_eq!(created.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Back: noticed by itself, quickly.
+    proxy.restore();
+    let restored = Instant::now();
+    wait_for_async(Duration::from_secs(10), "readyz to pass", || async {
+        (app.get("/readyz").await.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    let recovery = restored.elapsed();
+    eprintln!("outage: recovered {recovery:?} after the database answered again");
+    assert!(
+        recovery < Duration::from_secs(2),
+        "recovery took {recovery:?}"
+    );
+
+    // Nothing changed while it was down.
+    let monitor_after: Value = get("/ops/cron/nightly-backup", &viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(monitor_after["paused"], monitor_before["paused"]);
+    assert_eq!(
+        monitor_after["last_ping_at"],
+        monitor_before["last_ping_at"]
+    );
+    assert!(p.record("created-during-outage").await.is_none());
+
+    // What was served during the outage is on the chain, and the chain verifies.
+    let entries = wait_for_async(
+        Duration::from_secs(10),
+        "the spool to be replayed",
+        || async {
+            let entries = app
+                .state
+                .store()
+                .list_audit(&AuditFilter {
+                    limit: 1000,
+                    ..AuditFilter::default()
+                })
+                .await
+                .ok()?;
+            // Only read during the outage: each one reached the log through the spool.
+            let served = entries
+                .iter()
+                .filter(|e| e.record.action == "GET /ops/health")
+                .count();
+            (served >= 50).then_some(entries)
+        },
+    )
+    .await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.record.action == "auth.failed" && e.record.outcome == 401),
+        "the refused revoked token is audited"
+    );
+    let verify: Value = get("/ops/audit/verify", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["status"], "intact", "{verify}");
+    assert!(
+        !app.state.config().audit.spool_file.exists(),
+        "the spool is emptied"
+    );
+}
