@@ -19,7 +19,7 @@ use opsdeck_core::{Clock, SystemClock};
 use opsdeck_store::{DatabaseUrl, PoolSettings};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::alerts::{AlertWorkers, Dispatcher};
 use crate::audit::{AuditSink, AuditWriter, CheckpointJob, Checkpointer};
@@ -282,12 +282,8 @@ impl Application {
                 stopping.notify_one();
             }
         };
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(signal);
-        let mut server = tokio::spawn(async move { server.await });
+        let limits = crate::serve::Limits::of(&state.config().server);
+        let mut server = tokio::spawn(crate::serve::serve(listener, router, limits, signal));
         let grace = state.config().server.shutdown_grace;
         tokio::select! {
             result = &mut server => result.context("server task")?.context("serving HTTP")?,
@@ -468,6 +464,7 @@ pub fn finish_router(routes: Router<AppState>, state: AppState) -> Router {
             .into_response()
         })
         .layer(DefaultBodyLimit::max(server.body_limit))
+        .layer(RequestBodyTimeoutLayer::new(server.body_timeout))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             server.request_timeout,

@@ -47,7 +47,13 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
 }
 
 fn body_rejection(rejection: BytesRejection) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    if body_timed_out(&rejection) {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time (server.body_timeout)",
+        )
+    } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
@@ -56,6 +62,19 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     } else {
         ApiError::bad_request("invalid_body", "the request body could not be read")
     }
+}
+
+/// Whether reading the body failed because the client stopped sending it
+/// (`server.body_timeout`).
+pub fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Deserializes JSON, reporting the path of the first field that does not fit.

@@ -24,6 +24,7 @@ pub mod ops;
 pub mod queues;
 pub mod ratelimit;
 pub mod router;
+pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod web;

@@ -81,8 +81,19 @@ pub struct ServerConfig {
     /// a job call still going then is recorded as failed.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
-    /// Peers whose `X-Forwarded-*` headers are honoured.
+    /// Peers whose `X-Forwarded-*` headers are honoured; exempt from the per-client
+    /// connection limit.
     pub trusted_proxies: TrustedProxies,
+    /// How long a client has to send a request's head; a partial one is then answered 408.
+    #[serde(with = "duration")]
+    pub header_timeout: Duration,
+    /// How long a client has to send a request's body once its head arrived; then 408.
+    #[serde(with = "duration")]
+    pub body_timeout: Duration,
+    /// Connections open at once at most; past it a new one is answered 503.
+    pub max_connections: usize,
+    /// Connections open at once from one address at most (trusted proxies excepted).
+    pub max_connections_per_client: usize,
 }
 
 impl Default for ServerConfig {
@@ -93,6 +104,10 @@ impl Default for ServerConfig {
             body_limit: 1 << 20,
             shutdown_grace: Duration::from_secs(20),
             trusted_proxies: TrustedProxies::default(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_client: 256,
         }
     }
 }

@@ -69,8 +69,19 @@ impl ServerConfig {
         let mut out = Problems::new();
         positive(&mut out, "request_timeout", self.request_timeout);
         positive(&mut out, "shutdown_grace", self.shutdown_grace);
-        if self.body_limit == 0 {
-            out.push(("body_limit", "must be greater than zero".to_owned()));
+        positive(&mut out, "header_timeout", self.header_timeout);
+        positive(&mut out, "body_timeout", self.body_timeout);
+        for (key, value) in [
+            ("body_limit", self.body_limit),
+            ("max_connections", self.max_connections),
+            (
+                "max_connections_per_client",
+                self.max_connections_per_client,
+            ),
+        ] {
+            if value == 0 {
+                out.push((key, "must be greater than zero".to_owned()));
+            }
         }
         out
     }

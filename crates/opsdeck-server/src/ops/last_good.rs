@@ -12,9 +12,6 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use opsdeck_core::{StoreError, StoreResult};
 
-/// Reads kept at most: a few pages of each list and the monitors looked at recently.
-const CAPACITY: usize = 256;
-
 struct Kept {
     read_at: DateTime<Utc>,
     value: Arc<dyn Any + Send + Sync>,
@@ -35,6 +32,9 @@ impl std::fmt::Debug for LastGood {
 }
 
 impl LastGood {
+    /// Reads kept at most: a few pages of each list and the monitors looked at recently.
+    pub const CAPACITY: usize = 256;
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -65,7 +65,7 @@ impl LastGood {
 
     fn keep<T: Send + Sync + 'static>(&self, key: String, read_at: DateTime<Utc>, value: T) {
         let mut kept = self.lock();
-        if kept.len() >= CAPACITY
+        if kept.len() >= Self::CAPACITY
             && !kept.contains_key(&key)
             && let Some(oldest) = kept
                 .iter()
@@ -88,54 +88,5 @@ impl LastGood {
         let entry = kept.get(key)?;
         let value = entry.value.downcast_ref::<T>()?.clone();
         Some((entry.read_at, value))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unavailable() -> StoreError {
-        StoreError::Unavailable("down".into())
-    }
-
-    #[tokio::test]
-    async fn serves_the_last_good_read_only_during_an_outage() {
-        let memo = LastGood::default();
-        let t0 = Utc::now();
-        let key = || "k".to_owned();
-        assert!(matches!(
-            memo.read::<u32, _>(key(), t0, async { Err(unavailable()) })
-                .await,
-            Err(StoreError::Unavailable(_))
-        ));
-        assert_eq!(memo.read(key(), t0, async { Ok(7_u32) }).await.unwrap(), 7);
-        assert_eq!(
-            memo.read::<u32, _>(key(), t0, async { Err(unavailable()) })
-                .await
-                .unwrap(),
-            7
-        );
-        // Not found is an answer, not an outage: never papered over.
-        assert!(matches!(
-            memo.read::<u32, _>(key(), t0, async { Err(StoreError::NotFound) })
-                .await,
-            Err(StoreError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn drops_the_oldest_when_full() {
-        let memo = LastGood::default();
-        let t0 = Utc::now();
-        for i in 0..=CAPACITY {
-            let at = t0 + chrono::Duration::seconds(i as i64);
-            memo.read(format!("k{i}"), at, async { Ok(i) })
-                .await
-                .unwrap();
-        }
-        assert_eq!(memo.lock().len(), CAPACITY);
-        assert!(memo.kept::<usize>("k0").is_none());
-        assert_eq!(memo.kept::<usize>("k1").map(|(_, v)| v), Some(1));
     }
 }

@@ -142,7 +142,13 @@ async fn serve_test_routes(app: &TestApp) -> String {
     let router = finish_router(routes, state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let limits = opsdeck_server::serve::Limits::of(&app.state.config().server);
+    tokio::spawn(opsdeck_server::serve::serve(
+        listener,
+        router,
+        limits,
+        std::future::pending(),
+    ));
     format!("http://{addr}")
 }
 

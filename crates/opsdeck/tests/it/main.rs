@@ -37,6 +37,7 @@ mod replicas;
 mod routes;
 mod secrecy;
 mod sessions;
+mod slow_clients;
 mod sso;
 mod store_contract;
 mod tenant_sources;

@@ -263,3 +263,47 @@ async fn the_ops_view_survives_an_outage_of_its_own_database() {
         "the spool is emptied"
     );
 }
+
+mod last_good {
+    use chrono::Utc;
+    use opsdeck_core::StoreError;
+    use opsdeck_server::ops::LastGood;
+
+    fn unavailable() -> StoreError {
+        StoreError::Unavailable("down".into())
+    }
+
+    #[tokio::test]
+    async fn the_last_good_read_is_served_only_during_an_outage() {
+        let memo = LastGood::default();
+        let now = Utc::now();
+        let key = || "k".to_owned();
+        let nothing_kept = memo.read::<u32, _>(key(), now, async { Err(unavailable()) });
+        assert!(matches!(
+            nothing_kept.await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(memo.read(key(), now, async { Ok(7_u32) }).await.unwrap(), 7);
+        let kept = memo.read::<u32, _>(key(), now, async { Err(unavailable()) });
+        assert_eq!(kept.await.unwrap(), 7);
+        // Not found is an answer, not an outage: never papered over.
+        let missing = memo.read::<u32, _>(key(), now, async { Err(StoreError::NotFound) });
+        assert!(matches!(missing.await, Err(StoreError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn the_oldest_read_is_dropped_when_full() {
+        let memo = LastGood::default();
+        let t0 = Utc::now();
+        for i in 0..=LastGood::CAPACITY {
+            let at = t0 + chrono::Duration::seconds(i64::try_from(i).unwrap());
+            memo.read(format!("k{i}"), at, async move { Ok(i) })
+                .await
+                .unwrap();
+        }
+        let oldest = memo.read::<usize, _>("k0".into(), t0, async { Err(unavailable()) });
+        assert!(oldest.await.is_err());
+        let next = memo.read::<usize, _>("k1".into(), t0, async { Err(unavailable()) });
+        assert_eq!(next.await.unwrap(), 1);
+    }
+}

@@ -22,7 +22,7 @@ fn unknown_keys_in_the_file_are_all_reported_with_their_paths() {
     ));
     let lines: Vec<String> = errors.issues().iter().map(ToString::to_string).collect();
     assert_eq!(lines.len(), 3, "{lines:#?}");
-    assert!(lines.contains(&"server.listne: unknown key; expected one of listen, request_timeout, body_limit, shutdown_grace, trusted_proxies (in test.toml)".to_owned()), "{lines:#?}");
+    assert!(lines.contains(&"server.listne: unknown key; expected one of listen, request_timeout, body_limit, shutdown_grace, trusted_proxies, header_timeout, body_timeout, max_connections, max_connections_per_client (in test.toml)".to_owned()), "{lines:#?}");
     assert!(errors.has("server.body_limt"));
     assert!(
         lines
