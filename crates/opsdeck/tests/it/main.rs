@@ -10,6 +10,7 @@ mod audit_log;
 mod cli;
 mod config;
 mod counterparts;
+mod crash;
 mod cron_cli;
 mod cron_list;
 mod cron_metrics;

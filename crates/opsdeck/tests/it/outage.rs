@@ -264,6 +264,107 @@ async fn the_ops_view_survives_an_outage_of_its_own_database() {
     );
 }
 
+/// Item by item, under load: pings and reads keep going while PostgreSQL is cut twice and
+/// restored. Every answer comes within a second and is a success or a 503 with
+/// `Retry-After`; every acknowledged ping is stored; the server recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_promises_hold_under_load_while_the_database_comes_and_goes() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let (proxy, proxied) = ChaosProxy::for_postgres(&db.url).await;
+    let p = Pinger::spawn_with(db, |config| {
+        roomy(config);
+        config.rate_limit.enabled = false;
+        config.database.url = Secret::new(proxied);
+        config.database.acquire_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let (_, viewer) = p.app.mint_role(Role::Viewer).await;
+    let p = std::sync::Arc::new(p);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..4 {
+        let (p, stop, viewer) = (p.clone(), stop.clone(), viewer.clone());
+        workers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            let (mut refused, mut slowest) = (0_usize, Duration::ZERO);
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                let began = Instant::now();
+                let response = if worker == 0 {
+                    p.app
+                        .client
+                        .get(p.app.url("/ops/health"))
+                        .bearer_auth(&viewer)
+                        .send()
+                        .await
+                        .expect("health")
+                } else {
+                    p.ping(Method::GET, &format!("load-{worker}-{i}?create=1"), "")
+                        .await
+                };
+                slowest = slowest.max(began.elapsed());
+                let status = response.status();
+                if status.is_success() {
+                    if worker != 0 {
+                        acknowledged.push(format!("load-{worker}-{i}"));
+                    }
+                } else {
+                    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "worker {worker}");
+                    assert_eq!(retry_after(&response), Some(5), "worker {worker}");
+                    refused += 1;
+                }
+            }
+            (acknowledged, refused, slowest)
+        }));
+    }
+    let mut recoveries = Vec::new();
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        proxy.sever();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        proxy.restore();
+        let restored = Instant::now();
+        wait_for_async(Duration::from_secs(10), "readyz to pass", || async {
+            (p.app.get("/readyz").await.status() == StatusCode::OK).then_some(())
+        })
+        .await;
+        recoveries.push(restored.elapsed());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut acknowledged, mut refused, mut slowest) = (Vec::new(), 0, Duration::ZERO);
+    for worker in workers {
+        let (acked, refusals, slow) = worker.await.unwrap();
+        acknowledged.extend(acked);
+        refused += refusals;
+        slowest = slowest.max(slow);
+    }
+    let mut missing = 0;
+    for slug in &acknowledged {
+        if p.record(slug).await.is_none() {
+            missing += 1;
+        }
+    }
+    eprintln!(
+        "outage campaign: {} pings acknowledged, {missing} missing; {refused} answers 503; \
+         slowest answer {slowest:?}; recovered after {recoveries:?}",
+        acknowledged.len()
+    );
+    assert!(refused > 0, "the cuts were felt");
+    assert!(!acknowledged.is_empty());
+    assert_eq!(missing, 0, "acknowledged pings lost");
+    assert!(slowest < FAST, "an answer took {slowest:?}");
+    for recovery in recoveries {
+        assert!(
+            recovery < Duration::from_secs(2),
+            "recovery took {recovery:?}"
+        );
+    }
+}
+
 mod last_good {
     use chrono::Utc;
     use opsdeck_core::StoreError;

@@ -43,6 +43,27 @@ pub fn test_config(db_url: &str) -> Config {
     config
 }
 
+/// Creates a token straight in `store`; returns its id and secret.
+pub async fn mint_in(
+    store: &dyn opsdeck_core::Store,
+    name: &str,
+    grant: Grant,
+    expires_at: Option<DateTime<Utc>>,
+) -> (uuid::Uuid, String) {
+    let new = NewToken {
+        name: TokenName::parse(name).expect("valid token name"),
+        grant,
+        created_by: Some("test".into()),
+        expires_at,
+    };
+    let secret = token::generate(new.kind());
+    let record = store
+        .create_token(&new, &secret.hash, &secret.display, Utc::now())
+        .await
+        .expect("create token");
+    (record.id, secret.secret.expose().to_owned())
+}
+
 impl TestApp {
     pub async fn spawn(db: TestDb) -> Self {
         Self::spawn_with(db, |_| {}).await
@@ -95,20 +116,7 @@ impl TestApp {
         grant: Grant,
         expires_at: Option<DateTime<Utc>>,
     ) -> (uuid::Uuid, String) {
-        let new = NewToken {
-            name: TokenName::parse(name).expect("valid token name"),
-            grant,
-            created_by: Some("test".into()),
-            expires_at,
-        };
-        let secret = token::generate(new.kind());
-        let record = self
-            .state
-            .store()
-            .create_token(&new, &secret.hash, &secret.display, Utc::now())
-            .await
-            .expect("create token");
-        (record.id, secret.secret.expose().to_owned())
+        mint_in(self.state.store().as_ref(), name, grant, expires_at).await
     }
 
     /// A personal token with `role`, named after it.

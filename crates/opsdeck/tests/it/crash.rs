@@ -1,0 +1,177 @@
+//! SPEC §8, killed at any moment: the real binary is driven at full speed (pings that each
+//! create a monitor, guarded token creations with a reason) and `kill -9`ed at a random
+//! moment, several times, on both backends. After each restart every acknowledged write is
+//! there, each action exactly once, and the audit chain verifies. The number of rounds is
+//! `OPSDECK_CRASH_ROUNDS` (default 3); the figures are printed.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opsdeck_core::auth::Role;
+use opsdeck_core::cron::MonitorFilter;
+use opsdeck_core::ids::Slug;
+use opsdeck_core::token::{Grant, Scope, Scopes};
+use opsdeck_store::{DatabaseUrl, PoolSettings};
+use reqwest::StatusCode;
+
+use crate::support::app::{CHECKPOINT_KEY, mint_in};
+use crate::support::contract::on_both_backends;
+use crate::support::db::TestDb;
+use crate::support::process::{ServerProcess, command};
+
+on_both_backends!(acknowledged_writes_survive_kill_9_and_the_chain_verifies);
+
+/// What the clients were told was done.
+#[derive(Default)]
+struct Acknowledged {
+    monitors: Vec<String>,
+    tokens: Vec<(String, uuid::Uuid)>,
+}
+
+async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
+    let rounds: usize = std::env::var("OPSDECK_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let url = DatabaseUrl::parse(&db.url).unwrap();
+    let store = opsdeck_store::connect(&url, &PoolSettings::default())
+        .await
+        .unwrap();
+    let scopes = Scopes::new([Scope::Checkins]).unwrap();
+    let (_, ingest) = mint_in(store.as_ref(), "crash-pings", Grant::Scopes(scopes), None).await;
+    let (_, admin) = mint_in(
+        store.as_ref(),
+        "crash-admin",
+        Grant::Role(Role::Admin),
+        None,
+    )
+    .await;
+    let spool = std::env::temp_dir().join(format!(
+        "opsdeck-crash-spool-{}.jsonl",
+        uuid::Uuid::now_v7()
+    ));
+    let env: BTreeMap<String, String> = [
+        ("OPSDECK_DATABASE_URL", db.url.as_str()),
+        ("OPSDECK_AUDIT__CHECKPOINT_KEY", CHECKPOINT_KEY),
+        ("OPSDECK_AUDIT__SPOOL_FILE", spool.to_str().unwrap()),
+        ("OPSDECK_RATE_LIMIT__ENABLED", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+
+    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
+    let mut requests = 0_usize;
+    for round in 0..rounds {
+        let mut server = ServerProcess::start(&env).await;
+        let base = format!("http://{}", server.addr);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let mut workers = Vec::new();
+        for worker in 0..6 {
+            let (client, base, ingest, admin) =
+                (client.clone(), base.clone(), ingest.clone(), admin.clone());
+            let acknowledged = acknowledged.clone();
+            workers.push(tokio::spawn(async move {
+                let mut sent = 0;
+                for i in 0.. {
+                    sent += 1;
+                    if worker == 0 && i % 4 == 0 {
+                        let name = format!("crash-{round}-{i}");
+                        let answer = client
+                            .post(format!("{base}/ops/tokens"))
+                            .bearer_auth(&admin)
+                            .json(&serde_json::json!({"name": name, "role": "viewer", "reason": "crash campaign"}))
+                            .send()
+                            .await;
+                        let Ok(answer) = answer else { return sent };
+                        if answer.status() == StatusCode::CREATED {
+                            let Ok(body) = answer.json::<serde_json::Value>().await else { return sent };
+                            let id = body["id"].as_str().and_then(|id| id.parse().ok()).expect("token id");
+                            acknowledged.lock().unwrap().tokens.push((name, id));
+                        }
+                        continue;
+                    }
+                    let slug = format!("crash-{round}-{worker}-{i}");
+                    let answer = client
+                        .get(format!("{base}/ping/{ingest}/{slug}?create=1"))
+                        .send()
+                        .await;
+                    let Ok(answer) = answer else { return sent };
+                    if answer.status().is_success() {
+                        acknowledged.lock().unwrap().monitors.push(slug);
+                    }
+                }
+                sent
+            }));
+        }
+        // A moment between 0.3 and 1.5 s into the load, different each round.
+        let after = Duration::from_millis(300 + (uuid::Uuid::new_v4().as_u128() % 1200) as u64);
+        tokio::time::sleep(after).await;
+        server.child.start_kill().expect("kill -9");
+        let _ = server.child.wait().await;
+        for worker in workers {
+            requests += worker.await.unwrap();
+        }
+    }
+
+    // Restart once more: what it finds is what survived.
+    let server = ServerProcess::start(&env).await;
+    let mut found = HashSet::new();
+    let mut after: Option<Slug> = None;
+    loop {
+        let page = store
+            .list_monitors(&MonitorFilter::default(), after.as_ref(), 1000)
+            .await
+            .unwrap();
+        found.extend(page.monitors.iter().map(|m| m.spec.slug().to_string()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    let missing: Vec<&String> = acknowledged
+        .monitors
+        .iter()
+        .filter(|slug| !found.contains(*slug))
+        .collect();
+    let tokens = store.list_tokens().await.unwrap();
+    let mut lost_tokens = 0;
+    for (name, id) in &acknowledged.tokens {
+        let same_name = tokens.iter().filter(|t| t.name.as_str() == name).count();
+        assert!(same_name <= 1, "token {name} created {same_name} times");
+        if !tokens.iter().any(|t| t.id == *id) {
+            lost_tokens += 1;
+        }
+    }
+    eprintln!(
+        "crash campaign ({:?}): {rounds} kills, {requests} requests, {} pings and {} token \
+         creations acknowledged, {} and {} missing after restart",
+        db.backend,
+        acknowledged.monitors.len(),
+        acknowledged.tokens.len(),
+        missing.len(),
+        lost_tokens
+    );
+    assert!(
+        !acknowledged.monitors.is_empty(),
+        "the campaign acknowledged some pings"
+    );
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    assert_eq!(lost_tokens, 0);
+
+    drop(server);
+    let verify = command(&["audit", "verify"], &env).output().await.unwrap();
+    assert!(
+        verify.status.success(),
+        "audit verify: {}\n{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    store.close().await;
+    let _ = std::fs::remove_file(&spool);
+}
