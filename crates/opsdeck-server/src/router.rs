@@ -373,6 +373,7 @@ pub fn route_table() -> RouteTable {
         .json(Requires(Administer), routes!(api::tokens::revoke_token))
         .json(Requires(Administer), routes!(api::audit::list_audit))
         .json(Requires(Administer), routes!(api::audit::verify_audit))
+        .with_closed_all_of()
 }
 
 impl std::fmt::Debug for RouteTable {
@@ -394,7 +395,10 @@ impl RouteTable {
 
     /// Adds a JSON route documented by its handler's `#[utoipa::path]`.
     fn json(mut self, access: Access, route: UtoipaMethodRouter<AppState>) -> Self {
-        let (schemas, paths, method_router) = route;
+        let (schemas, mut paths, method_router) = route;
+        for item in paths.paths.values_mut() {
+            document_shared_errors(item, access);
+        }
         for (path, item) in &paths.paths {
             for method in methods_of(item) {
                 self.add_info(method, path, access, Kind::Json);
@@ -469,6 +473,68 @@ impl RouteTable {
         self.routes.push(info);
     }
 
+    /// Merges each `allOf` that includes a closed object (`additionalProperties: false`, from
+    /// `deny_unknown_fields`) into one closed object: as written, such an `allOf` admits no
+    /// document at all (the closed part refuses the other parts' fields), so a client or a
+    /// fuzzer generating from the schema could never build a valid body.
+    fn with_closed_all_of(mut self) -> Self {
+        use utoipa::openapi::schema::{AdditionalProperties, Object, Schema};
+        use utoipa::openapi::{RefOr, Type};
+        let Some(components) = self.openapi.components.as_mut() else {
+            return self;
+        };
+        let named = components.schemas.clone();
+        let object_of = |part: &RefOr<Schema>| -> Option<Object> {
+            let schema = match part {
+                RefOr::Ref(reference) => named.get(
+                    reference
+                        .ref_location
+                        .trim_start_matches("#/components/schemas/"),
+                )?,
+                inline => inline,
+            };
+            match schema {
+                RefOr::T(Schema::Object(object)) => Some(object.clone()),
+                _ => None,
+            }
+        };
+        let closed = |object: &Object| {
+            matches!(
+                object.additional_properties.as_deref(),
+                Some(AdditionalProperties::FreeForm(false))
+            )
+        };
+        for schema in components.schemas.values_mut() {
+            let RefOr::T(Schema::AllOf(all_of)) = schema else {
+                continue;
+            };
+            let Some(parts) = all_of
+                .items
+                .iter()
+                .map(object_of)
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            if !parts.iter().any(closed) {
+                continue;
+            }
+            let mut merged = Object::with_type(Type::Object);
+            merged.description.clone_from(&all_of.description);
+            for part in parts {
+                merged.properties.extend(part.properties);
+                for name in part.required {
+                    if !merged.required.contains(&name) {
+                        merged.required.push(name);
+                    }
+                }
+            }
+            merged.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            *schema = RefOr::T(Schema::Object(merged));
+        }
+        self
+    }
+
     pub fn routes(&self) -> &[RouteInfo] {
         &self.routes
     }
@@ -486,6 +552,53 @@ fn guard(handler: MethodRouter<AppState>, access: Access, kind: Kind) -> MethodR
     handler.route_layer(middleware::from_fn(move |request: Request, next: Next| {
         crate::middleware::auth::authorize(access, kind, request, next)
     }))
+}
+
+/// Adds the answers any route of its kind may give, whatever its handler: 503 (opsdeck's
+/// database or a source unreachable, shutting down), 429 for a caller over its rate limit,
+/// and for a request with a body 408 (it did not arrive in time) and 413 (too large).
+fn document_shared_errors(item: &mut PathItem, access: Access) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let operations = [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ];
+    for operation in operations.into_iter().flatten() {
+        let mut shared = Vec::new();
+        if access != Access::Public {
+            shared.push(("429", "over the caller's rate limit; see Retry-After"));
+            shared.push((
+                "503",
+                "opsdeck's database or a source does not answer; see Retry-After",
+            ));
+        }
+        if operation.request_body.is_some() {
+            shared.push(("408", "the request body did not arrive in time"));
+            shared.push(("413", "the request body is over the limit"));
+            shared.push(("415", "the request body is not JSON"));
+        }
+        for (status, description) in shared {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| error(description).into());
+        }
+    }
 }
 
 /// The HTTP methods an OpenAPI path item documents.

@@ -37,8 +37,8 @@ pub struct HealthDocument {
     pub checks: BTreeMap<String, Vec<CheckEntry>>,
     pub links: BTreeMap<&'static str, String>,
     /// With a failing status, the error envelope every 5xx carries.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
 }
 
 /// One check in the health document.
@@ -134,12 +134,10 @@ pub async fn get_health(State(state): State<AppState>) -> Response {
         description: "opsdeck: health of the system's dependencies".to_owned(),
         checks,
         links: BTreeMap::from([("about", "/health".to_owned())]),
-        error: failing.then(|| ErrorBody {
-            error: ErrorDetail {
-                code: "unhealthy".to_owned(),
-                message: "a critical check fails".to_owned(),
-                request_id: request_id::current().unwrap_or_default(),
-            },
+        error: failing.then(|| ErrorDetail {
+            code: "unhealthy".to_owned(),
+            message: "a critical check fails".to_owned(),
+            request_id: request_id::current().unwrap_or_default(),
         }),
     };
     let body = match serde_json::to_vec(&document) {

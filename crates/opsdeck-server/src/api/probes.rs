@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ErrorBody, ErrorDetail};
+use crate::error::ErrorDetail;
 use crate::middleware::request_id;
 use crate::state::AppState;
 
@@ -24,8 +24,9 @@ pub struct ProbeBody {
     /// `pass` or `fail`.
     #[schema(example = "pass")]
     pub status: &'static str,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub error: Option<ErrorBody>,
+    /// On a failing answer: the error every 5xx carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
 }
 
 fn probe(status: StatusCode, body: ProbeBody) -> Response {
@@ -40,7 +41,7 @@ fn probe(status: StatusCode, body: ProbeBody) -> Response {
 }
 
 /// The process is up and serving HTTP.
-#[utoipa::path(get, path = "/livez", tag = "probes",
+#[utoipa::path(get, path = "/livez", tag = "probes", security(()),
     responses((status = 200, description = "alive", body = ProbeBody, content_type = "application/health+json")))]
 pub async fn livez() -> Response {
     probe(
@@ -53,7 +54,7 @@ pub async fn livez() -> Response {
 }
 
 /// The process can serve: its database answers and it is not shutting down.
-#[utoipa::path(get, path = "/readyz", tag = "probes",
+#[utoipa::path(get, path = "/readyz", tag = "probes", security(()),
     responses(
         (status = 200, description = "ready", body = ProbeBody, content_type = "application/health+json"),
         (status = 503, description = "not ready", body = ProbeBody, content_type = "application/health+json"),
@@ -74,12 +75,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             ProbeBody {
                 status: "fail",
-                error: Some(ErrorBody {
-                    error: ErrorDetail {
-                        code: "not_ready".to_owned(),
-                        message: message.to_owned(),
-                        request_id: request_id::current().unwrap_or_default(),
-                    },
+                error: Some(ErrorDetail {
+                    code: "not_ready".to_owned(),
+                    message: message.to_owned(),
+                    request_id: request_id::current().unwrap_or_default(),
                 }),
             },
         ),

@@ -54,7 +54,8 @@ pub async fn list_tenants(
 #[utoipa::path(get, path = "/ops/tenants/{id}", tag = "tenants",
     params(("id" = String, Path, description = "the tenant id")),
     responses((status = 200, body = TenantSummary), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 pub async fn get_tenant(
     State(state): State<AppState>,
     caller: Caller,

@@ -101,14 +101,16 @@ impl Job for PollJob {
                     .collect();
                 status.version = poll.version;
                 status.last_success_at = Some(now);
-                store.record_queue_poll(&status, &stats, sample).await?;
+                // The view moves on even while opsdeck's own database is down (SPEC §8).
+                let recorded = store.record_queue_poll(&status, &stats, sample).await;
                 self.queues.put(status, Some(stats));
+                recorded?;
                 Ok(())
             }
             Err(err) => {
                 let message = scrub(&err.to_string(), &source.secrets());
                 status.error = Some(message.clone());
-                store.record_queue_poll(&status, &[], false).await?;
+                let recorded = store.record_queue_poll(&status, &[], false).await;
                 // The view keeps when the source last answered.
                 status.last_success_at = self
                     .queues
@@ -121,6 +123,7 @@ impl Job for PollJob {
                     .status(&source.name)
                     .and_then(|s| s.version.clone());
                 self.queues.put(status, None);
+                recorded?;
                 anyhow::bail!(
                     "queue source {} did not answer its poll: {message}",
                     source.name

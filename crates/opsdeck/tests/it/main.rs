@@ -19,6 +19,7 @@ mod cron_restart;
 mod cron_scheduler;
 mod dashboard;
 mod events;
+mod fuzz_api;
 mod health;
 mod health_probes;
 mod http_basics;

@@ -173,6 +173,8 @@ pub fn list_queues(state: &AppState, caller: &Caller) -> Result<QueuesOverview, 
 /// One queue: its numbers, its source, and its history over the last 24 hours.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct QueueDetail {
+    /// The source's own state (`source` is its name, as on every queue).
+    #[serde(rename = "source_detail")]
     pub source: SourceView,
     #[serde(flatten)]
     pub queue: QueueView,
@@ -197,9 +199,15 @@ pub async fn get_queue(
     let stats = view
         .queue(&source.name, &queue)
         .ok_or_else(|| no_queue(source, &queue))?;
+    let key = format!("queues.history {} {queue}", source.name);
+    let since = now - chrono::Duration::hours(24);
     let history = state
-        .store()
-        .queue_samples(&source.name, &queue, now - chrono::Duration::hours(24))
+        .last_good()
+        .read(
+            key,
+            now,
+            state.store().queue_samples(&source.name, &queue, since),
+        )
         .await?;
     Ok(QueueDetail {
         queue: QueueView::new(stats, source_view.status == "stale"),
