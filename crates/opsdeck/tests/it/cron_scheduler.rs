@@ -5,6 +5,7 @@
 //! processes on one PostgreSQL; `shutdown` that calls in flight at shutdown still record
 //! how their runs ended.
 
+mod failover;
 mod receiver;
 mod replicas;
 mod shutdown;
