@@ -175,3 +175,200 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
     store.close().await;
     let _ = std::fs::remove_file(&spool);
 }
+
+/// A bulk retry of many of Sidekiq's retrying jobs, with the server killed with SIGKILL as
+/// soon as jobs start moving: every job is then in exactly one place (still retrying, or
+/// once in its queue), and the retry run again after the restart moves the rest, so each job
+/// is enqueued exactly once in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_retry_killed_half_way_enqueues_each_job_once() {
+    use crate::queues_sidekiq::fixture::Kiq;
+
+    const JOBS: u64 = 40_000;
+    const QUEUE: &str = "mail";
+    let kiq = Kiq::new().await;
+    seed_sidekiq_retries(&kiq, QUEUE, JOBS).await;
+    let db = TestDb::sqlite();
+    let config = std::env::temp_dir().join(format!("opsdeck-crash-{}.toml", uuid::Uuid::now_v7()));
+    std::fs::write(
+        &config,
+        format!(
+            "[[queues.sources]]\nname = \"shop\"\ntype = \"sidekiq\"\nurl = \"{}\"\n\
+             poll_interval = \"1s\"\n",
+            kiq.url()
+        ),
+    )
+    .unwrap();
+    let url = DatabaseUrl::parse(&db.url).unwrap();
+    let store = opsdeck_store::connect(&url, &PoolSettings::default())
+        .await
+        .unwrap();
+    let (_, operator) = mint_in(
+        store.as_ref(),
+        "crash-op",
+        Grant::Role(Role::Operator),
+        None,
+    )
+    .await;
+    let env: BTreeMap<String, String> = [
+        ("OPSDECK_CONFIG", config.to_str().unwrap()),
+        ("OPSDECK_DATABASE_URL", db.url.as_str()),
+        ("OPSDECK_AUDIT__CHECKPOINT_KEY", CHECKPOINT_KEY),
+        ("OPSDECK_RATE_LIMIT__ENABLED", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let client = reqwest::Client::new();
+    let retry = |server: &ServerProcess, body: serde_json::Value| {
+        client
+            .post(server.url(&format!("/ops/queues/shop/{QUEUE}/retry")))
+            .bearer_auth(&operator)
+            .json(&body)
+            .send()
+    };
+    let dry_run = async |server: &ServerProcess| -> serde_json::Value {
+        crate::support::wait_for_async(Duration::from_secs(30), "a dry run", || async {
+            let answer = retry(
+                server,
+                serde_json::json!({"dry_run": true, "reason": "smtp is back",
+                    "filter": {"state": "retrying"}}),
+            )
+            .await
+            .ok()?;
+            if !answer.status().is_success() {
+                return None;
+            }
+            answer.json::<serde_json::Value>().await.ok()
+        })
+        .await
+    };
+
+    let mut server = ServerProcess::start(&env).await;
+    let dry = dry_run(&server).await;
+    assert_eq!(dry["count"], JOBS, "{dry}");
+    let run = tokio::spawn(retry(
+        &server,
+        serde_json::json!({"dry_run": false, "reason": "smtp is back",
+            "selection": dry["selection"], "expected_count": JOBS}),
+    ));
+    let mut redis = kiq.redis();
+    let queue_key = format!("queue:{QUEUE}");
+    crate::support::wait_for(Duration::from_secs(30), "the retry to begin", || {
+        let moved: u64 = redis::cmd("LLEN")
+            .arg(&queue_key)
+            .query(&mut redis)
+            .unwrap();
+        (moved > 0).then_some(())
+    })
+    .await;
+    server.child.start_kill().expect("kill -9");
+    let _ = server.child.wait().await;
+    let _ = run.await;
+
+    let (retrying, enqueued) = sidekiq_places(&mut kiq.redis(), QUEUE);
+    eprintln!(
+        "bulk retry killed half way: {} of {JOBS} jobs enqueued, {} still retrying",
+        enqueued.len(),
+        retrying.len()
+    );
+    assert!(
+        enqueued.len() < JOBS as usize,
+        "the kill landed after the run"
+    );
+    assert_each_job_in_one_place(&retrying, &enqueued, JOBS);
+
+    // Run again after the restart: the rest moves, nothing twice.
+    let server = ServerProcess::start(&env).await;
+    let dry = dry_run(&server).await;
+    let left = dry["count"].as_u64().unwrap();
+    assert_eq!(left, retrying.len() as u64, "{dry}");
+    let done = retry(
+        &server,
+        serde_json::json!({"dry_run": false, "reason": "smtp is back",
+            "selection": dry["selection"], "expected_count": left}),
+    )
+    .await
+    .unwrap();
+    assert!(done.status().is_success(), "{}", done.text().await.unwrap());
+    let (retrying, enqueued) = sidekiq_places(&mut kiq.redis(), QUEUE);
+    assert!(retrying.is_empty());
+    assert_each_job_in_one_place(&retrying, &enqueued, JOBS);
+    drop(server);
+
+    let verify = command(&["audit", "verify"], &env).output().await.unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    store.close().await;
+    let _ = std::fs::remove_file(&config);
+}
+
+/// `count` retrying jobs as Sidekiq 6.4 leaves them, written by pipelined `ZADD`s.
+async fn seed_sidekiq_retries(kiq: &crate::queues_sidekiq::fixture::Kiq, queue: &str, count: u64) {
+    let mut redis = kiq.redis();
+    let now = chrono::Utc::now().timestamp() as f64;
+    for chunk in 0..count.div_ceil(1_000) {
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg("retry");
+        for n in chunk * 1_000..((chunk + 1) * 1_000).min(count) {
+            let failed_at = now - 3_600.0 + n as f64 * 0.000_1;
+            let job = serde_json::json!({
+                "retry": 25, "queue": queue, "class": "MailJob", "args": [n],
+                "jid": format!("{n:024x}"), "created_at": failed_at - 1.5,
+                "enqueued_at": failed_at - 1.0, "error_message": "smtp refused",
+                "error_class": "Net::SMTPFatalError", "failed_at": failed_at, "retry_count": 0,
+            });
+            zadd.arg(now + 86_400.0 + n as f64 * 0.001)
+                .arg(job.to_string());
+        }
+        let _: () = zadd.query(&mut redis).unwrap();
+    }
+    let _: () = redis::cmd("SADD")
+        .arg("queues")
+        .arg(queue)
+        .query(&mut redis)
+        .unwrap();
+}
+
+/// The jids still in the retry set, and the jids in the queue's list (in order, repeats kept).
+fn sidekiq_places(redis: &mut redis::Connection, queue: &str) -> (Vec<String>, Vec<String>) {
+    let jid = |member: &String| {
+        serde_json::from_str::<serde_json::Value>(member).unwrap()["jid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let retry: Vec<String> = redis::cmd("ZRANGE")
+        .arg("retry")
+        .arg(0)
+        .arg(-1)
+        .query(redis)
+        .unwrap();
+    let list: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("queue:{queue}"))
+        .arg(0)
+        .arg(-1)
+        .query(redis)
+        .unwrap();
+    (
+        retry.iter().map(jid).collect(),
+        list.iter().map(jid).collect(),
+    )
+}
+
+fn assert_each_job_in_one_place(retrying: &[String], enqueued: &[String], jobs: u64) {
+    let queued: HashSet<&String> = enqueued.iter().collect();
+    assert_eq!(queued.len(), enqueued.len(), "a job was enqueued twice");
+    assert!(
+        retrying.iter().all(|jid| !queued.contains(jid)),
+        "a job is both retrying and enqueued"
+    );
+    assert_eq!(
+        retrying.len() + enqueued.len(),
+        jobs as usize,
+        "a job was lost"
+    );
+}
