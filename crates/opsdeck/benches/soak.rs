@@ -19,7 +19,10 @@
 )]
 
 #[path = "common/mod.rs"]
-#[expect(dead_code, reason = "this process's CPU time is the clients', not the server's")]
+#[expect(
+    dead_code,
+    reason = "this process's CPU time is the clients', not the server's"
+)]
 mod common;
 
 use std::collections::BTreeMap;

@@ -27,6 +27,8 @@ on_both_backends!(acknowledged_writes_survive_kill_9_and_the_chain_verifies);
 struct Acknowledged {
     monitors: Vec<String>,
     tokens: Vec<(String, uuid::Uuid)>,
+    /// Batches of application events, as sent.
+    events: Vec<serde_json::Value>,
 }
 
 async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
@@ -40,6 +42,9 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
         .unwrap();
     let scopes = Scopes::new([Scope::Checkins]).unwrap();
     let (_, ingest) = mint_in(store.as_ref(), "crash-pings", Grant::Scopes(scopes), None).await;
+    let scopes = Scopes::new([Scope::Events]).unwrap();
+    let (_, events_key) =
+        mint_in(store.as_ref(), "crash-events", Grant::Scopes(scopes), None).await;
     let (_, admin) = mint_in(
         store.as_ref(),
         "crash-admin",
@@ -72,8 +77,13 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
             .unwrap();
         let mut workers = Vec::new();
         for worker in 0..6 {
-            let (client, base, ingest, admin) =
-                (client.clone(), base.clone(), ingest.clone(), admin.clone());
+            let (client, base, ingest, admin, events_key) = (
+                client.clone(),
+                base.clone(),
+                ingest.clone(),
+                admin.clone(),
+                events_key.clone(),
+            );
             let acknowledged = acknowledged.clone();
             workers.push(tokio::spawn(async move {
                 let mut sent = 0;
@@ -92,6 +102,26 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
                             let Ok(body) = answer.json::<serde_json::Value>().await else { return sent };
                             let id = body["id"].as_str().and_then(|id| id.parse().ok()).expect("token id");
                             acknowledged.lock().unwrap().tokens.push((name, id));
+                        }
+                        continue;
+                    }
+                    if worker == 1 {
+                        let at = chrono::Utc::now().to_rfc3339();
+                        let batch: Vec<serde_json::Value> = (0..10)
+                            .map(|n| serde_json::json!({"id": format!("crash-{round}-{i}-{n}"),
+                                "type": "usage", "tenant_id": "acme", "at": at,
+                                "name": "api.requests", "value": 1}))
+                            .collect();
+                        let batch = serde_json::Value::from(batch);
+                        let answer = client
+                            .post(format!("{base}/api/v1/events"))
+                            .bearer_auth(&events_key)
+                            .json(&batch)
+                            .send()
+                            .await;
+                        let Ok(answer) = answer else { return sent };
+                        if answer.status() == StatusCode::OK {
+                            acknowledged.lock().unwrap().events.push(batch);
                         }
                         continue;
                     }
@@ -139,6 +169,27 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
         .iter()
         .filter(|slug| !found.contains(*slug))
         .collect();
+    // An acknowledged event is stored: sent again, it is known by its id.
+    let mut events_found = 0;
+    for batch in &acknowledged.events {
+        let again: serde_json::Value = reqwest::Client::new()
+            .post(server.url("/api/v1/events"))
+            .bearer_auth(&events_key)
+            .json(batch)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for result in again["results"].as_array().unwrap() {
+            assert_eq!(
+                result["status"], "duplicate",
+                "an acknowledged event was lost"
+            );
+            events_found += 1;
+        }
+    }
     let tokens = store.list_tokens().await.unwrap();
     let mut lost_tokens = 0;
     for (name, id) in &acknowledged.tokens {
@@ -149,13 +200,14 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
         }
     }
     eprintln!(
-        "crash campaign ({:?}): {rounds} kills, {requests} requests, {} pings and {} token \
-         creations acknowledged, {} and {} missing after restart",
+        "crash campaign ({:?}): {rounds} kills, {requests} requests, {} pings, {} events and \
+         {} token creations acknowledged; after restart {} pings and {lost_tokens} tokens \
+         missing, {events_found} events found",
         db.backend,
         acknowledged.monitors.len(),
+        acknowledged.events.len() * 10,
         acknowledged.tokens.len(),
         missing.len(),
-        lost_tokens
     );
     assert!(
         !acknowledged.monitors.is_empty(),
