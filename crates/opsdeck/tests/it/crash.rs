@@ -29,6 +29,9 @@ struct Acknowledged {
     tokens: Vec<(String, uuid::Uuid)>,
     /// Batches of application events, as sent.
     events: Vec<serde_json::Value>,
+    /// The last queue snapshot acknowledged (its waiting count), and the last one sent.
+    snapshot: Option<u64>,
+    snapshot_sent: u64,
 }
 
 async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
@@ -45,6 +48,14 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
     let scopes = Scopes::new([Scope::Events]).unwrap();
     let (_, events_key) =
         mint_in(store.as_ref(), "crash-events", Grant::Scopes(scopes), None).await;
+    let scopes = Scopes::new([Scope::Jobs]).unwrap();
+    let (_, jobs_key) = mint_in(store.as_ref(), "crash-jobs", Grant::Scopes(scopes), None).await;
+    let config = std::env::temp_dir().join(format!("opsdeck-crash-{}.toml", uuid::Uuid::now_v7()));
+    std::fs::write(
+        &config,
+        "[[queues.sources]]\nname = \"billing\"\ntype = \"push\"\n",
+    )
+    .unwrap();
     let (_, admin) = mint_in(
         store.as_ref(),
         "crash-admin",
@@ -58,6 +69,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
     ));
     let env: BTreeMap<String, String> = [
         ("OPSDECK_DATABASE_URL", db.url.as_str()),
+        ("OPSDECK_CONFIG", config.to_str().unwrap()),
         ("OPSDECK_AUDIT__CHECKPOINT_KEY", CHECKPOINT_KEY),
         ("OPSDECK_AUDIT__SPOOL_FILE", spool.to_str().unwrap()),
         ("OPSDECK_RATE_LIMIT__ENABLED", "false"),
@@ -77,12 +89,13 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
             .unwrap();
         let mut workers = Vec::new();
         for worker in 0..6 {
-            let (client, base, ingest, admin, events_key) = (
+            let (client, base, ingest, admin, events_key, jobs_key) = (
                 client.clone(),
                 base.clone(),
                 ingest.clone(),
                 admin.clone(),
                 events_key.clone(),
+                jobs_key.clone(),
             );
             let acknowledged = acknowledged.clone();
             workers.push(tokio::spawn(async move {
@@ -102,6 +115,25 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
                             let Ok(body) = answer.json::<serde_json::Value>().await else { return sent };
                             let id = body["id"].as_str().and_then(|id| id.parse().ok()).expect("token id");
                             acknowledged.lock().unwrap().tokens.push((name, id));
+                        }
+                        continue;
+                    }
+                    if worker == 2 {
+                        // Snapshots of one queue, its backlog growing by one each time.
+                        let waiting = {
+                            let mut acked = acknowledged.lock().unwrap();
+                            acked.snapshot_sent += 1;
+                            acked.snapshot_sent
+                        };
+                        let answer = client
+                            .post(format!("{base}/api/v1/queues/mail/snapshot"))
+                            .bearer_auth(&jobs_key)
+                            .json(&serde_json::json!({"counts": {"waiting": waiting}}))
+                            .send()
+                            .await;
+                        let Ok(answer) = answer else { return sent };
+                        if answer.status() == StatusCode::ACCEPTED {
+                            acknowledged.lock().unwrap().snapshot = Some(waiting);
                         }
                         continue;
                     }
@@ -190,6 +222,28 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
             events_found += 1;
         }
     }
+    // The queue shows the last acknowledged snapshot, or a later one.
+    let acked_snapshot = acknowledged.snapshot.expect("a snapshot was acknowledged");
+    let queues: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/ops/queues"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shown = queues["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "mail")
+        .and_then(|q| q["counts"]["waiting"]["count"].as_u64())
+        .expect("the pushed queue is shown after the restart");
+    assert!(
+        (acked_snapshot..=acknowledged.snapshot_sent).contains(&shown),
+        "snapshot {shown} shown, {acked_snapshot} acknowledged last"
+    );
     let tokens = store.list_tokens().await.unwrap();
     let mut lost_tokens = 0;
     for (name, id) in &acknowledged.tokens {
@@ -202,7 +256,8 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
     eprintln!(
         "crash campaign ({:?}): {rounds} kills, {requests} requests, {} pings, {} events and \
          {} token creations acknowledged; after restart {} pings and {lost_tokens} tokens \
-         missing, {events_found} events found",
+         missing, {events_found} events found, queue snapshot {shown} shown ({acked_snapshot} \
+         acknowledged last)",
         db.backend,
         acknowledged.monitors.len(),
         acknowledged.events.len() * 10,
@@ -226,6 +281,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_chain_verifies(db: TestDb) {
     );
     store.close().await;
     let _ = std::fs::remove_file(&spool);
+    let _ = std::fs::remove_file(&config);
 }
 
 /// A bulk retry of many of Sidekiq's retrying jobs, with the server killed with SIGKILL as
