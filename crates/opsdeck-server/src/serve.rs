@@ -162,15 +162,13 @@ async fn serve_connection<S>(
         .is_some_and(hyper::Error::is_timeout);
     if header_timeout && partial.load(Ordering::Acquire) {
         let mut writer = writer.lock().await;
-        let body = r#"{"error":{"code":"request_timeout","message":"the request's head did not arrive in time (server.header_timeout)","request_id":""}}"#;
-        let response = format!(
-            "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = tokio::time::timeout(REFUSAL_WRITE, async {
-            writer.write_all(response.as_bytes()).await?;
-            writer.shutdown().await
-        })
+        answer_and_close(
+            &mut *writer,
+            "408 Request Timeout",
+            "",
+            "request_timeout",
+            "the request's head did not arrive in time (server.header_timeout)",
+        )
         .await;
     } else {
         tracing::debug!(error = %err, "connection ended with an error");
@@ -179,14 +177,36 @@ async fn serve_connection<S>(
 
 /// Answers a connection over the limits with 503 and closes it.
 async fn refuse(mut stream: TcpStream) {
-    let body = r#"{"error":{"code":"too_many_connections","message":"too many connections are open; retry shortly","request_id":""}}"#;
+    answer_and_close(
+        &mut stream,
+        "503 Service Unavailable",
+        "retry-after: 1\r\n",
+        "too_many_connections",
+        "too many connections are open; retry shortly",
+    )
+    .await;
+}
+
+/// Writes one response outside hyper (`status` like `408 Request Timeout`, `headers` each
+/// ending in CRLF) with the error envelope, then closes the writing side; gives up after
+/// [`REFUSAL_WRITE`].
+async fn answer_and_close<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    status: &str,
+    headers: &str,
+    code: &str,
+    message: &str,
+) {
+    let body = serde_json::json!({"error": {"code": code, "message": message, "request_id": ""}})
+        .to_string();
     let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}connection: close\r\n\
+         content-length: {}\r\n\r\n{body}",
         body.len()
     );
     let _ = tokio::time::timeout(REFUSAL_WRITE, async {
-        stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
+        writer.write_all(response.as_bytes()).await?;
+        writer.shutdown().await
     })
     .await;
 }

@@ -22,12 +22,14 @@ fn metric(text: &str, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-struct Scrape {
-    leader: bool,
+pub(crate) struct Scrape {
+    pub(crate) leader: bool,
     prune_runs: f64,
 }
 
-async fn scrape(client: &reqwest::Client, server: &ServerProcess) -> Option<Scrape> {
+/// A replica's leadership and leader-only loop runs, from its metrics; `None` when it does
+/// not answer.
+pub(crate) async fn scrape(client: &reqwest::Client, server: &ServerProcess) -> Option<Scrape> {
     let text = client
         .get(server.url("/metrics"))
         .bearer_auth(METRICS_TOKEN)

@@ -22,18 +22,11 @@ fn unix_secs(t: SystemTime) -> u64 {
         .as_secs()
 }
 
-/// Whether `server` says it leads, from its metrics; `None` when it does not answer.
+/// Whether `server` says it leads; `None` when it does not answer.
 async fn leads(client: &reqwest::Client, server: &ServerProcess) -> Option<bool> {
-    let text = client
-        .get(server.url("/metrics"))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
+    crate::replicas::scrape(client, server)
         .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    Some(text.lines().any(|l| l.trim() == "opsdeck_leader 1"))
+        .map(|scrape| scrape.leader)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
