@@ -2,7 +2,8 @@
 //! share an HTTP job that fires every second and a health check that fails (whose alert goes
 //! to a webhook). The leader is killed with SIGKILL three times, each time replaced by a new
 //! replica, while requests keep coming. No slot is called twice, the scheduler is back within
-//! one lease of each kill, and the alert is delivered exactly once.
+//! one lease of each kill, the alert is delivered exactly once, and the polls of a queue
+//! source (a real Redis with Sidekiq's keys) carry on.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,6 +36,15 @@ async fn killing_the_leader_repeatedly_fires_no_slot_twice_and_alerts_once() {
         return;
     };
     let endpoints = Endpoints::start().await;
+    let kiq = crate::queues_sidekiq::fixture::Kiq::new().await;
+    let store = db.store().await;
+    let (_, viewer) = crate::support::app::mint_in(
+        store.as_ref(),
+        "failover-viewer",
+        opsdeck_core::token::Grant::Role(opsdeck_core::auth::Role::Viewer),
+        None,
+    )
+    .await;
     let config = std::env::temp_dir().join(format!(
         "opsdeck-failover-{}.toml",
         uuid::Uuid::new_v4().simple()
@@ -47,9 +57,12 @@ async fn killing_the_leader_repeatedly_fires_no_slot_twice_and_alerts_once() {
              address = \"127.0.0.1:1\"\ninterval = \"1s\"\ncritical = false\n\n\
              [alerts]\ninitial_backoff = \"1s\"\n\n\
              [[alerts.webhooks]]\nname = \"oncall\"\nurl = \"{}\"\nformat = \"json\"\n\n\
-             [[cron.jobs]]\nslug = \"every-second\"\ninterval = \"1s\"\nurl = \"{}\"\n",
+             [[cron.jobs]]\nslug = \"every-second\"\ninterval = \"1s\"\nurl = \"{}\"\n\n\
+             [[queues.sources]]\nname = \"shop\"\ntype = \"sidekiq\"\nurl = \"{}\"\n\
+             poll_interval = \"1s\"\n",
             endpoints.url("/alerts"),
-            endpoints.url("/every-second")
+            endpoints.url("/every-second"),
+            kiq.url()
         ),
     )
     .expect("write the configuration");
@@ -128,6 +141,28 @@ async fn killing_the_leader_repeatedly_fires_no_slot_twice_and_alerts_once() {
         },
     )
     .await;
+    // The queue source is still polled: a poll succeeded after the last kill.
+    let polled = wait_for_async(
+        Duration::from_secs(20),
+        "a poll after the last kill",
+        || async {
+            let view: serde_json::Value = client
+                .get(servers[0].url("/ops/queues"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let at = view["sources"][0]["last_success_at"]
+                .as_str()?
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .ok()?;
+            (u64::try_from(at.timestamp()).ok()? > last_kill).then_some(at)
+        },
+    )
+    .await;
     for server in &servers {
         server.signal("TERM").await;
     }
@@ -164,7 +199,8 @@ async fn killing_the_leader_repeatedly_fires_no_slot_twice_and_alerts_once() {
         gaps.push(resumed - kill);
     }
     eprintln!(
-        "failover: {} kills, {} slots called, none twice; calls resumed {gaps:?} s after each kill",
+        "failover: {} kills, {} slots called, none twice; calls resumed {gaps:?} s after each \
+         kill; the queue source last polled at {polled}",
         kills.len(),
         per_slot.len()
     );
@@ -186,5 +222,6 @@ async fn killing_the_leader_repeatedly_fires_no_slot_twice_and_alerts_once() {
         per_event.values().all(|n| *n == 1),
         "an alert was sent more than once: {per_event:?}"
     );
+    store.close().await;
     let _ = std::fs::remove_file(&config);
 }
