@@ -3,6 +3,7 @@
 //! and the completeness of the probe type registry.
 
 mod checks;
+mod fuzz;
 mod layers;
 mod probe_types;
 mod queues;
