@@ -1,8 +1,9 @@
-//! Watches opsdeck's own database (SPEC §8): one ping a second while it answers, two a second
-//! while it does not. A ping that fails or takes longer than [`PROBE_TIMEOUT`] opens the
-//! store's breaker, so every request fails (or is served from memory) at once instead of
-//! waiting for a connection; the first ping that answers closes it again. The ping is the
-//! one call the breaker lets through.
+//! Watches opsdeck's own database (SPEC §8): one ping a second while it answers, four a second
+//! while it does not. A ping that fails, or two in a row that take longer than
+//! [`PROBE_TIMEOUT`] (one slow ping may be a busy pool, not an outage), open the store's
+//! breaker, so every request fails (or is served from memory) at once instead of waiting for
+//! a connection; the first ping that answers closes it again. The ping is the one call the
+//! breaker lets through.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,7 @@ const DOWN_EVERY: Duration = Duration::from_millis(250);
 
 /// Pings until cancelled; see the module documentation.
 pub async fn run(store: Arc<dyn Store>, cancel: CancellationToken) {
+    let mut slow_in_a_row = 0;
     loop {
         let every = if store.availability().is_down() {
             DOWN_EVERY
@@ -34,7 +36,12 @@ pub async fn run(store: Arc<dyn Store>, cancel: CancellationToken) {
             pinged = tokio::time::timeout(PROBE_TIMEOUT, store.ping()) => pinged,
         };
         // A failed ping has opened the breaker itself; a hung one is opened here.
-        if pinged.is_err() && store.availability().tripped(chrono::Utc::now()) {
+        slow_in_a_row = if pinged.is_err() {
+            slow_in_a_row + 1
+        } else {
+            0
+        };
+        if slow_in_a_row >= 2 && store.availability().tripped(chrono::Utc::now()) {
             tracing::error!(
                 timeout_ms = PROBE_TIMEOUT.as_millis() as u64,
                 "opsdeck's database does not answer in time; calls fail at once until it does"

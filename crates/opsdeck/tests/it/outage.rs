@@ -264,6 +264,67 @@ async fn the_ops_view_survives_an_outage_of_its_own_database() {
     );
 }
 
+/// A database that stalls (packets swallowed, nothing closed) is noticed by the probe within
+/// a few seconds; from then on nothing waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_database_is_noticed_and_nothing_waits_for_it() {
+    let Some(db) = TestDb::postgres() else {
+        return;
+    };
+    let (proxy, proxied) = ChaosProxy::for_postgres(&db.url).await;
+    let p = Pinger::spawn_with(db, |config| {
+        roomy(config);
+        config.database.url = Secret::new(proxied);
+        config.database.acquire_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let app = &p.app;
+    let (_, admin) = app.mint_role(Role::Admin).await;
+    p.monitor("nightly-backup").await;
+    let get = |path: &str| app.client.get(app.url(path)).bearer_auth(&admin);
+    assert_eq!(
+        get("/ops/cron").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    proxy.blackhole();
+    let stalled = Instant::now();
+    // Detection rides on the probe: two pings in a row that time out after a second each.
+    // (Requests already waiting on the database when it stalled are bounded by their pool
+    // and request timeouts; the breaker spares every later one.)
+    crate::support::wait_for(Duration::from_secs(15), "the stall to be noticed", || {
+        app.state.store().availability().is_down().then_some(())
+    })
+    .await;
+    let noticed = stalled.elapsed();
+    eprintln!("outage: a stall noticed after {noticed:?}");
+    let (readyz, took) = timed(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(readyz.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(took < FAST, "readyz took {took:?}");
+    let (list, took) = timed(get("/ops/cron")).await;
+    assert!(took < FAST, "the cron list took {took:?}");
+    assert!(list.headers().contains_key("opsdeck-stale"));
+    let (refused, took) = timed(
+        app.client
+            .post(app.url("/ops/cron/nightly-backup/pause"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"reason": "maintenance"})),
+    )
+    .await;
+    assert!(took < FAST, "a change waited {took:?}");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let began = Instant::now();
+    let ping = p.ping(Method::GET, "nightly-backup", "").await;
+    assert!(
+        began.elapsed() < FAST,
+        "a ping waited {:?}",
+        began.elapsed()
+    );
+    assert_eq!(ping.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(retry_after(&ping), Some(5));
+    proxy.sever();
+}
+
 /// Item by item, under load: pings and reads keep going while PostgreSQL is cut twice and
 /// restored. Every answer comes within a second and is a success or a 503 with
 /// `Retry-After`; every acknowledged ping is stored; the server recovers by itself.
