@@ -34,6 +34,10 @@ const BATCH: usize = 2048;
 /// against a request's microseconds: every commit writes the last, partly filled page of the
 /// table and of each index again, so under load fewer, larger batches write far less.
 const LINGER: Duration = Duration::from_millis(20);
+/// Longest one append may take: past it the database counts as unreachable and the batch is
+/// spooled, so a connection that hangs (a stalled network) cannot hold the writer, and with
+/// it every request once the queue is full.
+const APPEND_WITHIN: Duration = Duration::from_secs(10);
 /// How often spooled records are offered to the database again when nothing new arrives.
 const SPOOL_RETRY: Duration = Duration::from_millis(500);
 
@@ -226,12 +230,21 @@ impl AuditWriter {
     /// Appends `records`, with one retry after a short pause for a blip; none when the
     /// database is known to be down.
     async fn append(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
-        let mut result = self.store.append_audit(records).await;
+        let mut result = self.append_once(records).await;
         if result.is_err() && !self.store.availability().is_down() {
             tokio::time::sleep(Duration::from_millis(200)).await;
-            result = self.store.append_audit(records).await;
+            result = self.append_once(records).await;
         }
-        result.map(|_| ())
+        result
+    }
+
+    async fn append_once(&self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        match tokio::time::timeout(APPEND_WITHIN, self.store.append_audit(records)).await {
+            Ok(result) => result.map(|_| ()),
+            Err(_) => Err(StoreError::Unavailable(
+                format!("appending to the audit log took over {APPEND_WITHIN:?}").into(),
+            )),
+        }
     }
 
     fn spooled(&self) -> usize {
@@ -256,7 +269,7 @@ impl AuditWriter {
         };
         let mut appended = 0;
         for chunk in records.chunks(BATCH) {
-            if let Err(err) = self.store.append_audit(chunk).await {
+            if let Err(err) = self.append_once(chunk).await {
                 tracing::warn!(error = %chain(&err), left = records.len() - appended, "replaying the audit spool failed; retrying");
                 let Some(spool) = self.spool.as_mut() else {
                     return;

@@ -50,6 +50,11 @@ pub(crate) async fn submit<J, T>(
     .flatten()
 }
 
+/// Longest one batch may take to commit: past it the batch is abandoned (its waiters, long
+/// since answered 503, are dropped; the transaction is rolled back with its connection, or
+/// committed unacknowledged), so a connection that hangs cannot stop the writer for good.
+const COMMIT_WITHIN: Duration = Duration::from_secs(30);
+
 /// Commits batches of at most `batch_max` jobs until cancelled, then refuses new jobs and
 /// commits what is still queued, so every job that was queued is answered.
 pub(crate) async fn run<C: Committer>(
@@ -72,7 +77,16 @@ pub(crate) async fn run<C: Committer>(
         if received == 0 {
             break;
         }
-        committer.commit(std::mem::take(&mut jobs)).await;
+        let batch = std::mem::take(&mut jobs);
+        if tokio::time::timeout(COMMIT_WITHIN, committer.commit(batch))
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                timeout_s = COMMIT_WITHIN.as_secs(),
+                "a group commit hung and was abandoned; its requests were not acknowledged"
+            );
+        }
     }
 }
 
