@@ -126,7 +126,8 @@ pub struct JobPage {
     /// Jobs examined to fill the page: a text or tenant search reads jobs one by one and
     /// stops after a bound, so a sparse match says how far it looked.
     pub scanned: u64,
-    /// Whether the search stopped at its bound before the end of the state's jobs.
+    /// Whether the list may be missing jobs of the state: the search stopped at its bound, or
+    /// (Celery) the result backend has not yet been scanned through.
     pub partial: bool,
 }
 

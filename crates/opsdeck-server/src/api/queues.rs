@@ -73,7 +73,8 @@ pub struct JobList {
     pub next: Option<String>,
     /// Jobs examined: a text or tenant search reads jobs one by one and stops after a bound.
     pub scanned: u64,
-    /// The search stopped at its bound: later pages may hold more matches.
+    /// The list may be missing jobs: the search stopped at its bound (later pages may hold
+    /// more matches), or the source has not been read through yet (Celery's result backend).
     pub partial: bool,
 }
 

@@ -208,16 +208,18 @@ pub(super) async fn list(
         }
         JobState::Failed => {
             let first = connector.first_queue() == Some(queue);
-            let failures = connector
-                .sweep
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .failures_of(queue.as_str(), first);
+            let (failures, complete) = {
+                let sweep = connector.sweep.lock().unwrap_or_else(|p| p.into_inner());
+                (sweep.failures_of(queue.as_str(), first), sweep.complete())
+            };
             let jobs = failures
                 .iter()
                 .filter_map(|f| connector.failure_summary(queue, f))
                 .collect();
-            Ok(page_of(jobs, filter, cursor, limit))
+            // Until the result backend's scan has gone round once, more failures may exist.
+            let mut page = page_of(jobs, filter, cursor, limit);
+            page.partial = !complete;
+            Ok(page)
         }
         _ => Ok(JobPage {
             jobs: Vec::new(),

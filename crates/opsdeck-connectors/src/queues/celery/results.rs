@@ -51,6 +51,12 @@ pub(super) struct Sweep {
 }
 
 impl Sweep {
+    /// Whether the failures known are all there are: a round of the scan has completed and
+    /// none was dropped for room.
+    pub fn complete(&self) -> bool {
+        self.rounds > 0 && self.failures.len() < FAILURES_MAX
+    }
+
     /// The failures of `queue` (with those of no known queue when `first`), newest first.
     pub fn failures_of(&self, queue: &str, first: bool) -> Vec<Failure> {
         let mut out: Vec<Failure> = self

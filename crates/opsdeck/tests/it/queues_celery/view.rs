@@ -501,3 +501,64 @@ async fn celery_tenants_come_from_custom_headers_too() {
     let shown: Vec<&str> = page.jobs.iter().map(|j| j.id.as_str()).collect();
     assert_eq!(shown, [ids[1].as_str()], "{page:?}");
 }
+
+/// Celery keeps no index of failures: they are found by scanning the result backend, a
+/// bounded step per poll. Until a scan has gone round once, the failed list says it may be
+/// incomplete; after, it does not.
+#[tokio::test]
+async fn celery_failed_lists_say_so_until_the_results_are_scanned_through() {
+    use opsdeck_connectors::queues::{JobQuery, QueueType, SourceContext};
+    use opsdeck_core::ids::{QueueName, SourceName};
+    use opsdeck_core::queues::{JobFilter, JobState};
+    let celery = CeleryWorld::new();
+    // More results than one poll's scan looks at.
+    let mut redis = celery.redis();
+    for chunk in 0..15 {
+        let mut pipe = redis::pipe();
+        for n in 0..1_000 {
+            pipe.cmd("SET")
+                .arg(format!(
+                    "{}celery-task-meta-filler-{chunk}-{n}",
+                    celery.prefix
+                ))
+                .arg(r#"{"status": "SUCCESS", "result": null}"#)
+                .ignore();
+        }
+        let _: () = pipe.query(&mut redis).unwrap();
+    }
+    let connector = celery
+        .celery()
+        .connect(SourceContext {
+            source: SourceName::parse(SOURCE).unwrap(),
+            tenant_path: None,
+            read_timeout: Duration::from_secs(2),
+        })
+        .await
+        .unwrap();
+    let queue = QueueName::parse("billing").unwrap();
+    let query = JobQuery {
+        filter: JobFilter {
+            state: JobState::Failed,
+            q: None,
+            tenant_id: None,
+        },
+        cursor: None,
+        limit: 10,
+    };
+    connector.poll(true).await.unwrap();
+    let first = connector.list_jobs(&queue, &query).await.unwrap();
+    assert!(
+        first.partial,
+        "one poll cannot have scanned every result: {first:?}"
+    );
+    let mut polls = 1;
+    loop {
+        connector.poll(true).await.unwrap();
+        polls += 1;
+        if !connector.list_jobs(&queue, &query).await.unwrap().partial {
+            break;
+        }
+        assert!(polls < 100, "the scan never went round");
+    }
+    assert!(polls >= 2, "{polls}");
+}
