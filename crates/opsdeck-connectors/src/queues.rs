@@ -27,6 +27,7 @@
 pub mod bullmq;
 pub mod celery;
 pub mod graphile;
+pub(crate) mod paging;
 pub mod pgboss;
 pub(crate) mod redis_client;
 pub mod registry;

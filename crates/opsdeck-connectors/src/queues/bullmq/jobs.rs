@@ -16,6 +16,7 @@ use serde_json::{Value as Json, json};
 
 use super::client::{LIST, reply};
 use super::{BullmqConnector, unsupported};
+use crate::queues::paging::{self, Cursor, Order, Pages, matches};
 use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// Jobs a search reads before it answers what it found (`partial`).
@@ -35,26 +36,6 @@ const ATTEMPTS_MAX: usize = 10;
 /// Option values shown.
 const OPTION_MAX_BYTES: usize = 200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
-    /// A list, head first (the newest job of `wait`).
-    List,
-    /// A sorted set, lowest score first (the next prioritized job).
-    Asc,
-    /// A sorted set, highest score first (the latest failure).
-    Rev,
-}
-
-impl Order {
-    fn as_str(self) -> &'static str {
-        match self {
-            Order::List => "list",
-            Order::Asc => "asc",
-            Order::Rev => "rev",
-        }
-    }
-}
-
 /// The keys a state's jobs are in, in the order they are listed.
 fn parts(state: JobState) -> &'static [(&'static str, Order)] {
     match state {
@@ -69,38 +50,6 @@ fn parts(state: JobState) -> &'static [(&'static str, Order)] {
         JobState::Completed => &[("completed", Order::Rev)],
         // BullMQ has no such states: a job with attempts left waits in `delayed` or `wait`.
         JobState::Retrying | JobState::Dead => &[],
-    }
-}
-
-/// Where a page starts.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Cursor {
-    part: usize,
-    offset: u64,
-    after: Option<String>,
-}
-
-impl Cursor {
-    fn parse(text: &str) -> Result<Self, QueueError> {
-        let bad = || QueueError::NotFound("no such page: pass back the `next` of a page".into());
-        let mut pieces = text.splitn(3, ':');
-        let part = pieces.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let offset = pieces.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let after = pieces.next().filter(|a| !a.is_empty()).map(str::to_owned);
-        Ok(Self {
-            part,
-            offset,
-            after,
-        })
-    }
-
-    fn text(&self) -> String {
-        format!(
-            "{}:{}:{}",
-            self.part,
-            self.offset,
-            self.after.as_deref().unwrap_or_default()
-        )
     }
 }
 
@@ -241,21 +190,6 @@ impl BullmqConnector {
     }
 }
 
-fn matches(job: &JobSummary, filter: &JobFilter) -> bool {
-    let tenant = filter
-        .tenant_id
-        .as_ref()
-        .is_none_or(|t| job.tenant_id.as_ref() == Some(t));
-    let text = filter.q.as_deref().map(str::to_lowercase);
-    let found = |field: Option<&str>, q: &str| field.is_some_and(|f| f.to_lowercase().contains(q));
-    tenant
-        && text.as_deref().is_none_or(|q| {
-            found(Some(job.id.as_str()), q)
-                || found(job.name.as_deref(), q)
-                || found(job.error.as_deref(), q)
-        })
-}
-
 /// A page of `query.filter.state`'s jobs, from `query.cursor`.
 pub(super) async fn list(
     connector: &BullmqConnector,
@@ -263,75 +197,45 @@ pub(super) async fn list(
     query: &JobQuery,
 ) -> Result<JobPage, QueueError> {
     let filter = &query.filter;
-    let parts = parts(filter.state);
-    let searching = filter.q.is_some() || filter.tenant_id.is_some();
-    let limit = query.limit.max(1) as usize;
-    let mut cursor = match query.cursor.as_deref() {
-        Some(text) => Cursor::parse(text)?,
-        None => Cursor::default(),
+    let pages = Listed {
+        connector,
+        queue,
+        state: filter.state,
+        mode: connector.wants_data(filter),
     };
-    let mode = connector.wants_data(filter);
-    let mut jobs = Vec::new();
-    let mut scanned = 0u64;
-    while let Some((key, order)) = parts.get(cursor.part) {
-        let want = if searching { BATCH } else { limit - jobs.len() };
-        let (start, rows) = connector
-            .page(queue, key, *order, &cursor, want, mode)
-            .await?;
-        scanned += rows.len() as u64;
-        let full = rows.len() == want;
-        for (index, row) in rows.iter().enumerate() {
-            let Some(job) = connector.summary(queue, filter.state, row) else {
-                continue;
-            };
-            if matches(&job, filter) {
-                jobs.push(job);
-            }
-            if jobs.len() == limit {
-                let next = Cursor {
-                    part: cursor.part,
-                    offset: start + index as u64 + 1,
-                    after: (*order != Order::List).then(|| row.id.clone()),
-                };
-                let more = index + 1 < rows.len() || full || cursor.part + 1 < parts.len();
-                return Ok(JobPage {
-                    jobs,
-                    next: more.then(|| next.text()),
-                    scanned,
-                    partial: false,
-                });
-            }
-        }
-        if full {
-            cursor = Cursor {
-                part: cursor.part,
-                offset: start + rows.len() as u64,
-                after: rows
-                    .last()
-                    .filter(|_| *order != Order::List)
-                    .map(|r| r.id.clone()),
-            };
-            if searching && scanned >= SCAN_MAX {
-                return Ok(JobPage {
-                    jobs,
-                    next: Some(cursor.text()),
-                    scanned,
-                    partial: true,
-                });
-            }
-        } else {
-            cursor = Cursor {
-                part: cursor.part + 1,
-                ..Cursor::default()
-            };
-        }
+    paging::list(&pages, parts(filter.state), query, BATCH, SCAN_MAX).await
+}
+
+/// One list's reads, for [`paging::list`].
+struct Listed<'a> {
+    connector: &'a BullmqConnector,
+    queue: &'a QueueName,
+    state: JobState,
+    mode: &'a str,
+}
+
+impl Pages for Listed<'_> {
+    type Row = Row;
+
+    async fn read(
+        &self,
+        part: &str,
+        order: Order,
+        cursor: &Cursor,
+        count: usize,
+    ) -> Result<(u64, Vec<Row>), QueueError> {
+        self.connector
+            .page(self.queue, part, order, cursor, count, self.mode)
+            .await
     }
-    Ok(JobPage {
-        jobs,
-        next: None,
-        scanned,
-        partial: false,
-    })
+
+    fn summary(&self, row: &Row) -> Option<JobSummary> {
+        self.connector.summary(self.queue, self.state, row)
+    }
+
+    fn member<'r>(&self, row: &'r Row) -> &'r str {
+        &row.id
+    }
 }
 
 /// For a bulk action: the ids of the failed jobs `filter` matches, newest first, at most

@@ -23,6 +23,7 @@ use super::message::{self, Message};
 use super::poll::routing_key_of;
 use super::results::{Failure, failure_of, parse_time};
 use super::{CeleryConnector, unsupported};
+use crate::queues::paging::matches;
 use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// Messages a search reads before it answers what it found.
@@ -147,21 +148,6 @@ impl CeleryConnector {
             .map(|r| message::parse(r).map_err(|why| unsupported(why.describe())))
             .collect()
     }
-}
-
-fn matches(job: &JobSummary, filter: &JobFilter) -> bool {
-    let tenant = filter
-        .tenant_id
-        .as_ref()
-        .is_none_or(|t| job.tenant_id.as_ref() == Some(t));
-    let text = filter.q.as_deref().map(str::to_lowercase);
-    let found = |field: Option<&str>, q: &str| field.is_some_and(|f| f.to_lowercase().contains(q));
-    tenant
-        && text.as_deref().is_none_or(|q| {
-            found(Some(job.id.as_str()), q)
-                || found(job.name.as_deref(), q)
-                || found(job.error.as_deref(), q)
-        })
 }
 
 /// A page from a list of summaries already in memory.

@@ -17,6 +17,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::record::{Row, error_line, time_of_seconds};
 use super::{RqConnector, call};
+use crate::queues::paging::{self, Cursor, Order, Pages, matches};
 use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// Jobs a search reads before it answers what it found (`partial`).
@@ -34,16 +35,6 @@ const ATTEMPTS_MAX: usize = 10;
 /// The description shown on a job's page.
 const DESCRIPTION_MAX_BYTES: usize = 300;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Order {
-    /// The queue list, head (oldest) first.
-    List,
-    /// A registry, lowest score first.
-    Asc,
-    /// A registry, highest score first.
-    Rev,
-}
-
 /// The keys (`<prefix>:<kind>:<queue>`) a state's jobs are in, in the order listed.
 fn parts(state: JobState) -> &'static [(&'static str, Order)] {
     match state {
@@ -55,38 +46,6 @@ fn parts(state: JobState) -> &'static [(&'static str, Order)] {
         JobState::Dead => &[("canceled", Order::Rev)],
         // A failed RQ job with retries left is scheduled or queued again at once.
         JobState::Retrying => &[],
-    }
-}
-
-/// Where a page starts: the part, the offset in it, the last job shown.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Cursor {
-    part: usize,
-    offset: u64,
-    after: Option<String>,
-}
-
-impl Cursor {
-    fn parse(text: &str) -> Result<Self, QueueError> {
-        let bad = || QueueError::NotFound("no such page: pass back the `next` of a page".into());
-        let mut pieces = text.splitn(3, ':');
-        let part = pieces.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let offset = pieces.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let after = pieces.next().filter(|a| !a.is_empty()).map(str::to_owned);
-        Ok(Self {
-            part,
-            offset,
-            after,
-        })
-    }
-
-    fn text(&self) -> String {
-        format!(
-            "{}:{}:{}",
-            self.part,
-            self.offset,
-            self.after.as_deref().unwrap_or_default()
-        )
     }
 }
 
@@ -197,21 +156,6 @@ impl RqConnector {
     }
 }
 
-fn matches(job: &JobSummary, filter: &JobFilter) -> bool {
-    let tenant = filter
-        .tenant_id
-        .as_ref()
-        .is_none_or(|t| job.tenant_id.as_ref() == Some(t));
-    let text = filter.q.as_deref().map(str::to_lowercase);
-    let found = |field: Option<&str>, q: &str| field.is_some_and(|f| f.to_lowercase().contains(q));
-    tenant
-        && text.as_deref().is_none_or(|q| {
-            found(Some(job.id.as_str()), q)
-                || found(job.name.as_deref(), q)
-                || found(job.error.as_deref(), q)
-        })
-}
-
 /// Result stream entries a list reads per job: failures show their error.
 fn results_for(state: JobState) -> usize {
     usize::from(matches!(state, JobState::Failed | JobState::Dead))
@@ -223,79 +167,53 @@ pub(super) async fn list(
     queue: &QueueName,
     query: &JobQuery,
 ) -> Result<JobPage, QueueError> {
-    let filter = &query.filter;
-    let parts = parts(filter.state);
-    let searching = filter.q.is_some() || filter.tenant_id.is_some();
-    let limit = query.limit.max(1) as usize;
-    let mut cursor = match query.cursor.as_deref() {
-        Some(text) => Cursor::parse(text)?,
-        None => Cursor::default(),
+    let state = query.filter.state;
+    let pages = Listed {
+        connector,
+        queue,
+        state,
     };
-    let mut jobs = Vec::new();
-    let mut scanned = 0u64;
-    while let Some((kind, order)) = parts.get(cursor.part) {
-        let want = if searching { BATCH } else { limit - jobs.len() };
-        let (start, members) = connector
-            .members(queue, kind, *order, &cursor, want)
+    paging::list(&pages, parts(state), query, BATCH, SCAN_MAX).await
+}
+
+/// One list's reads, for [`paging::list`]: the members of a part, then their jobs (and for
+/// failures the newest result) in one pipeline.
+struct Listed<'a> {
+    connector: &'a RqConnector,
+    queue: &'a QueueName,
+    state: JobState,
+}
+
+impl Pages for Listed<'_> {
+    type Row = Row;
+
+    async fn read(
+        &self,
+        part: &str,
+        order: Order,
+        cursor: &Cursor,
+        count: usize,
+    ) -> Result<(u64, Vec<Row>), QueueError> {
+        let (start, members) = self
+            .connector
+            .members(self.queue, part, order, cursor, count)
             .await?;
-        let full = members.len() == want;
-        let rows = connector.rows(members, results_for(filter.state)).await?;
-        scanned += rows.len() as u64;
-        for (index, row) in rows.iter().enumerate() {
-            if !row.exists() {
-                continue;
-            }
-            let Some(job) = connector.summary(queue, filter.state, row) else {
-                continue;
-            };
-            if matches(&job, filter) {
-                jobs.push(job);
-            }
-            if jobs.len() == limit {
-                let next = Cursor {
-                    part: cursor.part,
-                    offset: start + index as u64 + 1,
-                    after: (*order != Order::List).then(|| row.member.clone()),
-                };
-                let more = index + 1 < rows.len() || full || cursor.part + 1 < parts.len();
-                return Ok(JobPage {
-                    jobs,
-                    next: more.then(|| next.text()),
-                    scanned,
-                    partial: false,
-                });
-            }
-        }
-        if full {
-            cursor = Cursor {
-                part: cursor.part,
-                offset: start + rows.len() as u64,
-                after: rows
-                    .last()
-                    .filter(|_| *order != Order::List)
-                    .map(|r| r.member.clone()),
-            };
-            if searching && scanned >= SCAN_MAX {
-                return Ok(JobPage {
-                    jobs,
-                    next: Some(cursor.text()),
-                    scanned,
-                    partial: true,
-                });
-            }
-        } else {
-            cursor = Cursor {
-                part: cursor.part + 1,
-                ..Cursor::default()
-            };
-        }
+        let rows = self
+            .connector
+            .rows(members, results_for(self.state))
+            .await?;
+        Ok((start, rows))
     }
-    Ok(JobPage {
-        jobs,
-        next: None,
-        scanned,
-        partial: false,
-    })
+
+    fn summary(&self, row: &Row) -> Option<JobSummary> {
+        row.exists()
+            .then(|| self.connector.summary(self.queue, self.state, row))
+            .flatten()
+    }
+
+    fn member<'r>(&self, row: &'r Row) -> &'r str {
+        &row.member
+    }
 }
 
 /// For a bulk action: the ids of the failed jobs `filter` matches, newest first, at most

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::SidekiqConnector;
 use super::entry::{Entry, Ref, digest};
+use crate::queues::paging::matches;
 use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// Entries a page or search reads before it answers what it found.
@@ -210,21 +211,6 @@ impl SidekiqConnector {
             tenant_id,
         })
     }
-}
-
-fn matches(job: &JobSummary, filter: &JobFilter) -> bool {
-    let tenant = filter
-        .tenant_id
-        .as_ref()
-        .is_none_or(|t| job.tenant_id.as_ref() == Some(t));
-    let text = filter.q.as_deref().map(str::to_lowercase);
-    let found = |field: Option<&str>, q: &str| field.is_some_and(|f| f.to_lowercase().contains(q));
-    tenant
-        && text.as_deref().is_none_or(|q| {
-            found(Some(job.id.as_str()), q)
-                || found(job.name.as_deref(), q)
-                || found(job.error.as_deref(), q)
-        })
 }
 
 /// A page of `query.filter.state`'s jobs of `queue`, from `query.cursor`.
