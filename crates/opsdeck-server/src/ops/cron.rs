@@ -162,7 +162,9 @@ pub async fn list_monitors(
 ) -> Result<MonitorListPage, ApiError> {
     caller.require(Permission::ReadOps)?;
     let now = state.clock().now();
-    let key = format!("cron.list {filter:?} {after:?} {limit}");
+    let key = after
+        .is_none()
+        .then(|| format!("cron.list {filter:?} {limit}"));
     let page = state
         .last_good()
         .read(key, now, state.store().list_monitors(filter, after, limit))
@@ -186,7 +188,7 @@ pub async fn count_monitors(
     filter: &MonitorFilter,
 ) -> Result<MonitorCounts, ApiError> {
     caller.require(Permission::ReadOps)?;
-    let key = format!("cron.count {filter:?}");
+    let key = Some(format!("cron.count {filter:?}"));
     Ok(state
         .last_good()
         .read(
@@ -209,7 +211,7 @@ pub async fn upcoming_monitors(
     // later: the soonest checks hold the soonest slots, given a margin.
     let candidates = u32::try_from(limit.saturating_mul(10).max(50)).unwrap_or(u32::MAX);
     // Kept by size only: served from memory, the slots still count from now.
-    let key = format!("cron.upcoming {candidates}");
+    let key = Some(format!("cron.upcoming {candidates}"));
     let records = state
         .last_good()
         .read(key, now, state.store().upcoming_monitors(now, candidates))
@@ -235,7 +237,7 @@ pub async fn get_monitor(
     slug: &Slug,
 ) -> Result<MonitorRecord, ApiError> {
     caller.require(Permission::ReadOps)?;
-    let key = format!("cron.monitor {slug}");
+    let key = Some(format!("cron.monitor {slug}"));
     state
         .last_good()
         .read(key, state.clock().now(), state.store().get_monitor(slug))
@@ -253,7 +255,9 @@ pub async fn list_runs(
     limit: u32,
 ) -> Result<RunPage, ApiError> {
     get_monitor(state, caller, slug).await?;
-    let key = format!("cron.runs {slug} {cursor:?} {limit}");
+    let key = cursor
+        .is_none()
+        .then(|| format!("cron.runs {slug} {limit}"));
     Ok(state
         .last_good()
         .read(

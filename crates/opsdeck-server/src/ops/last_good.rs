@@ -1,8 +1,9 @@
 //! The last good read of each view that comes from opsdeck's own database, kept so the view
 //! can still be served while that database is unreachable (SPEC §8): marked stale with the
 //! time it was read ([`crate::middleware::outage::served_stale`]). Only reads that do not
-//! depend on who asks are kept (the permission check comes before), a bounded number of
-//! them, the oldest dropped first.
+//! depend on who asks are kept (the permission check comes before), and only first pages of
+//! lists (what an operator opens first): a bounded number of them, the oldest dropped first,
+//! so what is kept stays a few megabytes whatever is paged through.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -32,8 +33,8 @@ impl std::fmt::Debug for LastGood {
 }
 
 impl LastGood {
-    /// Reads kept at most: a few pages of each list and the monitors looked at recently.
-    pub const CAPACITY: usize = 256;
+    /// Reads kept at most: first pages, counts and the monitors looked at recently.
+    pub const CAPACITY: usize = 64;
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Kept>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
@@ -41,12 +42,21 @@ impl LastGood {
 
     /// Runs `read`; keeps what it returns under `key`, or, when the database is unreachable,
     /// answers what was kept there (marking the response stale). Any other error, or an
-    /// outage with nothing kept, is returned as is.
-    pub async fn read<T, F>(&self, key: String, now: DateTime<Utc>, read: F) -> StoreResult<T>
+    /// outage with nothing kept, is returned as is. Without a key (a later page) the read is
+    /// only run.
+    pub async fn read<T, F>(
+        &self,
+        key: Option<String>,
+        now: DateTime<Utc>,
+        read: F,
+    ) -> StoreResult<T>
     where
         T: Clone + Send + Sync + 'static,
         F: Future<Output = StoreResult<T>>,
     {
+        let Some(key) = key else {
+            return read.await;
+        };
         match read.await {
             Ok(value) => {
                 self.keep(key, now, value.clone());

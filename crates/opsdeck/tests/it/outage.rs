@@ -439,7 +439,7 @@ mod last_good {
     async fn the_last_good_read_is_served_only_during_an_outage() {
         let memo = LastGood::default();
         let now = Utc::now();
-        let key = || "k".to_owned();
+        let key = || Some("k".to_owned());
         let nothing_kept = memo.read::<u32, _>(key(), now, async { Err(unavailable()) });
         assert!(matches!(
             nothing_kept.await,
@@ -451,6 +451,10 @@ mod last_good {
         // Not found is an answer, not an outage: never papered over.
         let missing = memo.read::<u32, _>(key(), now, async { Err(StoreError::NotFound) });
         assert!(matches!(missing.await, Err(StoreError::NotFound)));
+        // A later page is not kept.
+        assert_eq!(memo.read(None, now, async { Ok(9_u32) }).await.unwrap(), 9);
+        let later = memo.read::<u32, _>(None, now, async { Err(unavailable()) });
+        assert!(matches!(later.await, Err(StoreError::Unavailable(_))));
     }
 
     #[tokio::test]
@@ -459,13 +463,13 @@ mod last_good {
         let t0 = Utc::now();
         for i in 0..=LastGood::CAPACITY {
             let at = t0 + chrono::Duration::seconds(i64::try_from(i).unwrap());
-            memo.read(format!("k{i}"), at, async move { Ok(i) })
+            memo.read(Some(format!("k{i}")), at, async move { Ok(i) })
                 .await
                 .unwrap();
         }
-        let oldest = memo.read::<usize, _>("k0".into(), t0, async { Err(unavailable()) });
+        let oldest = memo.read::<usize, _>(Some("k0".into()), t0, async { Err(unavailable()) });
         assert!(oldest.await.is_err());
-        let next = memo.read::<usize, _>("k1".into(), t0, async { Err(unavailable()) });
+        let next = memo.read::<usize, _>(Some("k1".into()), t0, async { Err(unavailable()) });
         assert_eq!(next.await.unwrap(), 1);
     }
 }

@@ -199,7 +199,7 @@ pub async fn get_queue(
     let stats = view
         .queue(&source.name, &queue)
         .ok_or_else(|| no_queue(source, &queue))?;
-    let key = format!("queues.history {} {queue}", source.name);
+    let key = Some(format!("queues.history {} {queue}", source.name));
     let since = now - chrono::Duration::hours(24);
     let history = state
         .last_good()
