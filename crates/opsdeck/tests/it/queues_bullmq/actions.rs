@@ -8,79 +8,22 @@ use opsdeck_connectors::queues::{ActGuard, Skip};
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::{JobId, QueueName};
 use opsdeck_core::queues::{BulkAction, JobState};
-use opsdeck_server::ops::queues::{self, BulkAnswer, BulkOutcome, BulkRequest, DryRun};
-use opsdeck_server::ops::{Caller, Reason};
+use opsdeck_server::ops::Caller;
+use opsdeck_server::ops::queues;
 use serde_json::{Value, json};
 
 use super::fixture::{Bull, Lib, QUEUE, SOURCE, principal};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
+use crate::support::queues::Operator;
 
-fn reason() -> Reason {
-    Reason::parse("the mail relay is back, ticket 7").unwrap()
-}
-
-/// Retries one job through the use-case: `done`, what the connector left it as, or the
-/// error's code.
-async fn retry(app: &TestApp, id: &str) -> String {
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
-    let ops = app.state.ops();
-    match queues::retry_job(&app.state, ops.act(&caller, &reason), SOURCE, QUEUE, id).await {
-        Ok(outcome) => outcome.result.to_owned(),
-        Err(err) => err.code().to_owned(),
-    }
-}
-
-async fn bulk(
-    app: &TestApp,
-    action: BulkAction,
-    request: &BulkRequest,
-) -> Result<BulkAnswer, opsdeck_server::error::ApiError> {
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
-    let ops = app.state.ops();
-    queues::run_bulk(
-        &app.state,
-        ops.act(&caller, &reason),
-        SOURCE,
-        QUEUE,
-        action,
-        request,
-    )
-    .await
-}
-
-async fn dry_run(app: &TestApp, action: BulkAction) -> DryRun {
-    let request = BulkRequest {
-        dry_run: true,
-        reason: "the mail relay is back".into(),
-        filter: None,
-        selection: None,
-        expected_count: None,
-    };
-    match bulk(app, action, &request).await.unwrap() {
-        BulkAnswer::DryRun(dry) => dry,
-        BulkAnswer::Done(done) => panic!("a dry run answered {done:?}"),
-    }
-}
-
-fn real_run(dry: &DryRun, expected: u64) -> BulkRequest {
-    BulkRequest {
-        dry_run: false,
-        reason: "the mail relay is back".into(),
-        filter: None,
-        selection: Some(dry.selection.clone()),
-        expected_count: Some(expected),
-    }
-}
-
-async fn done(app: &TestApp, action: BulkAction, request: &BulkRequest) -> BulkOutcome {
-    match bulk(app, action, request).await.unwrap() {
-        BulkAnswer::Done(done) => done,
-        BulkAnswer::DryRun(dry) => panic!("a real run answered {dry:?}"),
+/// The operator of these tests, on the source's queue.
+fn operator(app: &TestApp) -> Operator<'_> {
+    Operator {
+        app,
+        source: SOURCE,
+        queue: QUEUE,
+        reason: "the mail relay is back, ticket 7",
     }
 }
 
@@ -104,9 +47,9 @@ async fn retried_job_runs_once(lib: Lib) {
         )
         .await;
     let app = bull.app().await;
-    assert_eq!(retry(&app, &ids[0]).await, "done");
+    assert_eq!(operator(&app).one(&ids[0], BulkAction::Retry).await, "done");
     assert_eq!(
-        retry(&app, &ids[0]).await,
+        operator(&app).one(&ids[0], BulkAction::Retry).await,
         "not_failed",
         "a second retry finds the job waiting"
     );
@@ -125,7 +68,7 @@ async fn retried_job_runs_once(lib: Lib) {
         .unwrap();
     assert_eq!(report.skipped, vec![(id, Skip::Moved)], "{report:?}");
     assert!(report.done.is_empty());
-    assert_eq!(retry(&app, &ids[1]).await, "done");
+    assert_eq!(operator(&app).one(&ids[1], BulkAction::Retry).await, "done");
     let bullmq = bull.counts().await;
     assert_eq!(bullmq["counts"]["failed"], 0, "{bullmq}");
     assert_eq!(bullmq["counts"]["waiting"], 1, "{bullmq}");
@@ -197,19 +140,23 @@ async fn bullmq_bulk_retry_acts_on_its_selection_only() {
         .failed_jobs(json!([{"data": {}}, {"data": {}}, {"data": {}}]), "boom")
         .await;
     let app = bull.app().await;
-    let dry = dry_run(&app, BulkAction::Retry).await;
+    let dry = operator(&app).dry_run(BulkAction::Retry, None).await;
     assert_eq!(dry.count, 3);
     // A job failing after the dry run is not part of it.
     let late = bull.failed_jobs(json!([{"data": {}}]), "boom later").await;
 
-    let err = bulk(&app, BulkAction::Retry, &real_run(&dry, 4))
+    let err = operator(&app)
+        .bulk(BulkAction::Retry, &operator(&app).real_run(&dry, 4))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "selection_mismatch");
-    let outcome = done(&app, BulkAction::Retry, &real_run(&dry, 3)).await;
+    let outcome = operator(&app)
+        .done(BulkAction::Retry, &operator(&app).real_run(&dry, 3))
+        .await;
     assert_eq!(outcome.count, 3, "{outcome:?}");
     assert!(outcome.longest_step_ms > 0.0, "{outcome:?}");
-    let err = bulk(&app, BulkAction::Retry, &real_run(&dry, 3))
+    let err = operator(&app)
+        .bulk(BulkAction::Retry, &operator(&app).real_run(&dry, 3))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "selection_mismatch", "a selection works once");
@@ -225,9 +172,11 @@ async fn bullmq_bulk_retry_acts_on_its_selection_only() {
     );
 
     // Discarding the late failure removes it the way BullMQ removes a job.
-    let dry = dry_run(&app, BulkAction::Discard).await;
+    let dry = operator(&app).dry_run(BulkAction::Discard, None).await;
     assert_eq!(dry.count, 1);
-    let outcome = done(&app, BulkAction::Discard, &real_run(&dry, 1)).await;
+    let outcome = operator(&app)
+        .done(BulkAction::Discard, &operator(&app).real_run(&dry, 1))
+        .await;
     assert_eq!(outcome.count, 1, "{outcome:?}");
     let bullmq = bull.counts().await;
     assert_eq!(bullmq["counts"]["failed"], 0, "{bullmq}");
@@ -250,9 +199,10 @@ async fn bullmq_an_expired_selection_is_refused() {
         config.queues.selection_ttl = Duration::from_millis(1);
     })
     .await;
-    let dry = dry_run(&app, BulkAction::Retry).await;
+    let dry = operator(&app).dry_run(BulkAction::Retry, None).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let err = bulk(&app, BulkAction::Retry, &real_run(&dry, 1))
+    let err = operator(&app)
+        .bulk(BulkAction::Retry, &operator(&app).real_run(&dry, 1))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "selection_mismatch");
@@ -288,9 +238,11 @@ async fn bullmq_retry_while_workers_are_busy_loses_nothing() {
         json!({"jobs": (0..100).map(|n| json!({"name": "new", "data": {"n": n}})).collect::<Vec<_>>()}),
     );
     let retrier = async {
-        let dry = dry_run(&app, BulkAction::Retry).await;
+        let dry = operator(&app).dry_run(BulkAction::Retry, None).await;
         assert_eq!(dry.count, 60);
-        done(&app, BulkAction::Retry, &real_run(&dry, 60)).await
+        operator(&app)
+            .done(BulkAction::Retry, &operator(&app).real_run(&dry, 60))
+            .await
     };
     let (added, outcome) = tokio::join!(producer, retrier);
     assert_eq!(outcome.count, 60, "{outcome:?}");
@@ -316,9 +268,9 @@ async fn pause_and_resume_are_bullmqs(lib: Lib) {
     let bull = Bull::new(lib);
     let ids = bull.failed_jobs(json!([{"data": {}}]), "boom").await;
     let app = bull.app().await;
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
+    let operator_principal = principal(Role::Operator);
+    let caller = Caller::new(&operator_principal, None, None);
+    let reason = operator(&app).parsed_reason();
     let ops = app.state.ops();
     let paused = queues::set_paused(&app.state, ops.act(&caller, &reason), SOURCE, QUEUE, true)
         .await
@@ -328,7 +280,7 @@ async fn pause_and_resume_are_bullmqs(lib: Lib) {
     assert_eq!(bullmq["paused"], true, "{bullmq}");
 
     // A retry on a paused queue waits where BullMQ keeps a paused queue's jobs.
-    assert_eq!(retry(&app, &ids[0]).await, "done");
+    assert_eq!(operator(&app).one(&ids[0], BulkAction::Retry).await, "done");
     let bullmq = bull.counts().await;
     let (wait, paused_list) = match lib {
         Lib::V6 => (1, 0),
@@ -379,7 +331,7 @@ async fn bullmq_viewers_and_read_only_sources_change_nothing() {
         config.queues.sources = vec![source];
     })
     .await;
-    let reason = reason();
+    let reason = operator(&app).parsed_reason();
     let ops = app.state.ops();
     let viewer = principal(Role::Viewer);
     let as_viewer = Caller::new(&viewer, None, None);
@@ -393,8 +345,8 @@ async fn bullmq_viewers_and_read_only_sources_change_nothing() {
     .await
     .unwrap_err();
     assert_eq!(err.status().as_u16(), 403);
-    let operator = principal(Role::Operator);
-    let as_operator = Caller::new(&operator, None, None);
+    let operator_principal = principal(Role::Operator);
+    let as_operator = Caller::new(&operator_principal, None, None);
     let err = queues::retry_job(
         &app.state,
         ops.act(&as_operator, &reason),

@@ -7,79 +7,22 @@ use opsdeck_connectors::queues::{ActGuard, Skip};
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::{JobId, QueueName};
 use opsdeck_core::queues::{BulkAction, JobState};
-use opsdeck_server::ops::queues::{self, BulkAnswer, BulkOutcome, BulkRequest, DryRun};
-use opsdeck_server::ops::{Caller, Reason};
+use opsdeck_server::ops::Caller;
+use opsdeck_server::ops::queues;
 use serde_json::json;
 
 use super::fixture::{QUEUE, RqWorld, SOURCE, charge, get_json, polled_queue, principal};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
+use crate::support::queues::Operator;
 
-fn reason() -> Reason {
-    Reason::parse("the card processor is back, ticket 9").unwrap()
-}
-
-/// Retries one job through the use-case: `done`, what the connector left it as, or the
-/// error's code.
-async fn retry(app: &TestApp, id: &str) -> String {
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
-    let ops = app.state.ops();
-    match queues::retry_job(&app.state, ops.act(&caller, &reason), SOURCE, QUEUE, id).await {
-        Ok(outcome) => outcome.result.to_owned(),
-        Err(err) => err.code().to_owned(),
-    }
-}
-
-async fn bulk(
-    app: &TestApp,
-    action: BulkAction,
-    request: &BulkRequest,
-) -> Result<BulkAnswer, opsdeck_server::error::ApiError> {
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
-    let ops = app.state.ops();
-    queues::run_bulk(
-        &app.state,
-        ops.act(&caller, &reason),
-        SOURCE,
-        QUEUE,
-        action,
-        request,
-    )
-    .await
-}
-
-async fn dry_run(app: &TestApp, action: BulkAction) -> DryRun {
-    let request = BulkRequest {
-        dry_run: true,
-        reason: "the card processor is back".into(),
-        filter: None,
-        selection: None,
-        expected_count: None,
-    };
-    match bulk(app, action, &request).await.unwrap() {
-        BulkAnswer::DryRun(dry) => dry,
-        BulkAnswer::Done(done) => panic!("a dry run answered {done:?}"),
-    }
-}
-
-fn real_run(dry: &DryRun, expected: u64) -> BulkRequest {
-    BulkRequest {
-        dry_run: false,
-        reason: "the card processor is back".into(),
-        filter: None,
-        selection: Some(dry.selection.clone()),
-        expected_count: Some(expected),
-    }
-}
-
-async fn done(app: &TestApp, action: BulkAction, request: &BulkRequest) -> BulkOutcome {
-    match bulk(app, action, request).await.unwrap() {
-        BulkAnswer::Done(done) => done,
-        BulkAnswer::DryRun(dry) => panic!("a real run answered {dry:?}"),
+/// The operator of these tests, on the source's queue.
+fn operator(app: &TestApp) -> Operator<'_> {
+    Operator {
+        app,
+        source: SOURCE,
+        queue: QUEUE,
+        reason: "the card processor is back, ticket 9",
     }
 }
 
@@ -103,9 +46,9 @@ async fn rq_a_requeued_job_runs_once_even_requeued_twice() {
         .unwrap();
     assert!(ttl > 0, "RQ set the failed job to expire: {ttl}");
     let app = rq.app().await;
-    assert_eq!(retry(&app, &ids[0]).await, "done");
+    assert_eq!(operator(&app).one(&ids[0], BulkAction::Retry).await, "done");
     assert_eq!(
-        retry(&app, &ids[0]).await,
+        operator(&app).one(&ids[0], BulkAction::Retry).await,
         "not_failed",
         "a second retry finds the job queued"
     );
@@ -157,7 +100,10 @@ async fn rq_a_requeued_job_runs_once_even_requeued_twice() {
         "{counts}"
     );
     // Once it ran, it is not failed any more: a late retry is refused, nothing is queued.
-    assert_eq!(retry(&app, &ids[0]).await, "not_failed");
+    assert_eq!(
+        operator(&app).one(&ids[0], BulkAction::Retry).await,
+        "not_failed"
+    );
     assert_eq!(rq.counts().await["queued"], 0);
 
     let (_, admin) = app.mint_role(Role::Admin).await;
@@ -182,16 +128,19 @@ async fn rq_bulk_retry_and_discard_act_on_their_selection_only() {
         .failed_jobs(json!([charge("a"), charge("b"), charge("c")]))
         .await;
     let app = rq.app().await;
-    let dry = dry_run(&app, BulkAction::Retry).await;
+    let dry = operator(&app).dry_run(BulkAction::Retry, None).await;
     assert_eq!(dry.count, 3);
     // A job failing after the dry run is not part of it.
     let late = rq.failed_jobs(json!([charge("d")])).await;
 
-    let err = bulk(&app, BulkAction::Retry, &real_run(&dry, 4))
+    let err = operator(&app)
+        .bulk(BulkAction::Retry, &operator(&app).real_run(&dry, 4))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "selection_mismatch");
-    let outcome = done(&app, BulkAction::Retry, &real_run(&dry, 3)).await;
+    let outcome = operator(&app)
+        .done(BulkAction::Retry, &operator(&app).real_run(&dry, 3))
+        .await;
     assert_eq!(outcome.count, 3, "{outcome:?}");
     assert!(outcome.longest_step_ms > 0.0, "{outcome:?}");
     let counts = rq.counts().await;
@@ -204,9 +153,11 @@ async fn rq_bulk_retry_and_discard_act_on_their_selection_only() {
     );
 
     // Discarding the late failure deletes it as RQ's registry.remove(delete_job=True) does.
-    let dry = dry_run(&app, BulkAction::Discard).await;
+    let dry = operator(&app).dry_run(BulkAction::Discard, None).await;
     assert_eq!(dry.count, 1);
-    let outcome = done(&app, BulkAction::Discard, &real_run(&dry, 1)).await;
+    let outcome = operator(&app)
+        .done(BulkAction::Discard, &operator(&app).real_run(&dry, 1))
+        .await;
     assert_eq!(outcome.count, 1, "{outcome:?}");
     let counts = rq.counts().await;
     assert_eq!(
@@ -282,10 +233,10 @@ async fn rq_viewers_read_only_sources_and_pause_change_nothing() {
     let rq = RqWorld::new();
     let ids = rq.failed_jobs(json!([charge("acme")])).await;
     let app = rq.app().await;
-    let reason = reason();
+    let reason = operator(&app).parsed_reason();
     let ops = app.state.ops();
-    let operator = principal(Role::Operator);
-    let as_operator = Caller::new(&operator, None, None);
+    let operator_principal = principal(Role::Operator);
+    let as_operator = Caller::new(&operator_principal, None, None);
     let err = queues::set_paused(
         &app.state,
         ops.act(&as_operator, &reason),
@@ -378,9 +329,11 @@ async fn rq_bulk_retry_while_a_worker_is_busy_loses_nothing() {
         .collect();
     let producer = rq.enqueue(json!(new));
     let retrier = async {
-        let dry = dry_run(&app, BulkAction::Retry).await;
+        let dry = operator(&app).dry_run(BulkAction::Retry, None).await;
         assert_eq!(dry.count, 30);
-        done(&app, BulkAction::Retry, &real_run(&dry, 30)).await
+        operator(&app)
+            .done(BulkAction::Retry, &operator(&app).real_run(&dry, 30))
+            .await
     };
     let (out, added, outcome) = tokio::join!(worker, producer, retrier);
     assert_eq!(outcome.count, 30, "{outcome:?}");

@@ -7,84 +7,39 @@ use opsdeck_connectors::queues::{ActGuard, Skip};
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::{JobId, QueueName};
 use opsdeck_core::queues::{BulkAction, JobFilter, JobState};
-use opsdeck_server::ops::queues::{self, BulkAnswer, BulkFilter, BulkOutcome, BulkRequest, DryRun};
-use opsdeck_server::ops::{Caller, Reason};
+use opsdeck_server::ops::Caller;
+use opsdeck_server::ops::queues::{self, BulkFilter, BulkOutcome, DryRun};
 use serde_json::{Value, json};
 
 use super::fixture::{Kiq, QUEUE, SOURCE, principal};
 use crate::support::app::TestApp;
 use crate::support::db::TestDb;
+use crate::support::queues::Operator;
 
-fn reason() -> Reason {
-    Reason::parse("the card processor is back, ticket 9").unwrap()
-}
-
-async fn one(app: &TestApp, id: &str, action: BulkAction) -> String {
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
-    let ops = app.state.ops();
-    let act = ops.act(&caller, &reason);
-    let result = match action {
-        BulkAction::Retry => queues::retry_job(&app.state, act, SOURCE, QUEUE, id).await,
-        BulkAction::Discard => queues::discard_job(&app.state, act, SOURCE, QUEUE, id).await,
-    };
-    match result {
-        Ok(outcome) => outcome.result.to_owned(),
-        Err(err) => err.code().to_owned(),
+/// The operator of these tests, on the source's queue.
+fn operator(app: &TestApp) -> Operator<'_> {
+    Operator {
+        app,
+        source: SOURCE,
+        queue: QUEUE,
+        reason: "the card processor is back, ticket 9",
     }
 }
 
-async fn bulk(
-    app: &TestApp,
-    action: BulkAction,
-    request: &BulkRequest,
-) -> Result<BulkAnswer, opsdeck_server::error::ApiError> {
-    let operator = principal(Role::Operator);
-    let caller = Caller::new(&operator, None, None);
-    let reason = reason();
-    let ops = app.state.ops();
-    queues::run_bulk(
-        &app.state,
-        ops.act(&caller, &reason),
-        SOURCE,
-        QUEUE,
-        action,
-        request,
-    )
-    .await
-}
-
-async fn dry_run(app: &TestApp, action: BulkAction, state: &str) -> DryRun {
-    let request = BulkRequest {
-        dry_run: true,
-        reason: "the card processor is back".into(),
-        filter: Some(BulkFilter {
-            state: Some(state.to_owned()),
-            q: None,
-            tenant_id: None,
-        }),
-        selection: None,
-        expected_count: None,
-    };
-    match bulk(app, action, &request).await.unwrap() {
-        BulkAnswer::DryRun(dry) => dry,
-        BulkAnswer::Done(done) => panic!("a dry run answered {done:?}"),
-    }
+/// The jobs of one state.
+fn in_state(state: &str) -> Option<BulkFilter> {
+    Some(BulkFilter {
+        state: Some(state.to_owned()),
+        q: None,
+        tenant_id: None,
+    })
 }
 
 async fn real_run(app: &TestApp, action: BulkAction, dry: &DryRun, expected: u64) -> BulkOutcome {
-    let request = BulkRequest {
-        dry_run: false,
-        reason: "the card processor is back".into(),
-        filter: None,
-        selection: Some(dry.selection.clone()),
-        expected_count: Some(expected),
-    };
-    match bulk(app, action, &request).await.unwrap() {
-        BulkAnswer::Done(done) => done,
-        BulkAnswer::DryRun(dry) => panic!("a real run answered {dry:?}"),
-    }
+    let operator = operator(app);
+    operator
+        .done(action, &operator.real_run(dry, expected))
+        .await
 }
 
 /// The opsdeck ids of the retry set's entries, by jid.
@@ -124,9 +79,12 @@ async fn sidekiq_a_retried_job_runs_once_even_retried_twice() {
     let ids = retry_ids(&kiq).await;
     let app = kiq.app().await;
     let first = &ids.iter().find(|(jid, _)| *jid == jids[0]).unwrap().1;
-    assert_eq!(one(&app, first.as_str(), BulkAction::Retry).await, "done");
     assert_eq!(
-        one(&app, first.as_str(), BulkAction::Retry).await,
+        operator(&app).one(first.as_str(), BulkAction::Retry).await,
+        "done"
+    );
+    assert_eq!(
+        operator(&app).one(first.as_str(), BulkAction::Retry).await,
         "not_found",
         "the entry is no longer in the retry set"
     );
@@ -169,7 +127,10 @@ async fn sidekiq_a_retried_job_runs_once_even_retried_twice() {
 
     kiq.heal();
     let second = &ids.iter().find(|(jid, _)| *jid == jids[1]).unwrap().1;
-    assert_eq!(one(&app, second.as_str(), BulkAction::Retry).await, "done");
+    assert_eq!(
+        operator(&app).one(second.as_str(), BulkAction::Retry).await,
+        "done"
+    );
     let after = kiq.work(json!({"ran": 2})).await;
     let mut expected = jids.clone();
     expected.sort();
@@ -269,7 +230,9 @@ async fn sidekiq_bulk_retry_acts_on_its_selection_only_and_discard_kills_then_de
     let kiq = Kiq::new().await;
     let first = kiq.failed(&[(3, "acme"), (3, "acme"), (3, "globex")]).await;
     let app = kiq.app().await;
-    let dry = dry_run(&app, BulkAction::Retry, "retrying").await;
+    let dry = operator(&app)
+        .dry_run(BulkAction::Retry, in_state("retrying"))
+        .await;
     assert_eq!(dry.count, 3);
     // A job failing after the dry run is not part of it.
     let late = kiq.failed(&[(3, "acme")]).await;
@@ -289,7 +252,9 @@ async fn sidekiq_bulk_retry_acts_on_its_selection_only_and_discard_kills_then_de
     );
 
     // Discard of a retrying job kills it (to the dead set, as Sidekiq Web's Kill does) …
-    let dry = dry_run(&app, BulkAction::Discard, "retrying").await;
+    let dry = operator(&app)
+        .dry_run(BulkAction::Discard, in_state("retrying"))
+        .await;
     assert_eq!(dry.count, 1);
     let outcome = real_run(&app, BulkAction::Discard, &dry, 1).await;
     assert_eq!(outcome.count, 1, "{outcome:?}");
@@ -297,7 +262,9 @@ async fn sidekiq_bulk_retry_acts_on_its_selection_only_and_discard_kills_then_de
     assert_eq!(sidekiq["stats"]["retry_size"], 0, "{sidekiq}");
     assert_eq!(sidekiq["dead"][0]["jid"], json!(late[0]), "{sidekiq}");
     // … and of a dead job deletes it (the morgue's Delete).
-    let dry = dry_run(&app, BulkAction::Discard, "dead").await;
+    let dry = operator(&app)
+        .dry_run(BulkAction::Discard, in_state("dead"))
+        .await;
     assert_eq!(dry.count, 1);
     let outcome = real_run(&app, BulkAction::Discard, &dry, 1).await;
     assert_eq!(outcome.count, 1, "{outcome:?}");
@@ -312,7 +279,9 @@ async fn sidekiq_a_dead_job_retried_runs_once() {
     let kiq = Kiq::new().await;
     let jids = kiq.failed(&[(0, "acme")]).await;
     let app = kiq.app().await;
-    let dry = dry_run(&app, BulkAction::Retry, "failed").await;
+    let dry = operator(&app)
+        .dry_run(BulkAction::Retry, in_state("failed"))
+        .await;
     assert_eq!(dry.count, 1, "failed is the retry and the dead set");
     kiq.heal();
     let outcome = real_run(&app, BulkAction::Retry, &dry, 1).await;
@@ -337,7 +306,7 @@ async fn sidekiq_viewers_and_read_only_sources_change_nothing_and_there_is_no_pa
         config.queues.sources = vec![source];
     })
     .await;
-    let reason = reason();
+    let reason = operator(&app).parsed_reason();
     let ops = app.state.ops();
     let viewer = principal(Role::Viewer);
     let as_viewer = Caller::new(&viewer, None, None);
@@ -345,8 +314,8 @@ async fn sidekiq_viewers_and_read_only_sources_change_nothing_and_there_is_no_pa
         .await
         .unwrap_err();
     assert_eq!(err.status().as_u16(), 403);
-    let operator = principal(Role::Operator);
-    let as_operator = Caller::new(&operator, None, None);
+    let operator_principal = principal(Role::Operator);
+    let as_operator = Caller::new(&operator_principal, None, None);
     let err = queues::retry_job(
         &app.state,
         ops.act(&as_operator, &reason),
@@ -404,7 +373,9 @@ async fn sidekiq_retry_while_the_server_is_busy_loses_nothing_and_runs_nothing_t
             .collect::<Vec<_>>()
     ));
     let retrier = async {
-        let dry = dry_run(&app, BulkAction::Retry, "retrying").await;
+        let dry = operator(&app)
+            .dry_run(BulkAction::Retry, in_state("retrying"))
+            .await;
         assert_eq!(dry.count, 60);
         real_run(&app, BulkAction::Retry, &dry, 60).await
     };

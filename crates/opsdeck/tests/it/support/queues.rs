@@ -1,11 +1,14 @@
 //! What the tests of every queue connector share: a principal to act as, the view's JSON and
-//! a queue in it once a poll has found it, and a poll's or a job page's parts.
+//! a queue in it once a poll has found it, a poll's or a job page's parts, and an operator's
+//! single and bulk actions on a queue.
 
 use std::time::Duration;
 
 use opsdeck_connectors::queues::{JobPage, JobQuery, Poll};
 use opsdeck_core::auth::{AuthMethod, Principal, Role};
-use opsdeck_core::queues::{JobFilter, JobState, QueueStats};
+use opsdeck_core::queues::{BulkAction, JobFilter, JobState, QueueStats};
+use opsdeck_server::ops::queues::{self, BulkAnswer, BulkFilter, BulkOutcome, BulkRequest, DryRun};
+use opsdeck_server::ops::{Caller, Reason};
 use serde_json::Value;
 
 use super::app::TestApp;
@@ -79,5 +82,99 @@ pub fn query(state: JobState, limit: u32) -> JobQuery {
         },
         cursor: None,
         limit,
+    }
+}
+
+/// An operator acting on one queue, with one reason, through the use-cases the API and the
+/// dashboard call.
+pub struct Operator<'a> {
+    pub app: &'a TestApp,
+    pub source: &'a str,
+    pub queue: &'a str,
+    /// The reason given, e.g. `the mail relay is back, ticket 7`.
+    pub reason: &'a str,
+}
+
+impl Operator<'_> {
+    /// The reason as an action takes it.
+    pub fn parsed_reason(&self) -> Reason {
+        Reason::parse(self.reason).expect("a valid reason")
+    }
+
+    fn caller(&self) -> (Principal, Reason) {
+        (principal(Role::Operator), self.parsed_reason())
+    }
+
+    /// Retries or discards one job: `done`, what the connector left it as, or the error's code.
+    pub async fn one(&self, id: &str, action: BulkAction) -> String {
+        let (operator, reason) = self.caller();
+        let caller = Caller::new(&operator, None, None);
+        let ops = self.app.state.ops();
+        let act = ops.act(&caller, &reason);
+        let state = &self.app.state;
+        let result = match action {
+            BulkAction::Retry => queues::retry_job(state, act, self.source, self.queue, id).await,
+            BulkAction::Discard => {
+                queues::discard_job(state, act, self.source, self.queue, id).await
+            }
+        };
+        match result {
+            Ok(outcome) => outcome.result.to_owned(),
+            Err(err) => err.code().to_owned(),
+        }
+    }
+
+    pub async fn bulk(
+        &self,
+        action: BulkAction,
+        request: &BulkRequest,
+    ) -> Result<BulkAnswer, opsdeck_server::error::ApiError> {
+        let (operator, reason) = self.caller();
+        let caller = Caller::new(&operator, None, None);
+        let ops = self.app.state.ops();
+        let act = ops.act(&caller, &reason);
+        queues::run_bulk(
+            &self.app.state,
+            act,
+            self.source,
+            self.queue,
+            action,
+            request,
+        )
+        .await
+    }
+
+    /// The dry run of `action` on what `filter` selects (all failed jobs without one).
+    pub async fn dry_run(&self, action: BulkAction, filter: Option<BulkFilter>) -> DryRun {
+        let request = BulkRequest {
+            dry_run: true,
+            reason: self.reason.to_owned(),
+            filter,
+            selection: None,
+            expected_count: None,
+        };
+        match self.bulk(action, &request).await.unwrap() {
+            BulkAnswer::DryRun(dry) => dry,
+            BulkAnswer::Done(done) => panic!("a dry run answered {done:?}"),
+        }
+    }
+
+    /// The real run of `dry`'s selection, expecting `expected` jobs.
+    pub fn real_run(&self, dry: &DryRun, expected: u64) -> BulkRequest {
+        BulkRequest {
+            dry_run: false,
+            reason: self.reason.to_owned(),
+            filter: None,
+            selection: Some(dry.selection.clone()),
+            expected_count: Some(expected),
+        }
+    }
+
+    /// What a real run did.
+    pub async fn done(&self, action: BulkAction, request: &BulkRequest) -> BulkOutcome {
+        match self.bulk(action, request).await.unwrap() {
+            BulkAnswer::Done(done) => done,
+            BulkAnswer::DryRun(dry) => panic!("a real run answered {dry:?}"),
+        }
     }
 }
