@@ -28,6 +28,7 @@ pub mod bullmq;
 pub mod celery;
 pub mod graphile;
 pub(crate) mod paging;
+pub(crate) mod pg_tx;
 pub mod pgboss;
 pub(crate) mod redis_client;
 pub mod registry;

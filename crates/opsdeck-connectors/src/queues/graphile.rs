@@ -40,18 +40,21 @@
 //! (priority, run_at: `jobs_main_index`); each page reads at most [`jobs::SCAN_MAX`] jobs,
 //! of any task, so a page that matches few says how far it looked.
 //!
-//! **Actions** go through graphile-worker's own admin functions, in chunks of
-//! [`act::CHUNK`] jobs, each chunk one transaction that first locks its rows (`FOR UPDATE
-//! SKIP LOCKED`, so a worker is never waited on) and re-checks each job: still in this
-//! queue, not locked by a worker, still in the state it was seen in and, for a bulk action,
-//! failed no later than the dry run; the others are skipped with the reason.
-//! - *Retry* a failed job: `reschedule_jobs(ids, run_at => now(), attempts => 0)`, the
-//!   documented way to run a job again with its full number of attempts; a retrying job
-//!   is only brought forward (`run_at => now()`), its attempts kept.
+//! **Actions** run in chunks of [`act::CHUNK`] jobs, each chunk one transaction, and act
+//! only on jobs that are still in this queue, not locked by a worker, still in the state
+//! they were seen in and, for a bulk action, failed no later than the dry run; the others
+//! are skipped with the reason.
+//! - *Retry* a failed job: what `reschedule_jobs(ids, run_at => now(), attempts => 0)` does,
+//!   the documented way to run a job again with its full number of attempts — its own
+//!   `UPDATE`, made by opsdeck with the guard in its `WHERE`, so that PostgreSQL re-checks
+//!   the guard on any row changed meanwhile and each row is written once; a retrying job is
+//!   only brought forward (`run_at => now()`), its attempts kept.
 //! - *Discard* a failed job: `complete_jobs(ids)`, which deletes it — graphile-worker keeps
 //!   no finished jobs, so deletion is the terminal state its users know (the audit log keeps
 //!   what was discarded). A retrying job is discarded with `permanently_fail_jobs`, which
-//!   stops its retries and leaves it failed, where it can be looked at and removed.
+//!   stops its retries and leaves it failed, where it can be looked at and removed. Both on
+//!   rows locked first (`FOR UPDATE SKIP LOCKED`, so a worker is never waited on) and
+//!   re-checked.
 //!
 //! graphile-worker has no pause.
 //!
@@ -77,6 +80,7 @@ use super::{
     QueueError, QueueType, SourceContext,
 };
 use crate::health::target::{server_address, shown_target};
+use crate::queues::pg_tx::TxMode;
 use sql::Statements;
 
 /// The migrations of the layout this connector knows: graphile-worker 0.16 (16, the
@@ -227,15 +231,10 @@ impl GraphileConnector {
     /// migration found.
     async fn begin(
         &self,
-        write: bool,
+        mode: TxMode,
         timeout: Duration,
     ) -> Result<(Transaction<'static, Postgres>, i32), QueueError> {
-        let millis = timeout.as_millis().max(1);
-        let access = if write { "READ WRITE" } else { "READ ONLY" };
-        let begin = format!(
-            "BEGIN; SET TRANSACTION {access}; SET LOCAL statement_timeout = {millis}; \
-             SET LOCAL lock_timeout = {millis}"
-        );
+        let begin = mode.begin(timeout);
         let mut tx = self
             .pool
             .begin_with(sqlx::AssertSqlSafe(begin))

@@ -85,6 +85,7 @@ use super::{
     QueueError, QueueType, SourceContext,
 };
 use crate::health::target::{server_address, shown_target};
+use crate::queues::pg_tx::TxMode;
 use sql::Statements;
 
 /// The schema versions this connector knows, with the pg-boss releases they were read from.
@@ -296,16 +297,13 @@ impl PgBossConnector {
     /// `statement_timeout`, after checking pg-boss's schema version. Returns the layout found.
     async fn begin(
         &self,
-        write: bool,
+        mode: TxMode,
         timeout: Duration,
     ) -> Result<(Transaction<'static, Postgres>, Layout), QueueError> {
-        let millis = timeout.as_millis().max(1);
-        let access = if write { "READ WRITE" } else { "READ ONLY" };
         let begin = format!(
-            "BEGIN; SET TRANSACTION {access}; SET LOCAL statement_timeout = {millis}; \
-             SET LOCAL lock_timeout = {millis}; \
-             SET LOCAL idle_in_transaction_session_timeout = {idle}",
-            idle = millis.max(IDLE_MIN.as_millis())
+            "{}; SET LOCAL idle_in_transaction_session_timeout = {idle}",
+            mode.begin(timeout),
+            idle = timeout.max(IDLE_MIN).as_millis()
         );
         let mut tx = self
             .pool

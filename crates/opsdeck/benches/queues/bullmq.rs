@@ -23,7 +23,7 @@ use opsdeck_server::ops::queues::{BulkAnswer, BulkRequest, run_bulk};
 use opsdeck_server::ops::{Caller, Reason};
 
 use super::measure::{Served, env_or, latencies, p50_p99_ms};
-use super::redis_side::{RedisSide, longest_script};
+use super::redis_side::{RedisSide, longest_script, scripts_total};
 use seed::{CleanUp, Seeder, delete_prefix};
 
 const SOURCE: &str = "bench";
@@ -157,7 +157,9 @@ async fn measure(seeder: &Seeder, url: &str, prefix: &str, jobs: u64, retry_jobs
     };
     let ours = run_started.elapsed();
     assert_eq!(outcome.count, retry_jobs, "{outcome:?}");
-    let ours_script = longest_script(&side.slowlog(prefix).await);
+    let ours_log = side.slowlog(prefix).await;
+    let ours_script = longest_script(&ours_log);
+    let ours_total = scripts_total(&ours_log);
     let counts = seed::node(prefix, RETRY, "jobCounts").await;
     assert_eq!(
         counts["counts"]["waiting"].as_u64(),
@@ -170,7 +172,9 @@ async fn measure(seeder: &Seeder, url: &str, prefix: &str, jobs: u64, retry_jobs
     side.start_slowlog().await;
     let theirs = seed::node(prefix, RETRY, "retryJobs").await;
     let theirs_ms = theirs["ms"].as_f64().unwrap_or(0.0);
-    let theirs_script = longest_script(&side.slowlog(prefix).await);
+    let theirs_log = side.slowlog(prefix).await;
+    let theirs_script = longest_script(&theirs_log);
+    let theirs_total = scripts_total(&theirs_log);
     side.stop_slowlog().await;
     let counts = seed::node(prefix, RETRY, "jobCounts").await;
     assert_eq!(
@@ -196,6 +200,13 @@ async fn measure(seeder: &Seeder, url: &str, prefix: &str, jobs: u64, retry_jobs
             || "-".to_owned(),
             |us| format!("{:.2} ms", us as f64 / 1000.0)
         ),
+    );
+    println!(
+        "  Redis's own time in the scripts: opsdeck {:.0} ms in {} scripts, BullMQ {:.0} ms in {}",
+        ours_total.1 as f64 / 1000.0,
+        ours_total.0,
+        theirs_total.1 as f64 / 1000.0,
+        theirs_total.0,
     );
     println!(
         "  ratio opsdeck / BullMQ: time {:.2}, longest script {}",

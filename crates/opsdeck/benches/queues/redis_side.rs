@@ -156,3 +156,11 @@ pub fn longest_script(logged: &[Logged]) -> Option<u64> {
         .map(|l| l.micros)
         .max()
 }
+
+/// The scripts among `logged`: how many, and Redis's time in them all, in µs.
+pub fn scripts_total(logged: &[Logged]) -> (usize, u64) {
+    logged
+        .iter()
+        .filter(|l| matches!(l.command.as_str(), "EVALSHA" | "EVAL" | "FCALL"))
+        .fold((0, 0), |(n, total), l| (n + 1, total + l.micros))
+}

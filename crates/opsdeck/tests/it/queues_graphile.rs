@@ -2,17 +2,20 @@
 //! it in a schema of the test's own, its `add_job` adds jobs and its Node worker fails and
 //! runs them. The connector's counts and lists match what its jobs table holds, with the
 //! counts that have no index taken only on slow polls; an unknown migration is refused;
-//! retries go through `reschedule_jobs` and run exactly once, also while workers are busy; a
-//! bulk action leaves alone what failed after its dry run; viewers, read-only sources, wrong
-//! counts and expired selections are refused; errors and payloads come out redacted; and an
-//! unreachable database makes the source stale without slowing the view.
+//! retries make `reschedule_jobs`'s move and run exactly once, also while workers are busy
+//! and when several actions retry the same jobs at once; a bulk action leaves alone what
+//! failed after its dry run; viewers, read-only sources, wrong counts and expired
+//! selections are refused; errors and payloads come out redacted; and an unreachable
+//! database makes the source stale without slowing the view.
 
 mod fixture;
 
 use std::time::Duration;
 
 use chrono::Utc;
-use opsdeck_connectors::queues::{JobQuery, QueueConnector, QueueError, QueueType, SourceContext};
+use opsdeck_connectors::queues::{
+    ActGuard, JobQuery, QueueConnector, QueueError, QueueType, Skip, SourceContext,
+};
 use opsdeck_core::auth::Role;
 use opsdeck_core::ids::{JobId, QueueName, SourceName, TenantId};
 use opsdeck_core::queues::{BulkAction, JobState, TenantPath};
@@ -387,7 +390,7 @@ async fn graphile_an_unknown_migration_is_refused_and_nothing_is_touched() {
         matches!(listed, Err(QueueError::Unsupported(_))),
         "{listed:?}"
     );
-    let guard = opsdeck_connectors::queues::ActGuard {
+    let guard = ActGuard {
         state: JobState::Failed,
         failed_not_after: None,
     };
@@ -493,6 +496,52 @@ async fn graphile_a_retried_job_runs_exactly_once() {
     let gone = retry(one).await.unwrap_err();
     assert_eq!(gone.status(), 404);
     app.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn graphile_concurrent_retries_of_one_set_move_each_job_once() {
+    let Some(gw) = GraphileDb::install().await else {
+        return;
+    };
+    let mut failed = Vec::new();
+    for n in 0..300 {
+        failed.push(gw.add("charge", &json!({"n": n}), 1).await);
+    }
+    gw.work_once(&["charge"], Outcome::Fail("declined")).await;
+    let connector = connector(&gw).await;
+    let queue = QueueName::parse("charge").unwrap();
+    let ids: Vec<JobId> = failed
+        .iter()
+        .map(|id| JobId::parse(&id.to_string()).unwrap())
+        .collect();
+    let guard = ActGuard {
+        state: JobState::Failed,
+        failed_not_after: Some(Utc::now()),
+    };
+    // Four actions on the same jobs at once, each in chunks of its own: every job is moved
+    // by exactly one of them; the others find it moved (or held while it moves).
+    let retry = || connector.retry(&queue, &ids, guard);
+    let (a, b, c, d) = tokio::join!(retry(), retry(), retry(), retry());
+    let reports = [a, b, c, d].map(|report| report.expect("retry"));
+    let done: usize = reports.iter().map(|report| report.done.len()).sum();
+    assert_eq!(done, failed.len(), "each job retried once");
+    for report in &reports {
+        assert_eq!(report.done.len() + report.skipped.len(), failed.len());
+        for (id, skip) in &report.skipped {
+            assert!(
+                matches!(skip, Skip::Moved | Skip::Locked),
+                "{id}: {}",
+                skip.as_str()
+            );
+        }
+    }
+    let reset = "SELECT count(*) FROM {s}.jobs WHERE task_identifier = 'charge' \
+         AND attempts = 0 AND run_at <= now() AND locked_at IS NULL";
+    assert_eq!(gw.count(reset).await, 300, "due now with all attempts left");
+    gw.work_once(&["charge"], Outcome::Succeed).await;
+    for id in &failed {
+        assert_eq!(gw.runs(*id).await, (1, 1), "charge {id}: failed once, ran once");
+    }
 }
 
 #[tokio::test]

@@ -1,7 +1,17 @@
-//! Retry and discard through graphile-worker's admin functions, chunk by chunk, each chunk
-//! one transaction: lock the jobs that no one else holds (`FOR UPDATE SKIP LOCKED`),
-//! re-check each against the guard, act on those that pass, commit. A job locked by a
-//! worker or by another action is never waited on: it is skipped as locked.
+//! Retry and discard, chunk by chunk, each chunk one transaction; only the last chunk's
+//! commit waits for the disk, and with it for every chunk before it (see `queues::pg_tx`).
+//!
+//! - *Retry* is one guarded statement per chunk: the `UPDATE` graphile-worker's own
+//!   `reschedule_jobs` makes (the same columns set, the same "not locked by a worker"
+//!   condition), with the guard added to its `WHERE` — still in this task, still in the
+//!   state it was seen in, failed no later than the dry run. Each row is read and written
+//!   once, and PostgreSQL re-checks the whole condition on a row another transaction changed
+//!   meanwhile (a worker taking it, a second retry of it), so a job moves only while the
+//!   guard holds. The jobs not moved are then read once to say why.
+//! - *Discard* calls graphile-worker's `complete_jobs` or `permanently_fail_jobs` on the jobs
+//!   that pass the guard once locked: the jobs no one else holds are locked first (`FOR
+//!   UPDATE SKIP LOCKED`; a job locked by a worker or by another action is never waited on:
+//!   it is skipped as locked) and re-checked.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -11,7 +21,9 @@ use opsdeck_core::ids::{JobId, QueueName};
 use opsdeck_core::queues::JobState;
 use sqlx::{Postgres, Transaction};
 
+use super::sql::condition;
 use super::{ACT_TIMEOUT, GraphileConnector, job_number};
+use crate::queues::pg_tx::{TxMode, wait_until_flushed};
 use crate::queues::{ActGuard, ActionReport, QueueError, Skip};
 
 /// Jobs per transaction: small enough that no statement holds rows long.
@@ -62,9 +74,13 @@ pub(super) async fn act(
         );
         return Ok(report);
     }
-    for chunk in numbered.chunks(CHUNK) {
-        let (mut tx, _) = conn.begin(true, ACT_TIMEOUT).await?;
+    let count = numbered.len().div_ceil(CHUNK);
+    let mut unflushed = false;
+    for (index, chunk) in numbered.chunks(CHUNK).enumerate() {
+        let mode = TxMode::chunk(index, count);
+        let (mut tx, _) = conn.begin(mode, ACT_TIMEOUT).await?;
         let task = conn.task_id(&mut tx, queue).await?;
+        let before = report.done.len();
         let outcome = act_on_chunk(conn, &mut tx, task, chunk, guard, action, &mut report).await;
         match outcome {
             Ok(()) => {
@@ -76,6 +92,12 @@ pub(super) async fn act(
                 let _ = tx.rollback().await;
                 return Err(err);
             }
+        }
+        let moved = report.done.len() > before;
+        if mode == TxMode::WriteChunk {
+            unflushed |= moved;
+        } else if unflushed && !moved {
+            wait_until_flushed(&conn.pool).await.map_err(|e| conn.fail(e))?;
         }
     }
     Ok(report)
@@ -93,6 +115,9 @@ async fn act_on_chunk(
     action: Action,
     report: &mut ActionReport,
 ) -> Result<(), QueueError> {
+    if action == Action::Retry {
+        return retry_chunk(conn, tx, task, chunk, guard, report).await;
+    }
     let s = conn.sql.s();
     let numbers: Vec<i64> = chunk.iter().map(|(n, _)| *n).collect();
     let lock = format!(
@@ -155,18 +180,13 @@ async fn act_on_chunk(
     if passing.is_empty() {
         return Ok(());
     }
-    let call = match (action, guard.state) {
-        (Action::Retry, JobState::Failed) => {
-            format!("SELECT id FROM {s}.reschedule_jobs($1, run_at => now(), attempts => 0)")
-        }
-        (Action::Retry, _) => format!("SELECT id FROM {s}.reschedule_jobs($1, run_at => now())"),
-        (Action::Discard, JobState::Failed) => format!("SELECT id FROM {s}.complete_jobs($1)"),
-        (Action::Discard, _) => {
-            format!("SELECT id FROM {s}.permanently_fail_jobs($1, $2)")
-        }
+    let call = if guard.state == JobState::Failed {
+        format!("SELECT id FROM {s}.complete_jobs($1)")
+    } else {
+        format!("SELECT id FROM {s}.permanently_fail_jobs($1, $2)")
     };
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(call)).bind(&passing);
-    if action == Action::Discard && guard.state != JobState::Failed {
+    if guard.state != JobState::Failed {
         query = query.bind(DISCARDED);
     }
     let done: Vec<(i64,)> = timed(&mut report.longest_step, query.fetch_all(&mut **tx))
@@ -185,6 +205,100 @@ async fn act_on_chunk(
             // lock graphile-worker itself still honours can explain it.
             report.skipped.push(((*id).clone(), Skip::Locked));
         }
+    }
+    Ok(())
+}
+
+/// Retries a chunk with one guarded `UPDATE` (see the module doc): a failed job gets its
+/// attempts back and is due now, as `reschedule_jobs(ids, run_at => now(), attempts => 0)`
+/// leaves it; a retrying job is only brought forward (`run_at => now()`).
+async fn retry_chunk(
+    conn: &GraphileConnector,
+    tx: &mut Transaction<'static, Postgres>,
+    task: i32,
+    chunk: &[(i64, &JobId)],
+    guard: ActGuard,
+    report: &mut ActionReport,
+) -> Result<(), QueueError> {
+    let s = conn.sql.s();
+    let Some(in_state) = condition(guard.state) else {
+        report
+            .skipped
+            .extend(chunk.iter().map(|(_, id)| ((*id).clone(), Skip::Moved)));
+        return Ok(());
+    };
+    let attempts = if guard.state == JobState::Failed {
+        "attempts = 0, "
+    } else {
+        ""
+    };
+    let failed_at = conn.sql.failed_at();
+    // reschedule_jobs's own UPDATE (graphile-worker migrations 16-20), its condition kept
+    // and the guard added; `in_state` holds only for unlocked jobs.
+    let sql = format!(
+        "UPDATE {s}._private_jobs AS j SET run_at = now(), {attempts}updated_at = now() \
+         WHERE j.id = ANY($1) AND j.task_id = $2 \
+         AND (j.locked_at IS NULL OR j.locked_at < now() - interval '4 hours') \
+         AND {in_state} \
+         AND ($3::timestamptz IS NULL OR ({failed_at}) IS NULL OR ({failed_at}) <= $3) \
+         RETURNING j.id"
+    );
+    let numbers: Vec<i64> = chunk.iter().map(|(n, _)| *n).collect();
+    let moved: Vec<(i64,)> = timed(
+        &mut report.longest_step,
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&numbers)
+            .bind(task)
+            .bind(guard.failed_not_after)
+            .fetch_all(&mut **tx),
+    )
+    .await
+    .map_err(|e| conn.fail(e))?;
+    let moved: HashSet<i64> = moved.into_iter().map(|(id,)| id).collect();
+    let left: Vec<i64> = numbers
+        .iter()
+        .copied()
+        .filter(|n| !moved.contains(n))
+        .collect();
+    // Why the others stayed: read once, as they are now.
+    let seen: HashMap<i64, Seen> = if left.is_empty() {
+        HashMap::new()
+    } else {
+        let sql = format!(
+            "SELECT j.id, j.task_id, \
+             (j.locked_at IS NOT NULL AND j.locked_at > now() - interval '4 hours'), \
+             {}, {failed_at} FROM {s}._private_jobs j WHERE j.id = ANY($1)",
+            conn.sql.state(),
+        );
+        let rows: Vec<Seen> = timed(
+            &mut report.longest_step,
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&left)
+                .fetch_all(&mut **tx),
+        )
+        .await
+        .map_err(|e| conn.fail(e))?;
+        rows.into_iter().map(|row| (row.0, row)).collect()
+    };
+    for (number, id) in chunk {
+        if moved.contains(number) {
+            report.done.push((*id).clone());
+            continue;
+        }
+        let skip = match seen.get(number) {
+            None => Skip::Gone,
+            Some((_, job_task, _, _, _)) if *job_task != task => Skip::Gone,
+            Some((_, _, true, _, _)) => Skip::Locked,
+            Some((_, _, _, state, _)) if state.as_str() != guard.state.as_str() => Skip::Moved,
+            Some((_, _, _, _, Some(failed_at)))
+                if guard.failed_not_after.is_some_and(|pinned| *failed_at > pinned) =>
+            {
+                Skip::Newer
+            }
+            // It passes the guard as read now: it changed while the update ran.
+            Some(_) => Skip::Moved,
+        };
+        report.skipped.push(((*id).clone(), skip));
     }
     Ok(())
 }

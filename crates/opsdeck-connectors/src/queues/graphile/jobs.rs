@@ -17,6 +17,7 @@ use sqlx::postgres::PgRow;
 use super::sql::condition;
 use super::{ACT_TIMEOUT, GraphileConnector, job_number};
 use crate::queues::{JobPage, JobQuery, QueueError};
+use crate::queues::pg_tx::TxMode;
 
 /// The most jobs one page reads to find its matches.
 pub const SCAN_MAX: i64 = 10_000;
@@ -187,7 +188,7 @@ pub(super) async fn list(
         scan(4, 6),
         conn.sql.search(2, 3),
     );
-    let (mut tx, _) = conn.begin(false, conn.context.read_timeout).await?;
+    let (mut tx, _) = conn.begin(TxMode::Read, conn.context.read_timeout).await?;
     let read = async {
         let task = conn.task_id(&mut tx, queue).await?;
         let page = sqlx::query(sqlx::AssertSqlSafe(page_sql.as_str()))
@@ -294,7 +295,7 @@ pub(super) async fn get(
          WHERE j.id = $1 AND j.task_id = $2",
         conn.sql.summary_columns()
     );
-    let (mut tx, _) = conn.begin(false, conn.context.read_timeout).await?;
+    let (mut tx, _) = conn.begin(TxMode::Read, conn.context.read_timeout).await?;
     let read = async {
         let task = conn.task_id(&mut tx, queue).await?;
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -380,7 +381,7 @@ pub(super) async fn select(
         conn.sql.s(),
         conn.sql.search(2, 3)
     );
-    let (mut tx, _) = conn.begin(false, ACT_TIMEOUT).await?;
+    let (mut tx, _) = conn.begin(TxMode::Read, ACT_TIMEOUT).await?;
     let read = async {
         let task = conn.task_id(&mut tx, queue).await?;
         sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql))

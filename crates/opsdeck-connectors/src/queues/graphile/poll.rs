@@ -11,6 +11,7 @@ use opsdeck_core::queues::{Count, JobState, QueueStats};
 
 use super::{GraphileConnector, version_text};
 use crate::queues::{Poll, PollCost, QueueError};
+use crate::queues::pg_tx::TxMode;
 
 /// What one task's rows of the counting statements said.
 #[derive(Debug, Default)]
@@ -36,7 +37,7 @@ pub(super) async fn poll(conn: &GraphileConnector, slow: bool) -> Result<Poll, Q
     let timeout = conn.context.read_timeout;
     // BEGIN, SET TRANSACTION, two SET LOCAL, the migration, the tasks, the counts, COMMIT.
     let mut commands = 8;
-    let (mut tx, migration) = conn.begin(false, timeout).await?;
+    let (mut tx, migration) = conn.begin(TxMode::Read, timeout).await?;
     // Every path, an early error's included, ends the transaction with a rollback (a
     // cancelled statement leaves it aborted anyway): a transaction merely dropped would leave
     // its session idle in it.

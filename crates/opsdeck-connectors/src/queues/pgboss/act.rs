@@ -1,5 +1,6 @@
 //! Retry and discard with pg-boss's own moves (see the module doc of `pgboss`), chunk by
-//! chunk, each chunk one transaction.
+//! chunk, each chunk one transaction; only the last chunk's commit waits for the disk, and
+//! with it for every chunk before it (see `queues::pg_tx`).
 //!
 //! - A failed or retrying job takes one move whatever else it holds, so the move is made
 //!   directly: one guarded statement whose `WHERE` repeats the state the job was seen in and
@@ -24,6 +25,7 @@ use uuid::Uuid;
 
 use super::sql::{condition, now, state};
 use super::{ACT_TIMEOUT, Layout, PgBossConnector, job_uuid};
+use crate::queues::pg_tx::{TxMode, wait_until_flushed};
 use crate::queues::{ActGuard, ActionReport, QueueError, Skip};
 
 /// Jobs per transaction: small enough that no statement holds rows long.
@@ -72,8 +74,12 @@ pub(super) async fn act(
             .extend(parsed.into_iter().map(|(_, id)| (id.clone(), Skip::Moved)));
         return Ok(report);
     }
-    for chunk in parsed.chunks(CHUNK) {
-        let (mut tx, layout) = conn.begin(true, ACT_TIMEOUT).await?;
+    let count = parsed.len().div_ceil(CHUNK);
+    let mut unflushed = false;
+    for (index, chunk) in parsed.chunks(CHUNK).enumerate() {
+        let mode = TxMode::chunk(index, count);
+        let (mut tx, layout) = conn.begin(mode, ACT_TIMEOUT).await?;
+        let before = report.done.len();
         let step = Chunk {
             conn,
             layout,
@@ -95,6 +101,12 @@ pub(super) async fn act(
                 let _ = tx.rollback().await;
                 return Err(err);
             }
+        }
+        let moved = report.done.len() > before;
+        if mode == TxMode::WriteChunk {
+            unflushed |= moved;
+        } else if unflushed && !moved {
+            wait_until_flushed(&conn.pool).await.map_err(|e| conn.fail(e))?;
         }
     }
     Ok(report)

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::sql::condition;
 use super::{ACT_TIMEOUT, Layout, PgBossConnector, job_uuid};
 use crate::queues::{JobPage, JobQuery, QueueError};
+use crate::queues::pg_tx::TxMode;
 
 /// The most jobs one page reads to find its matches.
 pub const SCAN_MAX: i64 = 10_000;
@@ -210,7 +211,7 @@ pub(super) async fn list(
     queue: &QueueName,
     query: &JobQuery,
 ) -> Result<JobPage, QueueError> {
-    let (mut tx, layout) = conn.begin(false, conn.context.read_timeout).await?;
+    let (mut tx, layout) = conn.begin(TxMode::Read, conn.context.read_timeout).await?;
     let result = list_in(conn, &mut tx, layout, queue, query).await;
     conn.finish(tx, result).await
 }
@@ -323,7 +324,7 @@ pub(super) async fn get(
     let Some(uuid) = job_uuid(id) else {
         return Ok(None);
     };
-    let (mut tx, layout) = conn.begin(false, conn.context.read_timeout).await?;
+    let (mut tx, layout) = conn.begin(TxMode::Read, conn.context.read_timeout).await?;
     let result = fetch_one(conn, &mut tx, layout, queue, uuid).await;
     let row = conn.finish(tx, result).await?;
     let Some(row) = row else {
@@ -419,7 +420,7 @@ pub(super) async fn select(
     limit: usize,
 ) -> Result<Vec<JobId>, QueueError> {
     let (q, tenant) = search_of(filter);
-    let (mut tx, layout) = conn.begin(false, ACT_TIMEOUT).await?;
+    let (mut tx, layout) = conn.begin(TxMode::Read, ACT_TIMEOUT).await?;
     let result = match conn.check_queue(&mut tx, queue).await {
         Ok(()) => {
             // No order: any `limit + 1` of the matches tell the caller what it needs, and

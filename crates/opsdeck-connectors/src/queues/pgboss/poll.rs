@@ -12,6 +12,7 @@ use opsdeck_core::queues::{Count, JobState, QueueStats, System};
 use super::sql::condition;
 use super::{Layout, PgBossConnector, version_text};
 use crate::queues::{Poll, PollCost, QueueError};
+use crate::queues::pg_tx::TxMode;
 
 /// The least statement timeout of the slow poll's scan.
 const SLOW_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,7 +102,7 @@ pub(super) async fn poll(conn: &PgBossConnector, slow: bool) -> Result<Poll, Que
     let s = conn.sql.s().to_owned();
     // BEGIN, SET TRANSACTION, two SET LOCAL, the version, the queues and counts, COMMIT.
     let mut commands = 7;
-    let (mut tx, layout) = conn.begin(false, timeout).await?;
+    let (mut tx, layout) = conn.begin(TxMode::Read, timeout).await?;
     // Every path, a cancelled scan's included, ends the transaction with a rollback.
     let counting = async {
         let mut counted: HashMap<String, Counted> = HashMap::new();

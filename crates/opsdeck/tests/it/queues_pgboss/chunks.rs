@@ -1,5 +1,7 @@
 //! A bulk action larger than one chunk: every job moves, each chunk its own transaction, and
-//! a second run moves none.
+//! a second run moves none. An action whose last chunk moves nothing after earlier chunks
+//! moved jobs waits for PostgreSQL to flush them (only a last chunk's commit waits for the
+//! disk) and answers what it did.
 
 use super::*;
 
@@ -37,6 +39,23 @@ async fn a_bulk_retry_runs_in_chunks(version: Version) {
             .iter()
             .all(|(_, skip)| skip.as_str() == "moved")
     );
+
+    // They fail again; retry a first chunk of them with a last chunk of jobs that do not
+    // exist.
+    pb.work_once(&["charge"], Outcome::Fail("declined again")).await;
+    let failed = "SELECT count(*) FROM {s}.job WHERE name = 'charge' AND state = 'failed'";
+    assert_eq!(pb.count(failed).await, 2_050);
+    let mut mixed = ids[..2_000].to_vec();
+    mixed.extend((0..50).map(|_| JobId::parse(&uuid::Uuid::new_v4().to_string()).unwrap()));
+    let guard = ActGuard {
+        state: JobState::Failed,
+        failed_not_after: Some(chrono::Utc::now()),
+    };
+    let report = conn.retry(&charge, &mixed, guard).await.unwrap();
+    assert_eq!(report.done.len(), 2_000, "{:?}", report.skipped);
+    assert_eq!(report.skipped.len(), 50);
+    assert!(report.skipped.iter().all(|(_, skip)| skip.as_str() == "gone"));
+    assert_eq!(pb.count(failed).await, 50);
 }
 
 #[tokio::test]
