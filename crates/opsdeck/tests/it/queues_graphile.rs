@@ -540,7 +540,11 @@ async fn graphile_concurrent_retries_of_one_set_move_each_job_once() {
     assert_eq!(gw.count(reset).await, 300, "due now with all attempts left");
     gw.work_once(&["charge"], Outcome::Succeed).await;
     for id in &failed {
-        assert_eq!(gw.runs(*id).await, (1, 1), "charge {id}: failed once, ran once");
+        assert_eq!(
+            gw.runs(*id).await,
+            (1, 1),
+            "charge {id}: failed once, ran once"
+        );
     }
 }
 

@@ -97,7 +97,9 @@ pub(super) async fn act(
         if mode == TxMode::WriteChunk {
             unflushed |= moved;
         } else if unflushed && !moved {
-            wait_until_flushed(&conn.pool).await.map_err(|e| conn.fail(e))?;
+            wait_until_flushed(&conn.pool)
+                .await
+                .map_err(|e| conn.fail(e))?;
         }
     }
     Ok(report)
@@ -291,7 +293,9 @@ async fn retry_chunk(
             Some((_, _, true, _, _)) => Skip::Locked,
             Some((_, _, _, state, _)) if state.as_str() != guard.state.as_str() => Skip::Moved,
             Some((_, _, _, _, Some(failed_at)))
-                if guard.failed_not_after.is_some_and(|pinned| *failed_at > pinned) =>
+                if guard
+                    .failed_not_after
+                    .is_some_and(|pinned| *failed_at > pinned) =>
             {
                 Skip::Newer
             }

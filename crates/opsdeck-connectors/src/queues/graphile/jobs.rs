@@ -16,8 +16,8 @@ use sqlx::postgres::PgRow;
 
 use super::sql::condition;
 use super::{ACT_TIMEOUT, GraphileConnector, job_number};
-use crate::queues::{JobPage, JobQuery, QueueError};
 use crate::queues::pg_tx::TxMode;
+use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// The most jobs one page reads to find its matches.
 pub const SCAN_MAX: i64 = 10_000;

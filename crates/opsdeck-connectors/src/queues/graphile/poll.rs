@@ -10,8 +10,8 @@ use opsdeck_core::ids::QueueName;
 use opsdeck_core::queues::{Count, JobState, QueueStats};
 
 use super::{GraphileConnector, version_text};
-use crate::queues::{Poll, PollCost, QueueError};
 use crate::queues::pg_tx::TxMode;
+use crate::queues::{Poll, PollCost, QueueError};
 
 /// What one task's rows of the counting statements said.
 #[derive(Debug, Default)]

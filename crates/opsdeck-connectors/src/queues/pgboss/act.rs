@@ -106,7 +106,9 @@ pub(super) async fn act(
         if mode == TxMode::WriteChunk {
             unflushed |= moved;
         } else if unflushed && !moved {
-            wait_until_flushed(&conn.pool).await.map_err(|e| conn.fail(e))?;
+            wait_until_flushed(&conn.pool)
+                .await
+                .map_err(|e| conn.fail(e))?;
         }
     }
     Ok(report)

@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use super::sql::condition;
 use super::{ACT_TIMEOUT, Layout, PgBossConnector, job_uuid};
-use crate::queues::{JobPage, JobQuery, QueueError};
 use crate::queues::pg_tx::TxMode;
+use crate::queues::{JobPage, JobQuery, QueueError};
 
 /// The most jobs one page reads to find its matches.
 pub const SCAN_MAX: i64 = 10_000;

@@ -11,8 +11,8 @@ use opsdeck_core::queues::{Count, JobState, QueueStats, System};
 
 use super::sql::condition;
 use super::{Layout, PgBossConnector, version_text};
-use crate::queues::{Poll, PollCost, QueueError};
 use crate::queues::pg_tx::TxMode;
+use crate::queues::{Poll, PollCost, QueueError};
 
 /// The least statement timeout of the slow poll's scan.
 const SLOW_TIMEOUT: Duration = Duration::from_secs(10);

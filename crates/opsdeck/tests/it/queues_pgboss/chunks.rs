@@ -42,7 +42,8 @@ async fn a_bulk_retry_runs_in_chunks(version: Version) {
 
     // They fail again; retry a first chunk of them with a last chunk of jobs that do not
     // exist.
-    pb.work_once(&["charge"], Outcome::Fail("declined again")).await;
+    pb.work_once(&["charge"], Outcome::Fail("declined again"))
+        .await;
     let failed = "SELECT count(*) FROM {s}.job WHERE name = 'charge' AND state = 'failed'";
     assert_eq!(pb.count(failed).await, 2_050);
     let mut mixed = ids[..2_000].to_vec();
@@ -54,7 +55,12 @@ async fn a_bulk_retry_runs_in_chunks(version: Version) {
     let report = conn.retry(&charge, &mixed, guard).await.unwrap();
     assert_eq!(report.done.len(), 2_000, "{:?}", report.skipped);
     assert_eq!(report.skipped.len(), 50);
-    assert!(report.skipped.iter().all(|(_, skip)| skip.as_str() == "gone"));
+    assert!(
+        report
+            .skipped
+            .iter()
+            .all(|(_, skip)| skip.as_str() == "gone")
+    );
     assert_eq!(pb.count(failed).await, 50);
 }
 
