@@ -7,6 +7,7 @@
 //! re-checked inside the script (still in `failed`, failed no later than the dry run), so
 //! an action is idempotent: a second run finds the jobs moved and says so.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use opsdeck_core::ids::{JobId, QueueName};
@@ -64,11 +65,21 @@ pub(super) async fn act(
         .map(|at| at.timestamp_millis().to_string())
         .unwrap_or_default();
     let mut report = ActionReport::default();
-    for chunk in ids.chunks(CHUNK) {
+    // Each job once: a repeated id is moved by its first mention already.
+    let mut seen = HashSet::with_capacity(ids.len());
+    let mut distinct = Vec::with_capacity(ids.len());
+    for id in ids {
+        if seen.insert(id) {
+            distinct.push(id);
+        } else {
+            report.skipped.push((id.clone(), Skip::Moved));
+        }
+    }
+    for chunk in distinct.chunks(CHUNK) {
         let mut args = Vec::with_capacity(chunk.len() + 2);
         args.push(base.clone());
         args.push(not_after.clone());
-        args.extend(chunk.iter().map(|id| id.to_string()));
+        args.extend(chunk.iter().map(ToString::to_string));
         let started = Instant::now();
         let value = connector
             .client
@@ -98,8 +109,8 @@ pub(super) async fn act(
         }
         for (id, code) in chunk.iter().zip(codes) {
             match outcome(reply::int(code).unwrap_or(-1)) {
-                Ok(()) => report.done.push(id.clone()),
-                Err(skip) => report.skipped.push((id.clone(), skip)),
+                Ok(()) => report.done.push((*id).clone()),
+                Err(skip) => report.skipped.push(((*id).clone(), skip)),
             }
         }
     }

@@ -10,7 +10,7 @@
 
   ARGV[1]   the queue's key prefix, "<prefix>:<queue>:"
   ARGV[2]   failed no later than (ms), or ""
-  ARGV[3..] job ids
+  ARGV[3..] job ids, each once (the caller drops repeats)
 
   Returns { "unsupported", version } for a meta.version other than bullmq 5.x or 6.x (nothing
   moved), else the script's own time in µs, then one code per id: 1 retried, -1 gone, -3
@@ -55,13 +55,12 @@ local codes = {}
 local retried = {}
 local head = {}
 local tail = {}
-local seen = {}
 for i = 3, #ARGV do
   local id = ARGV[i]
   local jobKey = base .. id
   local score = scores[i - 2]
-  if seen[id] or (score and notAfter and tonumber(score) > notAfter) then
-    codes[#codes + 1] = seen[id] and -3 or -4
+  if score and notAfter and tonumber(score) > notAfter then
+    codes[#codes + 1] = -4
   elseif not score then
     codes[#codes + 1] = rcall("EXISTS", jobKey) == 1 and -3 or -1
   else
@@ -70,7 +69,6 @@ for i = 3, #ARGV do
       -- An id left in the set without its job: nothing to retry.
       codes[#codes + 1] = -1
     else
-      seen[id] = true
       retried[#retried + 1] = id
       rcall("HDEL", jobKey, "finishedOn", "processedOn", "failedReason")
       local priority = tonumber(job[1]) or 0
