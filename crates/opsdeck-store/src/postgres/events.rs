@@ -10,7 +10,6 @@ impl EventSql for Postgres {
              (tenant_id, event_id, kind, at, received_at, fingerprint, detail) ",
         insert_events_end: " ON CONFLICT (tenant_id, event_id) DO NOTHING
              RETURNING tenant_id, event_id",
-        inserted_after: None,
         upsert_error_groups: "INSERT INTO tenant_error_groups
              (tenant_id, fingerprint, count, first_seen, last_seen, message, route, stack_head) ",
         upsert_error_groups_end: " ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET

@@ -29,15 +29,9 @@ pub(crate) struct EventQueries {
     /// Head of the raw insert; rows `(tenant_id, event_id, kind, at, received_at,
     /// fingerprint, detail)`.
     pub insert_events: &'static str,
-    /// Skips a stored `(tenant_id, event_id)`; with [`Self::inserted_after`] nothing more,
-    /// else `RETURNING tenant_id, event_id` of the rows inserted.
+    /// Skips a stored `(tenant_id, event_id)`; `RETURNING tenant_id, event_id` of the rows
+    /// inserted.
     pub insert_events_end: &'static str,
-    /// Where a write transaction is the only writer (SQLite), the rows an insert added are
-    /// those past the last row id before it: the largest row id (0 when empty), and
-    /// `tenant_id, event_id` of the rows after the row id bound. Then the insert returns
-    /// nothing, and which events it added is only read when some were duplicates. `None`
-    /// where other transactions insert at the same time (PostgreSQL).
-    pub inserted_after: Option<(&'static str, &'static str)>,
     /// Rows `(tenant_id, fingerprint, count, first_seen, last_seen, message, route,
     /// stack_head)`.
     pub upsert_error_groups: &'static str,
@@ -96,22 +90,6 @@ const CHUNK: usize = 1000;
 
 fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Which of the events offered an insert stored.
-enum Inserted {
-    All,
-    /// `(tenant_id, event_id)` of those stored; the others were stored before.
-    These(HashSet<(String, String)>),
-}
-
-impl Inserted {
-    fn contains(&self, key: (&str, &str)) -> bool {
-        match self {
-            Inserted::All => true,
-            Inserted::These(keys) => keys.contains(&(key.0.to_owned(), key.1.to_owned())),
-        }
-    }
 }
 
 /// An error group's share of a batch.
@@ -208,9 +186,10 @@ impl<DB: EventSql> SqlStore<DB> {
         conn: &mut DB::Connection,
         events: &[&Event],
         received_at: DateTime<Utc>,
-    ) -> StoreResult<Inserted> {
+    ) -> StoreResult<HashSet<(String, String)>> {
         let q = &DB::EVENTS;
-        let insert = |chunk: &[&Event]| {
+        let mut inserted = HashSet::with_capacity(events.len());
+        for chunk in events.chunks(CHUNK) {
             let mut builder = QueryBuilder::<DB>::new(q.insert_events);
             builder.push_values(chunk, |mut row, event| {
                 let fingerprint = match &event.body {
@@ -226,50 +205,16 @@ impl<DB: EventSql> SqlStore<DB> {
                     .push_arg(event.detail_json());
             });
             builder.push(q.insert_events_end);
-            builder
-        };
-        let keys = |rows: Vec<DB::Row>| -> StoreResult<HashSet<(String, String)>> {
-            rows.iter()
-                .map(|row| Ok((row.col("tenant_id")?, row.col("event_id")?)))
-                .collect()
-        };
-        let Some((last_rowid, rows_after)) = q.inserted_after else {
-            let mut inserted = HashSet::with_capacity(events.len());
-            for chunk in events.chunks(CHUNK) {
-                let rows = insert(chunk)
-                    .build()
-                    .fetch_all(DB::on_conn(conn))
-                    .await
-                    .map_err(|e| self.fail(e))?;
-                inserted.extend(keys(rows)?);
-            }
-            return Ok(Inserted::These(inserted));
-        };
-        let before: i64 = self
-            .query(last_rowid)
-            .fetch_one(DB::on_conn(conn))
-            .await
-            .map_err(|e| self.fail(e))?
-            .col("last")?;
-        let mut added = 0;
-        for chunk in events.chunks(CHUNK) {
-            let done = insert(chunk)
+            let rows = builder
                 .build()
-                .execute(DB::on_conn(conn))
+                .fetch_all(DB::on_conn(conn))
                 .await
                 .map_err(|e| self.fail(e))?;
-            added += DB::rows_affected(&done);
+            for row in rows {
+                inserted.insert((row.col("tenant_id")?, row.col("event_id")?));
+            }
         }
-        if added == events.len() as u64 {
-            return Ok(Inserted::All);
-        }
-        let rows = self
-            .query(rows_after)
-            .arg(before)
-            .fetch_all(DB::on_conn(conn))
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(Inserted::These(keys(rows)?))
+        Ok(inserted)
     }
 
     async fn write_rollups(
@@ -429,7 +374,7 @@ impl<DB: EventSql> EventStore for SqlStore<DB> {
         for (index, event) in events.iter().enumerate() {
             let key = (event.tenant_id.as_str(), event.id.as_str());
             let first = first_of.get(&key) == Some(&index);
-            if first && inserted.contains(key) {
+            if first && inserted.contains(&(key.0.to_owned(), key.1.to_owned())) {
                 outcomes[index] = IngestOutcome::Stored;
                 rollups.add(event);
             }

@@ -8,13 +8,8 @@ impl EventSql for Sqlite {
     const EVENTS: EventQueries = EventQueries {
         insert_events: "INSERT INTO tenant_events
              (tenant_id, event_id, kind, at, received_at, fingerprint, detail) ",
-        insert_events_end: " ON CONFLICT (tenant_id, event_id) DO NOTHING",
-        // The write transaction holds SQLite's only write lock, and a rowid table without
-        // AUTOINCREMENT numbers new rows past its largest rowid.
-        inserted_after: Some((
-            "SELECT coalesce(max(rowid), 0) AS last FROM tenant_events",
-            "SELECT tenant_id, event_id FROM tenant_events WHERE rowid > ?1",
-        )),
+        insert_events_end: " ON CONFLICT (tenant_id, event_id) DO NOTHING
+             RETURNING tenant_id, event_id",
         upsert_error_groups: "INSERT INTO tenant_error_groups
              (tenant_id, fingerprint, count, first_seen, last_seen, message, route, stack_head) ",
         upsert_error_groups_end: " ON CONFLICT (tenant_id, fingerprint) DO UPDATE SET
