@@ -12,11 +12,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::Store;
 use opsdeck_core::cron::{
     MonitorSource, MonitorSpec, MonitorState, Ping, PingKind, RunSource, Schedule, StateWrite,
     apply_ping,
 };
+use opsdeck_core::{Store, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -243,7 +243,6 @@ fn monitors(now: DateTime<Utc>) -> Vec<DemoMonitor> {
 /// user named, an existing monitor of the same slug is left alone.
 pub async fn seed(store: &dyn Store, now: DateTime<Utc>, replace: bool) -> anyhow::Result<()> {
     let created_at = now - chrono::Duration::days(HISTORY_DAYS);
-    let mut writes = Vec::new();
     let mut to_pause = Vec::new();
     for monitor in monitors(now) {
         let definition: MonitorDefinition = serde_json::from_value(monitor.definition)?;
@@ -256,31 +255,45 @@ pub async fn seed(store: &dyn Store, now: DateTime<Utc>, replace: bool) -> anyho
             }
             store.delete_monitor(spec.slug()).await?;
         }
-        let record = store
-            .create_monitor(&spec, MonitorSource::Api, created_at)
-            .await?;
-        writes.extend(history(
-            &spec,
-            record.state,
-            record.version,
-            monitor.signals,
-        ));
+        seed_one(store, &spec, &monitor.signals, created_at).await?;
         if monitor.paused {
             to_pause.push(spec.slug().clone());
         }
     }
-    let results = if writes.is_empty() {
-        Vec::new()
-    } else {
-        store.apply_outcomes(&writes).await?
-    };
-    for (write, result) in writes.iter().zip(results) {
-        if let Err(err) = result {
-            anyhow::bail!("demo history of {}: {err}", write.slug);
-        }
-    }
     for slug in to_pause {
         store.set_monitor_paused(&slug, true, now).await?;
+    }
+    Ok(())
+}
+
+/// Times one demo monitor is made before its history is given up on.
+const SEED_ATTEMPTS: u32 = 3;
+
+/// Creates one demo monitor and writes its history. A server already running judges a
+/// monitor made days in the past at once, and a history chained from the version created
+/// then conflicts with that judgement: the monitor is made again, a few times at most.
+async fn seed_one(
+    store: &dyn Store,
+    spec: &MonitorSpec,
+    signals: &[(DateTime<Utc>, Ping)],
+    created_at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    for attempt in 1..=SEED_ATTEMPTS {
+        let record = store
+            .create_monitor(spec, MonitorSource::Api, created_at)
+            .await?;
+        let writes = history(spec, record.state, record.version, signals.to_vec());
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let results = store.apply_outcomes(&writes).await?;
+        match results.into_iter().find_map(Result::err) {
+            None => return Ok(()),
+            Some(StoreError::Conflict(_)) if attempt < SEED_ATTEMPTS => {
+                store.delete_monitor(spec.slug()).await?;
+            }
+            Some(err) => anyhow::bail!("demo history of {}: {err}", spec.slug()),
+        }
     }
     Ok(())
 }
