@@ -1,14 +1,17 @@
 //! Retry, discard, pause and resume, each a script of this module's directory (`retry.lua`,
 //! `discard.lua`, `pause.lua`) making the moves BullMQ's own make.
 //!
-//! A bulk action runs [`CHUNK`] ids per script, one script after the other: each holds Redis
-//! for a few milliseconds at most, so the application's workers are never stalled, and the
-//! longest one is reported as Redis's clock timed it inside the script. Every id is
+//! A bulk action runs [`CHUNK`] ids per script, one script after the other (the next one sent
+//! while the last runs): each holds Redis for a few milliseconds at most, so the
+//! application's workers are never stalled, and the longest one is reported as Redis's clock
+//! timed it inside the script. Every id is
 //! re-checked inside the script (still in `failed`, failed no later than the dry run), so
 //! an action is idempotent: a second run finds the jobs moved and says so.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, stream};
 
 use opsdeck_core::ids::{JobId, QueueName};
 use opsdeck_core::queues::JobState;
@@ -19,6 +22,9 @@ use crate::queues::{ActGuard, ActionReport, QueueError, Skip};
 
 /// Ids per script: a few milliseconds of Redis for a retry or a removal of each.
 pub(super) const CHUNK: usize = 250;
+
+/// Scripts sent before the first of them has answered.
+const IN_FLIGHT: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Action {
@@ -75,17 +81,25 @@ pub(super) async fn act(
             report.skipped.push((id.clone(), Skip::Moved));
         }
     }
+    // Two scripts in flight on the one connection: Redis runs them one after the other, in
+    // order, serving its other clients between them, while the next is on its way.
+    let client = &connector.client;
+    let script = action.script();
+    let mut calls = Vec::with_capacity(distinct.len().div_ceil(CHUNK));
     for chunk in distinct.chunks(CHUNK) {
         let mut args = Vec::with_capacity(chunk.len() + 2);
         args.push(base.clone());
         args.push(not_after.clone());
         args.extend(chunk.iter().map(ToString::to_string));
-        let started = Instant::now();
-        let value = connector
-            .client
-            .script(action.script(), Vec::new(), args)
-            .await?;
-        let waited = started.elapsed();
+        calls.push(async move {
+            let started = Instant::now();
+            let value = client.script(script, Vec::new(), args).await;
+            (chunk, value, started.elapsed())
+        });
+    }
+    let mut replies = stream::iter(calls).buffered(IN_FLIGHT);
+    while let Some((chunk, value, waited)) = replies.next().await {
+        let value = value?;
         if let Some(version) = reply::refusal(&value) {
             return Err(unsupported(queue, &version));
         }
