@@ -17,14 +17,10 @@ use std::time::{Duration, Instant};
 
 use opsdeck_connectors::queues::bullmq::Bullmq;
 use opsdeck_connectors::queues::{QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
-use opsdeck_core::queues::BulkAction;
 use opsdeck_server::config::SourceConfig;
-use opsdeck_server::ops::queues::{BulkAnswer, BulkRequest, run_bulk};
-use opsdeck_server::ops::{Caller, Reason};
 
-use super::measure::{Served, env_or, latencies, p50_p99_ms};
+use super::measure::{BulkRun, Served, bulk_retry, env_or, latencies, p50_p99_ms};
 use super::redis_side::{RedisSide, longest_script, scripts_total};
 use seed::{CleanUp, Seeder, delete_prefix};
 
@@ -108,59 +104,14 @@ async fn measure(seeder: &Seeder, url: &str, prefix: &str, jobs: u64, retry_jobs
     // every command logged (SLOWLOG at 0 µs, which slows the scripts' own calls) for the
     // longest script and Redis's time in the scripts.
     let side = RedisSide::connect(url).await;
-    let operator = Principal {
-        id: "bench".into(),
-        name: "bench".into(),
-        role: Role::Operator,
-        method: AuthMethod::Token,
-    };
-    let caller = Caller::new(&operator, None, None);
-    let reason = Reason::parse("benchmark").unwrap();
     let ours = || async {
         seeder.failed(RETRY, retry_jobs).await;
-        let ops = state.ops();
-        let dry = BulkRequest {
-            dry_run: true,
-            reason: "benchmark".into(),
-            filter: None,
-            selection: None,
-            expected_count: None,
-        };
-        let dry_started = Instant::now();
-        let BulkAnswer::DryRun(dry) = run_bulk(
-            &state,
-            ops.act(&caller, &reason),
-            SOURCE,
-            RETRY,
-            BulkAction::Retry,
-            &dry,
-        )
-        .await
-        .unwrap() else {
-            panic!("a dry run answers its count")
-        };
-        let dry_time = dry_started.elapsed();
-        let real = BulkRequest {
-            dry_run: false,
-            reason: "benchmark".into(),
-            filter: None,
-            selection: Some(dry.selection.clone()),
-            expected_count: Some(dry.count),
-        };
-        let run_started = Instant::now();
-        let BulkAnswer::Done(outcome) = run_bulk(
-            &state,
-            ops.act(&caller, &reason),
-            SOURCE,
-            RETRY,
-            BulkAction::Retry,
-            &real,
-        )
-        .await
-        .unwrap() else {
-            panic!("the real run answers what it did")
-        };
-        let run_time = run_started.elapsed();
+        let BulkRun {
+            dry_time,
+            run_time,
+            outcome,
+            ..
+        } = bulk_retry(&state, SOURCE, RETRY, None).await;
         assert_eq!(outcome.count, retry_jobs, "{outcome:?}");
         let counts = seed::node(prefix, RETRY, "jobCounts").await;
         assert_eq!(

@@ -19,16 +19,14 @@
 
 use std::time::{Duration, Instant};
 
-use super::measure::{DropSchema, Served, env_or, latencies, ms, percentile, poll_cost};
+use super::measure::{
+    BulkRun, DropSchema, Served, bulk_retry, env_or, latencies, ms, percentile, poll_cost,
+};
 use opsdeck_connectors::queues::graphile::Graphile;
 use opsdeck_connectors::queues::{QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
-use opsdeck_core::queues::BulkAction;
 use opsdeck_core::secret::Secret;
 use opsdeck_server::config::SourceConfig;
-use opsdeck_server::ops::queues::{self, BulkAnswer, BulkRequest};
-use opsdeck_server::ops::{Caller, Reason};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable";
@@ -245,67 +243,22 @@ async fn measure(bench: &Bench, requests: u64) {
 
     // Bulk retry through opsdeck, then graphile-worker's own function on the same jobs.
     bench.reseed().await;
-    let principal = Principal {
-        id: "bench".into(),
-        name: "bench".into(),
-        role: Role::Operator,
-        method: AuthMethod::Token,
-    };
-    let caller = Caller::new(&principal, None, None);
-    let reason = Reason::parse("benchmark").unwrap();
-    let ops = state.ops();
-    let started = Instant::now();
-    let dry = BulkRequest {
-        dry_run: true,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: None,
-        expected_count: None,
-    };
-    let BulkAnswer::DryRun(dry) = queues::run_bulk(
-        &state,
-        ops.act(&caller, &reason),
-        "gw",
-        "charge_card",
-        BulkAction::Retry,
-        &dry,
-    )
-    .await
-    .unwrap() else {
-        panic!("a dry run answers its count")
-    };
-    let dry_time = started.elapsed();
-    let real = BulkRequest {
-        dry_run: false,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: Some(dry.selection),
-        expected_count: Some(dry.count),
-    };
-    let started = Instant::now();
-    let BulkAnswer::Done(outcome) = queues::run_bulk(
-        &state,
-        ops.act(&caller, &reason),
-        "gw",
-        "charge_card",
-        BulkAction::Retry,
-        &real,
-    )
-    .await
-    .unwrap() else {
-        panic!("the real run answers what it did")
-    };
-    let opsdeck_time = started.elapsed();
-    assert_eq!(outcome.count, dry.count);
+    let BulkRun {
+        dry_time,
+        run_time: opsdeck_time,
+        count,
+        outcome,
+    } = bulk_retry(&state, "gw", "charge_card", None).await;
+    assert_eq!(outcome.count, count);
     assert_eq!(bench.failed_bulk_jobs().await, 0, "every job retried");
     served.stop().await;
 
     bench.reseed().await;
     let (direct_time, direct_longest, direct_count) = direct_retry(bench).await;
-    assert_eq!(direct_count, dry.count);
+    assert_eq!(direct_count, count);
     println!(
         "  bulk retry of {} jobs through opsdeck: dry run {:.2} s, run {:.2} s, longest statement {:.1} ms",
-        dry.count,
+        count,
         dry_time.as_secs_f64(),
         opsdeck_time.as_secs_f64(),
         outcome.longest_step_ms

@@ -1,7 +1,12 @@
 //! What every system's measurement shares: sizes from the environment, latency samples of
-//! sequential GETs and their percentiles.
+//! sequential GETs and their percentiles, and a bulk retry through opsdeck's own operation.
 
 use std::time::{Duration, Instant};
+
+use opsdeck_core::auth::{AuthMethod, Principal, Role};
+use opsdeck_core::queues::BulkAction;
+use opsdeck_server::ops::queues::{BulkAnswer, BulkFilter, BulkOutcome, BulkRequest, run_bulk};
+use opsdeck_server::ops::{Caller, Reason};
 
 pub use super::common::env_or;
 
@@ -216,5 +221,81 @@ impl Drop for DropSchema {
             })
         };
         let _ = std::thread::spawn(work).join();
+    }
+}
+
+/// A bulk retry through opsdeck, timed: its dry run and the real run on the selection the
+/// dry run answered.
+pub struct BulkRun {
+    pub dry_time: Duration,
+    pub run_time: Duration,
+    /// Jobs the dry run counted.
+    pub count: u64,
+    pub outcome: BulkOutcome,
+}
+
+/// Retries the jobs of `queue` that `filter` picks (every failed one without), as an
+/// operator would: the dry run, then the real run with its selection.
+pub async fn bulk_retry(
+    state: &opsdeck_server::state::AppState,
+    source: &str,
+    queue: &str,
+    filter: Option<BulkFilter>,
+) -> BulkRun {
+    let operator = Principal {
+        id: "bench".into(),
+        name: "bench".into(),
+        role: Role::Operator,
+        method: AuthMethod::Token,
+    };
+    let caller = Caller::new(&operator, None, None);
+    let reason = Reason::parse("benchmark").unwrap();
+    let ops = state.ops();
+    let dry = BulkRequest {
+        dry_run: true,
+        reason: "benchmark".into(),
+        filter,
+        selection: None,
+        expected_count: None,
+    };
+    let started = Instant::now();
+    let BulkAnswer::DryRun(dry) = run_bulk(
+        state,
+        ops.act(&caller, &reason),
+        source,
+        queue,
+        BulkAction::Retry,
+        &dry,
+    )
+    .await
+    .unwrap() else {
+        panic!("a dry run answers its count")
+    };
+    let dry_time = started.elapsed();
+    let real = BulkRequest {
+        dry_run: false,
+        reason: "benchmark".into(),
+        filter: None,
+        selection: Some(dry.selection.clone()),
+        expected_count: Some(dry.count),
+    };
+    let started = Instant::now();
+    let BulkAnswer::Done(outcome) = run_bulk(
+        state,
+        ops.act(&caller, &reason),
+        source,
+        queue,
+        BulkAction::Retry,
+        &real,
+    )
+    .await
+    .unwrap() else {
+        panic!("the real run answers what it did")
+    };
+    BulkRun {
+        dry_time,
+        run_time: started.elapsed(),
+        count: dry.count,
+        outcome,
     }
 }

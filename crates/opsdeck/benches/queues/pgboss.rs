@@ -23,16 +23,14 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::measure::{DropSchema, Served, env_or, latencies, ms, p50_p99_ms, poll_cost};
+use super::measure::{
+    BulkRun, DropSchema, Served, bulk_retry, env_or, latencies, ms, p50_p99_ms, poll_cost,
+};
 use opsdeck_connectors::queues::pgboss::PgBoss;
 use opsdeck_connectors::queues::{QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
-use opsdeck_core::queues::BulkAction;
 use opsdeck_core::secret::Secret;
 use opsdeck_server::config::SourceConfig;
-use opsdeck_server::ops::queues::{self, BulkAnswer, BulkRequest};
-use opsdeck_server::ops::{Caller, Reason};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use tokio::io::AsyncWriteExt;
@@ -322,57 +320,13 @@ async fn measure(bench: &Bench, requests: u64) {
 
     // Bulk retry through opsdeck, then pg-boss's own retry of the same ids.
     bench.reseed().await;
-    let principal = Principal {
-        id: "bench".into(),
-        name: "bench".into(),
-        role: Role::Operator,
-        method: AuthMethod::Token,
-    };
-    let caller = Caller::new(&principal, None, None);
-    let reason = Reason::parse("benchmark").unwrap();
-    let ops = state.ops();
-    let bulk = |request: BulkRequest| {
-        let (state, ops, caller, reason) = (&state, &ops, &caller, &reason);
-        async move {
-            queues::run_bulk(
-                state,
-                ops.act(caller, reason),
-                "pb",
-                "charge",
-                BulkAction::Retry,
-                &request,
-            )
-            .await
-            .unwrap()
-        }
-    };
-    let started = Instant::now();
-    let BulkAnswer::DryRun(dry) = bulk(BulkRequest {
-        dry_run: true,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: None,
-        expected_count: None,
-    })
-    .await
-    else {
-        panic!("a dry run answers its count")
-    };
-    let dry_time = started.elapsed();
-    let started = Instant::now();
-    let BulkAnswer::Done(outcome) = bulk(BulkRequest {
-        dry_run: false,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: Some(dry.selection),
-        expected_count: Some(dry.count),
-    })
-    .await
-    else {
-        panic!("the real run answers what it did")
-    };
-    let opsdeck_time = started.elapsed();
-    assert_eq!(outcome.count, dry.count);
+    let BulkRun {
+        dry_time,
+        run_time: opsdeck_time,
+        count,
+        outcome,
+    } = bulk_retry(&state, "pb", "charge", None).await;
+    assert_eq!(outcome.count, count);
     assert!(
         bench.failed_bulk_ids().await.is_empty(),
         "every job retried"
@@ -381,7 +335,7 @@ async fn measure(bench: &Bench, requests: u64) {
 
     bench.reseed().await;
     let ids = bench.failed_bulk_ids().await;
-    assert_eq!(u64::try_from(ids.len()).unwrap_or(0), dry.count);
+    assert_eq!(u64::try_from(ids.len()).unwrap_or(0), count);
     let started = Instant::now();
     let out = bench
         .node(
@@ -393,14 +347,14 @@ async fn measure(bench: &Bench, requests: u64) {
     let direct_wall = started.elapsed();
     let answer: Value = serde_json::from_str(out.trim()).unwrap();
     let direct_ms = answer["ms"].as_f64().unwrap_or(f64::NAN);
-    assert_eq!(answer["affected"].as_u64(), Some(dry.count), "{answer}");
+    assert_eq!(answer["affected"].as_u64(), Some(count), "{answer}");
     assert!(
         bench.failed_bulk_ids().await.is_empty(),
         "every job retried"
     );
     println!(
         "  bulk retry of {} jobs through opsdeck: dry run {:.2} s, run {:.2} s, longest statement {:.1} ms",
-        dry.count,
+        count,
         dry_time.as_secs_f64(),
         opsdeck_time.as_secs_f64(),
         outcome.longest_step_ms

@@ -15,16 +15,12 @@ use std::time::{Duration, Instant};
 
 use opsdeck_connectors::queues::rq::Rq;
 use opsdeck_connectors::queues::{QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
-use opsdeck_core::queues::BulkAction;
 use opsdeck_server::config::SourceConfig;
-use opsdeck_server::ops::queues::{BulkAnswer, BulkRequest, run_bulk};
-use opsdeck_server::ops::{Caller, Reason};
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 
-use super::measure::{Served, env_or, latencies, p50_p99_ms};
+use super::measure::{BulkRun, Served, bulk_retry, env_or, latencies, p50_p99_ms};
 
 const QUEUE: &str = "billing";
 /// Requests per latency figure.
@@ -292,59 +288,14 @@ pub async fn run() {
         retry_jobs.saturating_sub(1),
     )
     .await;
-    let operator = Principal {
-        id: "bench".into(),
-        name: "bench".into(),
-        role: Role::Operator,
-        method: AuthMethod::Token,
-    };
-    let caller = Caller::new(&operator, None, None);
-    let reason = Reason::parse("benchmark").unwrap();
-    let ops = state.ops();
-    let dry = BulkRequest {
-        dry_run: true,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: None,
-        expected_count: None,
-    };
-    let dry_started = Instant::now();
-    let BulkAnswer::DryRun(dry) = run_bulk(
-        &state,
-        ops.act(&caller, &reason),
-        "rq-retry",
-        QUEUE,
-        BulkAction::Retry,
-        &dry,
-    )
-    .await
-    .unwrap() else {
-        panic!("a dry run answers its count")
-    };
-    let dry_time = dry_started.elapsed();
-    let real = BulkRequest {
-        dry_run: false,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: Some(dry.selection.clone()),
-        expected_count: Some(dry.count),
-    };
-    let run_started = Instant::now();
-    let BulkAnswer::Done(outcome) = run_bulk(
-        &state,
-        ops.act(&caller, &reason),
-        "rq-retry",
-        QUEUE,
-        BulkAction::Retry,
-        &real,
-    )
-    .await
-    .unwrap() else {
-        panic!("the real run answers what it did")
-    };
-    let ours_time = run_started.elapsed();
+    let BulkRun {
+        dry_time,
+        run_time: ours_time,
+        count,
+        outcome,
+    } = bulk_retry(&state, "rq-retry", QUEUE, None).await;
     let total = retry_jobs.max(1);
-    assert_eq!(outcome.count, total, "{outcome:?}");
+    assert_eq!((count, outcome.count), (total, total), "{outcome:?}");
     let counts = py(&url, &ours, "counts", json!({"queue": QUEUE, "ids": false})).await;
     assert_eq!(
         (counts["queued"].as_u64(), counts["failed"].as_u64()),

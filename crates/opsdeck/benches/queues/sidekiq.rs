@@ -15,16 +15,14 @@ use std::time::{Duration, Instant};
 
 use opsdeck_connectors::queues::sidekiq::Sidekiq;
 use opsdeck_connectors::queues::{QueueType, SourceContext};
-use opsdeck_core::auth::{AuthMethod, Principal, Role};
 use opsdeck_core::ids::SourceName;
-use opsdeck_core::queues::{BulkAction, JobState};
+use opsdeck_core::queues::JobState;
 use opsdeck_server::config::SourceConfig;
-use opsdeck_server::ops::queues::{BulkAnswer, BulkFilter, BulkRequest, run_bulk};
-use opsdeck_server::ops::{Caller, Reason};
+use opsdeck_server::ops::queues::BulkFilter;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 
-use super::measure::{Served, env_or, latencies, ms, p50_p99_ms};
+use super::measure::{self, BulkRun, Served, env_or, latencies, ms, p50_p99_ms};
 use super::redis_side::{RedisSide, longest_script};
 
 const SOURCE: &str = "bench";
@@ -329,61 +327,17 @@ async fn bulk_retry(state: &opsdeck_server::state::AppState, url: &str, count: u
     seed(url, &queue, count).await;
     let side = RedisSide::connect(url).await;
     side.start_slowlog().await;
-    let operator = Principal {
-        id: "bench".into(),
-        name: "bench".into(),
-        role: Role::Operator,
-        method: AuthMethod::Token,
+    let retrying = BulkFilter {
+        state: Some("retrying".into()),
+        q: None,
+        tenant_id: None,
     };
-    let caller = Caller::new(&operator, None, None);
-    let reason = Reason::parse("benchmark").unwrap();
-    let ops = state.ops();
-    let dry = BulkRequest {
-        dry_run: true,
-        reason: "benchmark".into(),
-        filter: Some(BulkFilter {
-            state: Some("retrying".into()),
-            q: None,
-            tenant_id: None,
-        }),
-        selection: None,
-        expected_count: None,
-    };
-    let dry_started = Instant::now();
-    let BulkAnswer::DryRun(dry) = run_bulk(
-        state,
-        ops.act(&caller, &reason),
-        RETRY_SOURCE,
-        &queue,
-        BulkAction::Retry,
-        &dry,
-    )
-    .await
-    .unwrap() else {
-        panic!("a dry run answers its count")
-    };
-    let dry_time = dry_started.elapsed();
-    let real = BulkRequest {
-        dry_run: false,
-        reason: "benchmark".into(),
-        filter: None,
-        selection: Some(dry.selection.clone()),
-        expected_count: Some(dry.count),
-    };
-    let run_started = Instant::now();
-    let BulkAnswer::Done(outcome) = run_bulk(
-        state,
-        ops.act(&caller, &reason),
-        RETRY_SOURCE,
-        &queue,
-        BulkAction::Retry,
-        &real,
-    )
-    .await
-    .unwrap() else {
-        panic!("the real run answers what it did")
-    };
-    let ours = run_started.elapsed();
+    let BulkRun {
+        dry_time,
+        run_time: ours,
+        outcome,
+        ..
+    } = measure::bulk_retry(state, RETRY_SOURCE, &queue, Some(retrying)).await;
     assert_eq!(outcome.count, count, "{outcome:?}");
     let logged = side.slowlog(&queue).await;
     let ours_script = longest_script(&logged);
