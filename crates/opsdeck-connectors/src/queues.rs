@@ -152,6 +152,38 @@ pub struct ActGuard {
     pub failed_not_after: Option<DateTime<Utc>>,
 }
 
+/// How a job a guarded move left alone reads now: whether a worker holds it, the state
+/// opsdeck names it by, and when it last failed.
+pub(crate) struct LeftAlone<'a> {
+    pub locked: bool,
+    pub state: &'a str,
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+impl ActGuard {
+    /// Why a guarded move left a job alone, from how it reads now (`None`: gone, or no
+    /// longer in the queue acted on).
+    pub(crate) fn why_left(&self, now: Option<LeftAlone<'_>>) -> Skip {
+        match now {
+            None => Skip::Gone,
+            Some(job) if job.locked => Skip::Locked,
+            Some(job) if job.state != self.state.as_str() => Skip::Moved,
+            Some(LeftAlone {
+                failed_at: Some(failed_at),
+                ..
+            }) if self
+                .failed_not_after
+                .is_some_and(|pinned| failed_at > pinned) =>
+            {
+                Skip::Newer
+            }
+            // In its state and not newer, yet not moved: it changed while the move ran, or
+            // changed and changed back (retried and failed again within the dry run's time).
+            Some(_) => Skip::Moved,
+        }
+    }
+}
+
 /// Why a job was left alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

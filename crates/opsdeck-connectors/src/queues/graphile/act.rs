@@ -24,7 +24,7 @@ use sqlx::{Postgres, Transaction};
 use super::sql::condition;
 use super::{ACT_TIMEOUT, GraphileConnector, job_number};
 use crate::queues::pg_tx::{TxMode, wait_until_flushed};
-use crate::queues::{ActGuard, ActionReport, QueueError, Skip};
+use crate::queues::{ActGuard, ActionReport, LeftAlone, QueueError, Skip};
 
 /// Jobs per transaction: small enough that no statement holds rows long.
 pub const CHUNK: usize = 1_000;
@@ -287,21 +287,15 @@ async fn retry_chunk(
             report.done.push((*id).clone());
             continue;
         }
-        let skip = match seen.get(number) {
-            None => Skip::Gone,
-            Some((_, job_task, _, _, _)) if *job_task != task => Skip::Gone,
-            Some((_, _, true, _, _)) => Skip::Locked,
-            Some((_, _, _, state, _)) if state.as_str() != guard.state.as_str() => Skip::Moved,
-            Some((_, _, _, _, Some(failed_at)))
-                if guard
-                    .failed_not_after
-                    .is_some_and(|pinned| *failed_at > pinned) =>
-            {
-                Skip::Newer
-            }
-            // It passes the guard as read now: it changed while the update ran.
-            Some(_) => Skip::Moved,
-        };
+        let now = seen
+            .get(number)
+            .filter(|(_, job_task, _, _, _)| *job_task == task)
+            .map(|(_, _, locked, state, failed_at)| LeftAlone {
+                locked: *locked,
+                state,
+                failed_at: *failed_at,
+            });
+        let skip = guard.why_left(now);
         report.skipped.push(((*id).clone(), skip));
     }
     Ok(())

@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::sql::{condition, now, state};
 use super::{ACT_TIMEOUT, Layout, PgBossConnector, job_uuid};
 use crate::queues::pg_tx::{TxMode, wait_until_flushed};
-use crate::queues::{ActGuard, ActionReport, QueueError, Skip};
+use crate::queues::{ActGuard, ActionReport, LeftAlone, QueueError, Skip};
 
 /// Jobs per transaction: small enough that no statement holds rows long.
 pub const CHUNK: usize = 2_000;
@@ -299,23 +299,12 @@ impl Chunk<'_> {
                 report.done.push((*id).clone());
                 continue;
             }
-            let skip = match seen.get(uuid) {
-                None => Skip::Gone,
-                Some((_, shown, _, _)) if shown.as_str() != self.guard.state.as_str() => {
-                    Skip::Moved
-                }
-                Some((_, _, _, Some(finished)))
-                    if self
-                        .guard
-                        .failed_not_after
-                        .is_some_and(|pinned| *finished > pinned) =>
-                {
-                    Skip::Newer
-                }
-                // In its state and not newer, yet not moved: it changed and changed back
-                // meanwhile (retried and failed again within the dry run's time).
-                Some(_) => Skip::Moved,
-            };
+            let now = seen.get(uuid).map(|(_, shown, _, finished)| LeftAlone {
+                locked: false,
+                state: shown,
+                failed_at: *finished,
+            });
+            let skip = self.guard.why_left(now);
             report.skipped.push(((*id).clone(), skip));
         }
         Ok(())
