@@ -9,7 +9,7 @@
 //! their changes are as visible and as atomic as any, only their flush is left to the last
 //! chunk, whose commit waits for the disk ([`TxMode::Write`]) and with it for everything
 //! logged before it — PostgreSQL flushes its log in order. A last chunk that changed nothing
-//! writes no commit to wait for; then [`wait_until_flushed`] waits for the log as it stood.
+//! writes no commit to wait for; then [`Unflushed`] waits for the log as it stood.
 //! So when an action answers, whatever it reports done is on disk.
 
 use std::time::{Duration, Instant};
@@ -60,6 +60,28 @@ impl TxMode {
     }
 }
 
+/// Whether an action's earlier chunks committed changes that no commit since has flushed.
+#[derive(Debug, Default)]
+pub(crate) struct Unflushed(bool);
+
+impl Unflushed {
+    /// After a chunk committed in `mode`, having moved jobs or not: the last chunk, if it
+    /// moved nothing, waits for the flush the earlier chunks left to it.
+    pub(crate) async fn after_commit(
+        &mut self,
+        mode: TxMode,
+        moved: bool,
+        pool: &PgPool,
+    ) -> Result<(), sqlx::Error> {
+        if mode == TxMode::WriteChunk {
+            self.0 |= moved;
+        } else if self.0 && !moved {
+            wait_until_flushed(pool).await?;
+        }
+        Ok(())
+    }
+}
+
 /// The longest [`wait_until_flushed`] waits: PostgreSQL's log writer flushes commits that did
 /// not wait within three of its rounds (`wal_writer_delay`, 200 ms by default).
 const FLUSH_WAIT_MAX: Duration = Duration::from_secs(5);
@@ -68,7 +90,7 @@ const FLUSH_WAIT_MAX: Duration = Duration::from_secs(5);
 /// chunk changed nothing after earlier chunks that did). An error or a log not flushed within
 /// [`FLUSH_WAIT_MAX`] is answered as an error: the action's changes are made, but not known to
 /// be on disk.
-pub(crate) async fn wait_until_flushed(pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn wait_until_flushed(pool: &PgPool) -> Result<(), sqlx::Error> {
     let logged: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
         .fetch_one(pool)
         .await?;

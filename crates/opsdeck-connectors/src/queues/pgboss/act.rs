@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::sql::{condition, now, state};
 use super::{ACT_TIMEOUT, Layout, PgBossConnector, job_uuid};
-use crate::queues::pg_tx::{TxMode, wait_until_flushed};
+use crate::queues::pg_tx::{TxMode, Unflushed};
 use crate::queues::{ActGuard, ActionReport, LeftAlone, QueueError, Skip};
 
 /// Jobs per transaction: small enough that no statement holds rows long.
@@ -75,7 +75,7 @@ pub(super) async fn act(
         return Ok(report);
     }
     let count = parsed.len().div_ceil(CHUNK);
-    let mut unflushed = false;
+    let mut unflushed = Unflushed::default();
     for (index, chunk) in parsed.chunks(CHUNK).enumerate() {
         let mode = TxMode::chunk(index, count);
         let (mut tx, layout) = conn.begin(mode, ACT_TIMEOUT).await?;
@@ -103,13 +103,10 @@ pub(super) async fn act(
             }
         }
         let moved = report.done.len() > before;
-        if mode == TxMode::WriteChunk {
-            unflushed |= moved;
-        } else if unflushed && !moved {
-            wait_until_flushed(&conn.pool)
-                .await
-                .map_err(|e| conn.fail(e))?;
-        }
+        unflushed
+            .after_commit(mode, moved, &conn.pool)
+            .await
+            .map_err(|e| conn.fail(e))?;
     }
     Ok(report)
 }
